@@ -1,0 +1,55 @@
+// Package mmap maps files read-only into memory, so that checkpoint weights are used where
+// they lie in the page cache instead of being copied onto the heap.
+package mmap
+
+import (
+	"fmt"
+	"os"
+)
+
+// File is a read-only mapping of a whole file.
+type File struct {
+	data []byte
+}
+
+// Open maps the named file read-only. An empty file maps to an empty slice.
+func Open(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	size := st.Size()
+	if size == 0 {
+		return &File{}, nil
+	}
+	if int64(int(size)) != size {
+		return nil, fmt.Errorf("%s: file of %d bytes is too large to map", path, size)
+	}
+	data, err := mapFile(f, int(size))
+	if err != nil {
+		return nil, fmt.Errorf("%s: mmap: %w", path, err)
+	}
+	return &File{data: data}, nil
+}
+
+// Bytes returns the mapped contents. They must not be written to, and must not be used
+// after Close.
+func (m *File) Bytes() []byte { return m.data }
+
+// Close unmaps the file.
+func (m *File) Close() error {
+	if m.data == nil {
+		return nil
+	}
+	err := unmap(m.data)
+	m.data = nil
+	return err
+}

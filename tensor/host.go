@@ -1,0 +1,95 @@
+package tensor
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// Host is a tensor in host memory: row-major, little-endian elements of DType.
+// Data may be a read-only memory-mapped view of a checkpoint file; Host never copies it.
+type Host struct {
+	DType DType
+	Shape []int
+	Data  []byte
+}
+
+// NumElements returns the product of the shape; that of a scalar (no dimensions) is 1.
+func NumElements(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// Len is the number of elements.
+func (h Host) Len() int { return NumElements(h.Shape) }
+
+// Zeros allocates a zeroed host tensor.
+func Zeros(dt DType, shape ...int) Host {
+	return Host{DType: dt, Shape: append([]int(nil), shape...), Data: make([]byte, NumElements(shape)*dt.Size())}
+}
+
+// FromF32 wraps a float32 slice as an F32 host tensor without copying.
+func FromF32(v []float32, shape ...int) Host {
+	if NumElements(shape) != len(v) {
+		panic(fmt.Sprintf("tensor: %d values do not fill shape %v", len(v), shape))
+	}
+	var b []byte
+	if len(v) > 0 {
+		b = unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
+	}
+	return Host{DType: F32, Shape: append([]int(nil), shape...), Data: b}
+}
+
+// F32 views the data of an F32 tensor as float32s (no copy).
+func (h Host) F32() []float32 {
+	if h.DType != F32 {
+		panic("tensor: F32 view of a " + h.DType.String() + " tensor")
+	}
+	return asF32(h.Data)
+}
+
+// U16 views the data of a BF16 or F16 tensor as raw 16-bit values (no copy).
+func (h Host) U16() []uint16 {
+	if h.DType != BF16 && h.DType != F16 {
+		panic("tensor: U16 view of a " + h.DType.String() + " tensor")
+	}
+	return asU16(h.Data)
+}
+
+// ToF32 returns the elements as a new []float32, whatever the dtype.
+func (h Host) ToF32() []float32 {
+	out := make([]float32, h.Len())
+	switch h.DType {
+	case F32:
+		copy(out, h.F32())
+	case BF16:
+		BF16ToF32(out, h.U16())
+	case F16:
+		F16ToF32(out, h.U16())
+	}
+	return out
+}
+
+// asF32 and asU16 reinterpret little-endian bytes in place; amd64 and arm64 are little-endian,
+// and Go's allocator and mmap both give us suitably aligned starts.
+func asF32(b []byte) []float32 {
+	if len(b) == 0 {
+		return nil
+	}
+	if uintptr(unsafe.Pointer(&b[0]))%4 != 0 {
+		panic("tensor: misaligned float32 data")
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
+}
+
+func asU16(b []byte) []uint16 {
+	if len(b) == 0 {
+		return nil
+	}
+	if uintptr(unsafe.Pointer(&b[0]))%2 != 0 {
+		panic("tensor: misaligned 16-bit data")
+	}
+	return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), len(b)/2)
+}
