@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"strconv"
 	"unsafe"
 )
 
@@ -58,10 +59,12 @@ func (h Host) U16() []uint16 {
 	return asU16(h.Data)
 }
 
-// ToF32 returns the elements as a new []float32, whatever the dtype.
+// ToF32 returns the elements of a floating-point tensor as a new []float32.
 func (h Host) ToF32() []float32 {
 	out := make([]float32, h.Len())
 	switch h.DType {
+	default:
+		panic("tensor: ToF32 of a " + h.DType.String() + " tensor")
 	case F32:
 		copy(out, h.F32())
 	case BF16:
@@ -92,4 +95,16 @@ func asU16(b []byte) []uint16 {
 		panic("tensor: misaligned 16-bit data")
 	}
 	return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), len(b)/2)
+}
+
+// ShapeString formats a shape for messages: "[3072, 3072]".
+func ShapeString(shape []int) string {
+	b := []byte{'['}
+	for i, d := range shape {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(b, int64(d), 10)
+	}
+	return string(append(b, ']'))
 }

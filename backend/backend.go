@@ -1,0 +1,169 @@
+// Package backend defines the small set of eager operations the Nemotron model is written
+// against, and a registry of the implementations (CPU, CUDA) that provide them.
+//
+// Tensors belong to a backend: weights are uploaded once, activations and the KV cache are
+// allocated once, and every operation writes into a destination the caller owns. Operations
+// do not return errors: shapes are the caller's contract (a mismatch panics, being a bug), and
+// device failures are sticky, reported by the next Read or Sync.
+package backend
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/minitron-go/minitron/tensor"
+)
+
+// Tensor is a backend-owned tensor, row-major.
+type Tensor interface {
+	DType() tensor.DType
+	Shape() []int
+}
+
+// Backend computes the operations of a Nemotron forward pass.
+//
+// Matrices are [rows, cols]; x and dst of the element-wise and normalisation ops are F32
+// activations [n, width]. Weights may be F32, F16 or BF16.
+type Backend interface {
+	// Name identifies the backend and its precision, e.g. "cpu/avx512 exact".
+	Name() string
+
+	// Upload makes a host tensor available to the backend. The CPU backend keeps a view of
+	// the host data (so a memory-mapped checkpoint is used in place); a GPU copies it.
+	Upload(t tensor.Host) (Tensor, error)
+	// Alloc returns a zeroed tensor.
+	Alloc(dt tensor.DType, shape ...int) (Tensor, error)
+	// Rows is a view of rows [lo, hi) of a tensor: writes to it go to t.
+	Rows(t Tensor, lo, hi int) Tensor
+	// Free releases a tensor that is no longer used (views need not be freed).
+	Free(t Tensor)
+
+	// MatMul computes dst[n,m] = x[n,k] · w[m,k]ᵀ, the layout of a torch.nn.Linear weight.
+	MatMul(dst, x, w Tensor)
+	// LayerNorm1P computes, per row, (x-mean)/sqrt(var+eps) · (1+weight) + bias with the
+	// biased variance: Nemotron's "layernorm1p". dst may be x.
+	LayerNorm1P(dst, x, weight, bias Tensor, eps float32)
+	// Rotary turns, in place, the first rotDims dimensions of each head of x [n, heads·headDim]
+	// by the angles of positions pos0…pos0+n-1, pairing dimension i with i+rotDims/2
+	// (rotate-half, NeoX), with inverse frequencies theta^(-2i/rotDims).
+	Rotary(x Tensor, heads, headDim, rotDims, pos0 int, theta float64)
+	// Attention computes causal scaled dot-product attention of q [n, heads·headDim] over the
+	// first pos0+n rows of the caches k and v [rows, kvHeads·headDim]: query row i (position
+	// pos0+i) sees positions 0…pos0+i; query head h reads KV head h/(heads/kvHeads); the
+	// scale is 1/sqrt(headDim). The result goes to dst [n, heads·headDim].
+	Attention(dst, q, k, v Tensor, heads, kvHeads, pos0 int)
+	// ReLU2 squares the positive part of x in place: relu(x)².
+	ReLU2(x Tensor)
+	// Add computes dst += x.
+	Add(dst, x Tensor)
+	// Embed copies rows ids of table [vocab, width] into dst [len(ids), width] as F32.
+	// The caller checks that ids are in range.
+	Embed(dst, table Tensor, ids []int32)
+	// Copy copies src into dst of the same shape (dst F32).
+	Copy(dst, src Tensor)
+
+	// Read copies an F32 tensor to the host, after all queued work; it reports sticky errors.
+	Read(dst []float32, t Tensor) error
+	// Sync waits for queued work and reports any error since the last Sync or Read.
+	Sync() error
+	// Close releases the backend and everything it allocated.
+	Close() error
+}
+
+// Precision selects how activations meet weights.
+type Precision int
+
+const (
+	// Exact keeps activations and accumulation in float32: results match float64 references
+	// to about 1e-4 on logits.
+	Exact Precision = iota
+	// Fast rounds activations to bfloat16 where the hardware multiplies bf16 pairs
+	// (AVX512_BF16, tensor cores); its error is measured and documented, not hidden.
+	Fast
+)
+
+func (p Precision) String() string {
+	if p == Fast {
+		return "fast"
+	}
+	return "exact"
+}
+
+// ParsePrecision accepts "exact" or "fast".
+func ParsePrecision(s string) (Precision, error) {
+	switch s {
+	case "exact":
+		return Exact, nil
+	case "fast":
+		return Fast, nil
+	}
+	return 0, fmt.Errorf("unknown precision %q (want exact or fast)", s)
+}
+
+// Options configure a backend when it is opened.
+type Options struct {
+	Threads   int       // CPU worker threads; 0 means one per core
+	Precision Precision // exact by default
+	Device    int       // GPU ordinal
+	// Warn receives notes a user should see, such as "auto" falling back to the CPU.
+	Warn func(msg string)
+}
+
+// Opener creates a backend.
+type Opener func(Options) (Backend, error)
+
+var (
+	mu       sync.Mutex
+	registry = map[string]Opener{}
+)
+
+// Register makes a backend available to Open under name. Backends call it from init.
+func Register(name string, open Opener) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic("backend: " + name + " registered twice")
+	}
+	registry[name] = open
+}
+
+// Names lists the registered backends.
+func Names() []string {
+	mu.Lock()
+	defer mu.Unlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Open creates the named backend. "auto" picks CUDA when it can be opened and the CPU
+// otherwise, telling opts.Warn why it fell back.
+func Open(name string, opts Options) (Backend, error) {
+	if name == "auto" {
+		mu.Lock()
+		cuda, ok := registry["cuda"]
+		mu.Unlock()
+		if ok {
+			b, err := cuda(opts)
+			if err == nil {
+				return b, nil
+			}
+			if opts.Warn != nil {
+				opts.Warn(fmt.Sprintf("backend auto: CUDA unavailable (%v); using the CPU", err))
+			}
+		}
+		name = "cpu"
+	}
+	mu.Lock()
+	open, ok := registry[name]
+	mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown backend %q (have %s, auto)", name, strings.Join(Names(), ", "))
+	}
+	return open(opts)
+}
