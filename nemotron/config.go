@@ -36,6 +36,14 @@ func (c Config) RotaryDims() int { return int(c.PartialRotary * float64(c.HeadDi
 func (c Config) QDim() int  { return c.Heads * c.HeadDim }
 func (c Config) KVDim() int { return c.KVHeads * c.HeadDim }
 
+// Minitron4B is the configuration of nvidia/Minitron-4B-Base.
+func Minitron4B() Config {
+	return Config{
+		VocabSize: 256000, Hidden: 3072, Intermediate: 9216, Layers: 32, Heads: 24, KVHeads: 8, HeadDim: 128,
+		MaxPositions: 4096, NormEps: 1e-5, RopeTheta: 10000, PartialRotary: 0.5, BOS: 2, EOS: []int{3},
+	}
+}
+
 // LoadConfig reads a config.json.
 func LoadConfig(path string) (Config, error) {
 	b, err := os.ReadFile(path)
@@ -63,6 +71,13 @@ func ParseConfig(b []byte) (Config, error) {
 		return Config{}, fmt.Errorf("malformed config: not a JSON object")
 	}
 	p := fieldParser{raw: raw}
+	// The sizes have defaults in transformers, but a config.json without them is truncated or
+	// belongs to something else: guessing 6144 would only fail later, less clearly.
+	for _, f := range []string{"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"} {
+		if !p.has(f) {
+			return Config{}, fmt.Errorf("field %s is missing", f)
+		}
+	}
 	c := Config{
 		VocabSize:     p.int("vocab_size", 256000),
 		Hidden:        p.int("hidden_size", 6144),

@@ -1,0 +1,59 @@
+package nemotron
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/backend/cpu"
+)
+
+// A prompt longer than a State's chunk is run in several passes; the logits must not change.
+func TestChunkedPrefill(t *testing.T) {
+	b, err := cpu.New(backend.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	m, err := Load(filepath.Join("..", "testdata", "models", "small-c"), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ids := make([]int32, 45)
+	for i := range ids {
+		ids[i] = int32(2 + 97*i%4000)
+	}
+	ctx := context.Background()
+	whole, err := m.NewState(len(ids))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := whole.Forward(ctx, ids, AllLogits, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chunk := range []int{1, 7, 16, 44} {
+		s, err := m.NewState(len(ids))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.chunk = chunk
+		got, err := s.Forward(ctx, ids, AllLogits, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5 {
+				t.Fatalf("chunk %d: logit %d differs by %g", chunk, i, d)
+			}
+		}
+		last, err := s.Forward(ctx, nil, LastLogits, nil)
+		if err == nil || last != nil {
+			t.Errorf("empty forward accepted")
+		}
+		s.Close()
+	}
+}
