@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/minitron-go/minitron/checkpoint/safetensors"
+)
+
+func modelDir(name string) string { return filepath.Join("..", "..", "testdata", "models", name) }
+
+// runCmd runs the command in-process and returns its exit status and output.
+func runCmd(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestLogitsMatchesGolden(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.safetensors")
+	ids := "2,380,1554,318,1269,289,310,292,383,1550,378,1564,1588,311,303,274,356,292,1347,326" // tiny-a prompt0
+	code, _, stderr := runCmd("logits", "-model", modelDir("tiny-a"), "-ids", ids, "-o", out, "-hidden")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got, err := safetensors.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	ref, err := safetensors.Open(filepath.Join(modelDir("tiny-a"), "golden.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	names := []string{"logits", "embed", "layer0.out", "layer1.out", "final_norm"}
+	if g := strings.Join(got.Names(), " "); g != "embed final_norm ids layer0.out layer1.out logits" {
+		t.Errorf("tensors %s", g)
+	}
+	for _, name := range names {
+		g, ok := got.Tensor(name)
+		w, _ := ref.Tensor("prompt0." + name)
+		if !ok || !slices.Equal(g.Shape, w.Shape) {
+			t.Fatalf("%s: shape %v, want %v", name, g.Shape, w.Shape)
+		}
+		gv, wv := g.F32(), w.F32()
+		worst := 0.0
+		for i := range gv {
+			worst = max(worst, math.Abs(float64(gv[i]-wv[i])))
+		}
+		if worst > 1e-4 {
+			t.Errorf("%s: max |diff| %g", name, worst)
+		}
+	}
+}
+
+func TestLogitsUsage(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"logits", "-ids", "2", "-o", filepath.Join(dir, "x")}, 2, "-model is required"},
+		{[]string{"logits", "-model", modelDir("tiny-a"), "-ids", "2,x", "-o", filepath.Join(dir, "x")}, 2, `"x" is not a token id`},
+		{[]string{"logits", "-model", modelDir("tiny-a"), "-ids", "2"}, 2, "-o is required"},
+		{[]string{"logits", "-bogus"}, 2, "flag provided but not defined"},
+		{[]string{"logits", "-model", modelDir("tiny-a"), "-ids", "2,99999", "-o", filepath.Join(dir, "x")}, 1, "token 99999 at index 1 is outside the vocabulary"},
+		{[]string{"logits", "-model", filepath.Join(dir, "nope"), "-ids", "2", "-o", filepath.Join(dir, "x")}, 1, "nope"},
+		{[]string{"nosuch"}, 2, `unknown command "nosuch"`},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runCmd(tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tt.args, code, stderr, tt.code, tt.want)
+		}
+	}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/minitron-go/minitron/backend"
+	_ "github.com/minitron-go/minitron/backend/cpu" // registers "cpu"
+	"github.com/minitron-go/minitron/nemotron"
+)
+
+// modelFlags are the flags every command that runs a model shares.
+type modelFlags struct {
+	model     string
+	backend   string
+	threads   int
+	precision string
+}
+
+func (f *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.model, "model", "", "model `directory` or Hugging Face id (ORG/NAME[@REV]) in the local cache")
+	fs.StringVar(&f.backend, "backend", "cpu", "compute backend: cpu, cuda or auto")
+	fs.IntVar(&f.threads, "threads", runtime.NumCPU(), "CPU worker threads")
+	fs.StringVar(&f.precision, "precision", "exact", "exact (float32 activations) or fast (bf16 activations where the hardware multiplies them)")
+}
+
+// open resolves the model, opens the backend and loads the weights.
+func (f *modelFlags) open(stderr io.Writer) (*nemotron.Model, backend.Backend, error) {
+	if f.model == "" {
+		return nil, nil, usagef("-model is required")
+	}
+	if f.threads < 1 {
+		return nil, nil, usagef("-threads must be at least 1")
+	}
+	prec, err := backend.ParsePrecision(f.precision)
+	if err != nil {
+		return nil, nil, usagef("-precision: %v", err)
+	}
+	dir, err := resolveModel(f.model)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := backend.Open(f.backend, backend.Options{
+		Threads:   f.threads,
+		Precision: prec,
+		Warn:      func(msg string) { fmt.Fprintln(stderr, msg) },
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := nemotron.Load(dir, b)
+	if err != nil {
+		b.Close()
+		return nil, nil, err
+	}
+	return m, b, nil
+}
+
+// parseIDs reads token ids written as "2,380,1554" or "2 380 1554".
+func parseIDs(s string) ([]int32, error) {
+	var ids []int32
+	for _, f := range splitIDs(s) {
+		var id int32
+		if _, err := fmt.Sscan(f, &id); err != nil || fmt.Sprint(id) != f {
+			return nil, fmt.Errorf("%q is not a token id", f)
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("no token ids in %q", s)
+	}
+	return ids, nil
+}
+
+func splitIDs(s string) []string {
+	var out []string
+	start := -1
+	for i, r := range s + "," {
+		if r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '[' || r == ']' {
+			if start >= 0 {
+				out = append(out, s[start:i])
+				start = -1
+			}
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	return out
+}
