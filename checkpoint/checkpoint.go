@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/minitron-go/minitron/checkpoint/pytorch"
 	"github.com/minitron-go/minitron/checkpoint/safetensors"
 	"github.com/minitron-go/minitron/tensor"
 )
@@ -25,6 +26,7 @@ type file interface {
 // openers open one weights file, by file extension.
 var openers = map[string]func(path string) (file, error){
 	".safetensors": func(path string) (file, error) { return safetensors.Open(path) },
+	".bin":         func(path string) (file, error) { return pytorch.Open(path) },
 }
 
 // Checkpoint is the set of tensors of a model directory.

@@ -228,3 +228,30 @@ func TestGoldenGreedy(t *testing.T) {
 		})
 	}
 }
+
+// tiny-a saved by torch.save must give exactly the logits of its safetensors twin.
+func TestPyTorchCheckpointBitIdentical(t *testing.T) {
+	g := loadGolden(t, "tiny-a")
+	st := loadModel(t, "tiny-a", 2)
+	pt := loadModel(t, "tiny-a-bin", 2)
+	for _, c := range g.Cases {
+		var logits [2][]float32
+		for i, m := range []*nemotron.Model{st, pt} {
+			s, err := m.NewState(len(c.IDs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lg, err := s.Forward(context.Background(), c.IDs, nemotron.AllLogits, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logits[i] = append([]float32(nil), lg...)
+			s.Close()
+		}
+		for i := range logits[0] {
+			if math.Float32bits(logits[0][i]) != math.Float32bits(logits[1][i]) {
+				t.Fatalf("%s: logit %d differs: safetensors %v, pytorch_model.bin %v", c.Name, i, logits[0][i], logits[1][i])
+			}
+		}
+	}
+}

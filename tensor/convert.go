@@ -77,24 +77,21 @@ func Float32ToF16(f float32) uint16 {
 	return sign | uint16(half)
 }
 
-// BF16ToF32 widens src into dst (len(dst) >= len(src)).
-func BF16ToF32(dst []float32, src []uint16) {
+func bf16ToF32Generic(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
 	for i, b := range src {
 		dst[i] = BF16ToFloat32(b)
 	}
 }
 
-// F16ToF32 widens src into dst (len(dst) >= len(src)).
-func F16ToF32(dst []float32, src []uint16) {
+func f16ToF32Generic(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
 	for i, h := range src {
 		dst[i] = F16ToFloat32(h)
 	}
 }
 
-// F32ToBF16 rounds src into dst (len(dst) >= len(src)).
-func F32ToBF16(dst []uint16, src []float32) {
+func f32ToBF16Generic(dst []uint16, src []float32) {
 	dst = dst[:len(src)]
 	for i, f := range src {
 		dst[i] = Float32ToBF16(f)

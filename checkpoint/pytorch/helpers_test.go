@@ -138,7 +138,7 @@ func buildZip(t testing.TB, members []member, zip64 bool) []byte {
 	count, size, offset := uint16(len(members)), uint32(dir.Len()), uint32(dirOffset)
 	if zip64 {
 		rec := out.Len()
-		put(&out, uint32(sigEnd64), uint64(end64Len - 12), uint16(45), uint16(45),
+		put(&out, uint32(sigEnd64), uint64(end64Len-12), uint16(45), uint16(45),
 			uint32(0), uint32(0), uint64(len(members)), uint64(len(members)), uint64(dir.Len()), uint64(dirOffset))
 		put(&out, uint32(sigEnd64Locator), uint32(0), uint64(rec), uint32(1))
 		count, size, offset = 0xffff, 0xffffffff, 0xffffffff

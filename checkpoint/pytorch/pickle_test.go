@@ -58,13 +58,13 @@ func TestHostilePickles(t *testing.T) {
 		pkl  *pickler
 		want string
 	}{
-		{"memo index 2^31", newPickler().op(opNONE, opLONG_BINPUT).op(u32(1<<31)...).op(opSTOP), "memo index 2147483648 is out of range"},
+		{"memo index 2^31", newPickler().op(opNONE, opLONG_BINPUT).op(u32(1 << 31)...).op(opSTOP), "memo index 2147483648 is out of range"},
 		{"undefined memo", newPickler().op(opLONG_BINGET).op(u32(7)...).op(opSTOP), "memo index 7 is not defined"},
-		{"string of 2^40 bytes", newPickler().op(opBINUNICODE8).op(u64(1<<40)...).op(opSTOP), "needs 1099511627776 bytes"},
-		{"string of 2^32-1 bytes", newPickler().op(opBINUNICODE).op(u32(1<<32-1)...).op(opSTOP), "needs 4294967295 bytes"},
-		{"bytes of 2^64-1", newPickler().op(opBINBYTES8).op(u64(1<<64-1)...).op(opSTOP), "needs 18446744073709551615 bytes"},
+		{"string of 2^40 bytes", newPickler().op(opBINUNICODE8).op(u64(1 << 40)...).op(opSTOP), "needs 1099511627776 bytes"},
+		{"string of 2^32-1 bytes", newPickler().op(opBINUNICODE).op(u32(1<<32 - 1)...).op(opSTOP), "needs 4294967295 bytes"},
+		{"bytes of 2^64-1", newPickler().op(opBINBYTES8).op(u64(1<<64 - 1)...).op(opSTOP), "needs 18446744073709551615 bytes"},
 		{"long of 9 bytes", newPickler().op(opLONG1, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, opSTOP), "does not fit 64 bits"},
-		{"long4 of 2^31-1 bytes", newPickler().op(opLONG4).op(u32(1<<31-1)...).op(opSTOP), "does not fit 64 bits"},
+		{"long4 of 2^31-1 bytes", newPickler().op(opLONG4).op(u32(1<<31 - 1)...).op(opSTOP), "does not fit 64 bits"},
 		{"no STOP", newPickler().op(opEMPTY_DICT), "no STOP"},
 		{"empty stack", newPickler().op(opSTOP), "stack underflow"},
 		{"pop below mark", newPickler().op(opNONE, opMARK, opTUPLE1, opSTOP), "stack underflow"},

@@ -171,10 +171,10 @@ func sniff(b []byte) error {
 		return errors.New("a checkpoint in PyTorch's legacy (pre-1.6) format, which this reader does not support: " + resave)
 	case len(b) > 262 && string(b[257:262]) == "ustar":
 		return errors.New("a tar archive: PyTorch's oldest checkpoint format, which this reader does not support: " + resave)
+	case len(b) > 9 && b[8] == '{' && b[9] == '"':
+		return errors.New("not a zip archive; it looks like safetensors, which the safetensors reader loads")
 	case len(b) > 1 && b[0] == opPROTO:
 		return errors.New("a bare pickle, not a torch.save zip archive: " + resave)
-	case len(b) > 8 && b[8] == '{' && bytes.HasPrefix(b[9:], []byte(`"`)):
-		return errors.New("not a zip archive; it looks like safetensors, which the safetensors reader loads")
 	case len(b) < 4:
 		return fmt.Errorf("%d bytes: too short to be a PyTorch checkpoint", len(b))
 	case string(b[:4]) != "PK\x03\x04" && string(b[:4]) != "PK\x05\x06":
@@ -191,6 +191,9 @@ func load(root any, storage func(key string) (data []byte, entry string, err err
 		return nil, fmt.Errorf("data.pkl holds a %s, not a state dict", describe(root))
 	}
 	f := &File{tensors: make(map[string]*entry, len(d.keys))}
+	// Tied weights are one tensor under two names; they share an entry, and so one copy when
+	// the tensor has to be gathered.
+	seen := make(map[*tensorRef]*entry)
 	for i, k := range d.keys {
 		name, ok := k.(string)
 		if !ok {
@@ -201,13 +204,16 @@ func load(root any, storage func(key string) (data []byte, entry string, err err
 			return nil, fmt.Errorf("state dict entry %s is a %s, not a tensor: this reader loads flat state dicts "+
 				"(torch.save(model.state_dict(), path)), not training checkpoints", quote(name), describe(d.vals[i]))
 		}
-		data, entryName, err := storage(t.storage.key)
-		if err != nil {
-			return nil, fmt.Errorf("tensor %s: %w", quote(name), err)
-		}
-		e, err := view(t, data, entryName)
-		if err != nil {
-			return nil, fmt.Errorf("tensor %s: %w", quote(name), err)
+		e, ok := seen[t]
+		if !ok {
+			data, entryName, err := storage(t.storage.key)
+			if err != nil {
+				return nil, fmt.Errorf("tensor %s: %w", quote(name), err)
+			}
+			if e, err = view(t, data, entryName); err != nil {
+				return nil, fmt.Errorf("tensor %s: %w", quote(name), err)
+			}
+			seen[t] = e
 		}
 		if !t.storage.typ.loadable {
 			f.skipped = append(f.skipped, name)

@@ -1,0 +1,164 @@
+package tensor
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+)
+
+// Level is a CPU feature level that kernels are written for.
+type Level int
+
+const (
+	Generic    Level = iota // plain Go, any CPU (and the purego build)
+	AVX2                    // AVX2, FMA and F16C
+	AVX512                  // AVX-512 F, BW, DQ and VL
+	AVX512BF16              // AVX-512 with VDPBF16PS: bf16 pair dot products
+	numLevels
+)
+
+var levelNames = [numLevels]string{"generic", "avx2", "avx512", "avx512bf16"}
+
+func (l Level) String() string {
+	if l < 0 || l >= numLevels {
+		return fmt.Sprintf("Level(%d)", int(l))
+	}
+	return levelNames[l]
+}
+
+// ParseLevel maps a name ("generic", "avx2", "avx512", "avx512bf16") to a Level.
+func ParseLevel(s string) (Level, error) {
+	for l, n := range levelNames {
+		if n == s {
+			return Level(l), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown CPU level %q (want one of %s)", s, strings.Join(levelNames[:], ", "))
+}
+
+// Kernels is one implementation of every CPU kernel. The plain-Go implementation documents
+// what each computes; an assembly one computes the same, up to float32 rounding order.
+type Kernels struct {
+	Level Level
+
+	// Matrix-vector products for decoding, dst[r] = Σ_p w[r·k+p]·x[p] for r < len(dst),
+	// k = len(x): w is bf16, f16 or f32.
+	GemvBF16 func(dst []float32, w []uint16, x []float32)
+	GemvF16  func(dst []float32, w []uint16, x []float32)
+	GemvF32  func(dst []float32, w []float32, x []float32)
+	// GemvBF16Fast is GemvBF16 with x already rounded to bf16 (xb = bf16(x)): the products of
+	// bf16 pairs that VDPBF16PS computes. Nil where the CPU has no bf16 dot product.
+	GemvBF16Fast func(dst []float32, w []uint16, xb []uint16)
+
+	// Register-blocked matrix products for prefill. X rows are first packed into a panel of
+	// GemmRows rows; a Gemm call then multiplies the panel by nw ≤ GemmCols rows of W over
+	// k columns, writing a transposed tile: tile[j·GemmRows + i] for panel row i, W row j.
+	GemmRows, GemmCols int
+	// PackF32 packs rows [0, rows) of x (row stride ldx) into xp[p·GemmRows + i], p < k,
+	// zero-filling rows rows…GemmRows-1.
+	PackF32 func(xp, x []float32, ldx, rows, k int)
+	// GemmF32 computes tile[j·R+i] = Σ_{p<k} xp[p·R+i]·w[j·ldw+p] (R = GemmRows), adding to
+	// the tile instead when acc is set.
+	GemmF32 func(tile, xp, w []float32, ldw, k, nw int, acc bool)
+	// PackBF16 packs rows like PackF32, rounded to bf16 and in pairs of columns, the operand
+	// layout of VDPBF16PS: xp[(p/2)·2R + 2i + p%2] = bf16(x[i·ldx+p]); k is even.
+	PackBF16 func(xp []uint16, x []float32, ldx, rows, k int)
+	// GemmBF16 is GemmF32 for a PackBF16 panel and bf16 W: products of bf16 pairs summed in
+	// float32; k is even. Nil where the CPU has no bf16 dot product.
+	GemmBF16 func(tile []float32, xp []uint16, w []uint16, ldw, k, nw int, acc bool)
+
+	// Vector kernels.
+	Dot         func(x, y []float32) float32               // Σ x[i]·y[i], len(y) ≥ len(x)
+	Axpy        func(a float32, x, y []float32)             // y[i] += a·x[i]
+	Add         func(dst, x []float32)                      // dst[i] += x[i]
+	ReLU2       func(x []float32)                           // x[i] = max(x[i], 0)²
+	Softmax     func(x []float32)                           // x = exp(x-max)/Σ exp(x-max)
+	LayerNorm1P func(dst, x, w, b []float32, eps float32)   // one row; see LayerNorm1P
+	RotateHalf  func(x, cos, sin []float32)                 // see RotateHalf
+	BF16ToF32   func(dst []float32, src []uint16)           // widen
+	F16ToF32    func(dst []float32, src []uint16)           // widen
+	F32ToBF16   func(dst []uint16, src []float32)           // round to nearest even
+}
+
+var generic = Kernels{
+	Level:        Generic,
+	GemvBF16:     gemvBF16Generic,
+	GemvF16:      gemvF16Generic,
+	GemvF32:      gemvF32Generic,
+	GemmRows:     8,
+	GemmCols:     4,
+	PackF32:      packF32Generic(8),
+	GemmF32:      gemmF32Generic(8),
+	PackBF16:     packBF16Generic(8),
+	Dot:          dotGeneric,
+	Axpy:         axpyGeneric,
+	Add:          addGeneric,
+	ReLU2:        relu2Generic,
+	Softmax:      softmaxGeneric,
+	LayerNorm1P:  layerNorm1PGeneric,
+	RotateHalf:   rotateHalfGeneric,
+	BF16ToF32:    bf16ToF32Generic,
+	F16ToF32:     f16ToF32Generic,
+	F32ToBF16:    f32ToBF16Generic,
+}
+
+// overrides are the assembly kernels each level adds, registered by init functions; a level
+// starts from the kernels of the level below it.
+var overrides [numLevels][]func(*Kernels)
+
+func override(l Level, f func(*Kernels)) { overrides[l] = append(overrides[l], f) }
+
+// supported reports whether this CPU (and build) can run a level's kernels; set per platform.
+var supported = func(l Level) bool { return l == Generic }
+
+var (
+	buildOnce sync.Once
+	available []*Kernels
+	active    *Kernels
+)
+
+// EnvLevel names the environment variable that caps the level the engine uses, so that
+// tests (and users chasing a numerical difference) can run any implementation.
+const EnvLevel = "MINITRON_CPU"
+
+func build() {
+	prev := generic
+	for l := Generic; l < numLevels; l++ {
+		if !supported(l) {
+			break
+		}
+		k := prev
+		k.Level = l
+		for _, f := range overrides[l] {
+			f(&k)
+		}
+		available = append(available, &k)
+		prev = k
+	}
+	active = available[len(available)-1]
+	if s := os.Getenv(EnvLevel); s != "" {
+		want, err := ParseLevel(s)
+		switch {
+		case err != nil:
+			fmt.Fprintf(os.Stderr, "%s: %v; using %s\n", EnvLevel, err, active.Level)
+		case int(want) < len(available):
+			active = available[want]
+		default:
+			fmt.Fprintf(os.Stderr, "%s=%s: this CPU supports at most %s; using that\n", EnvLevel, s, active.Level)
+		}
+	}
+}
+
+// Implementations returns every implementation this CPU can run, generic first.
+func Implementations() []*Kernels {
+	buildOnce.Do(build)
+	return available
+}
+
+// Active returns the implementation the engine uses: the best this CPU runs, or the level
+// named by $MINITRON_CPU.
+func Active() *Kernels {
+	buildOnce.Do(build)
+	return active
+}
