@@ -53,7 +53,7 @@ func (e *StatusError) Is(target error) bool {
 	return false
 }
 
-// retryable reports whether a request that got this status may succeed if repeated.
+// retryableStatus reports whether a request that got this status may succeed if repeated.
 func retryableStatus(code int) bool {
 	return code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout
 }
@@ -63,6 +63,7 @@ type client struct {
 	http       *http.Client // follows redirects: file contents from the CDN
 	noRedirect *http.Client // metadata, which comes from the redirect itself
 	endpoint   string
+	scheme     string // the endpoint's
 	host       string // the endpoint's host[:port]
 	repo       string
 	hasToken   bool
@@ -114,6 +115,7 @@ func newClient(o *Options, endpoint, repo, token string) (*client, error) {
 		http:       &http.Client{Transport: rt, Jar: jar, Timeout: timeout},
 		noRedirect: &http.Client{Transport: rt, Jar: jar, Timeout: timeout},
 		endpoint:   endpoint,
+		scheme:     u.Scheme,
 		host:       u.Host,
 		repo:       repo,
 		hasToken:   token != "",
@@ -122,6 +124,11 @@ func newClient(o *Options, endpoint, repo, token string) (*client, error) {
 	}
 	c.noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c, nil
+}
+
+// onHub reports whether u is on the Hub itself rather than on its CDN.
+func (c *client) onHub(u *url.URL) bool {
+	return u.Host == c.host && u.Scheme == c.scheme
 }
 
 // do sends a request built by newReq, retrying with backoff when the connection fails or the
@@ -180,7 +187,7 @@ func (c *client) statusError(op string, resp *http.Response) *StatusError {
 		ErrorCode: resp.Header.Get("X-Error-Code"),
 	}
 	page := strings.TrimSuffix(c.endpoint, "/") + "/" + c.repo
-	onHub := resp.Request.URL.Host == c.host
+	onHub := c.onHub(resp.Request.URL)
 	switch {
 	case e.ErrorCode == "EntryNotFound" || (e.Code == http.StatusNotFound && !onHub):
 		e.Hint = "file not found"

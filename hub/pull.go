@@ -331,8 +331,9 @@ func (p *puller) resolveURL(commit, name string) string {
 }
 
 // head fetches a file's metadata without following a redirect to the CDN, because the
-// X-Linked-* headers that describe an LFS file are on the redirect itself. Relative redirects
-// (a renamed repository, the Hub's resolve cache) are followed, as huggingface_hub does.
+// X-Linked-* headers that describe an LFS file are on the redirect itself. Redirects within
+// the Hub (a renamed repository, the Hub's resolve cache) are followed, as huggingface_hub
+// follows relative ones.
 func (p *puller) head(ctx context.Context, commit, name string) (fileMeta, error) {
 	u := p.resolveURL(commit, name)
 	op := "fetch metadata of " + name
@@ -351,7 +352,7 @@ func (p *puller) head(ctx context.Context, commit, name string) (fileMeta, error
 			if err != nil {
 				return fileMeta{}, fmt.Errorf("%s: redirect without a usable Location", op)
 			}
-			if raw := resp.Header.Get("Location"); !strings.Contains(raw, "://") && !strings.HasPrefix(raw, "//") && hops < 10 {
+			if p.c.onHub(loc) && hops < 10 {
 				u = loc.String()
 				continue
 			}

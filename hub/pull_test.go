@@ -243,6 +243,38 @@ func TestPullRevisions(t *testing.T) {
 	}
 }
 
+// TestPullConcurrent runs several pulls of one model into one cache at once: the blob locks
+// and atomic renames must leave one correct snapshot.
+func TestPullConcurrent(t *testing.T) {
+	s, opts, _ := newHub(t)
+	s.DropAfter(shard1, 5000, 1)
+	const n = 4
+	dirs := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { dirs[i], errs[i] = Pull(context.Background(), repoID, "", opts) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || dirs[i] != dirs[0] {
+			t.Errorf("pull %d = %q, %v", i, dirs[i], errs[i])
+		}
+	}
+	checkSnapshot(t, dirs[0], minitronFiles(), minitronWanted)
+	fetched := map[string]int{}
+	for _, r := range gets(s) {
+		if r.Range == "" {
+			fetched[r.Path]++
+		}
+	}
+	for path, k := range fetched {
+		if k > 1 {
+			t.Errorf("%s downloaded %d times", path, k)
+		}
+	}
+}
+
 func TestPullFollowsRename(t *testing.T) {
 	s, opts, commit := newHub(t)
 	s.Rename("nvidia/Old-Name", repoID)

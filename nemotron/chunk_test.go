@@ -46,7 +46,7 @@ func TestChunkedPrefill(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range want {
-			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5 {
+			if d := math.Abs(float64(got[i] - want[i])); d > 5e-5 { // the decode and prefill kernels sum in different orders
 				t.Fatalf("chunk %d: logit %d differs by %g", chunk, i, d)
 			}
 		}

@@ -197,6 +197,7 @@ type encodeState struct {
 	syms  []symbol
 	heap  pairHeap
 	spans []span
+	out   output
 	rev   map[int32]int32 // unused piece -> length of its left part (bpe_model.cc's rev_merge)
 }
 
@@ -222,22 +223,10 @@ func (p *Processor) Encode(text string) []int32 {
 func (p *Processor) AppendEncode(dst []int32, text string) []int32 {
 	st := p.scratch.Get().(*encodeState)
 	defer p.scratch.Put(st)
+	st.out = output{ids: dst}
 	p.encodeSpans(st, text)
-	prevUnk := false
-	for _, sp := range st.spans {
-		isUnk := p.types[sp.id] == Unknown
-		switch {
-		case isUnk && p.enc.byteFallback:
-			for _, b := range st.norm[sp.start:sp.end] {
-				dst = append(dst, p.byteIDs[b])
-			}
-		case isUnk && prevUnk:
-			// sentencepiece merges a run of unknown pieces into one.
-		default:
-			dst = append(dst, sp.id)
-		}
-		prevUnk = isUnk
-	}
+	dst = st.out.ids
+	st.out = output{}
 	return dst
 }
 
@@ -246,28 +235,54 @@ func (p *Processor) AppendEncode(dst []int32, text string) []int32 {
 func (p *Processor) EncodePieces(text string) []string {
 	st := p.scratch.Get().(*encodeState)
 	defer p.scratch.Put(st)
+	st.out = output{wantPieces: true}
 	p.encodeSpans(st, text)
-	var out []string
-	prevUnk := false
-	for _, sp := range st.spans {
-		isUnk := p.types[sp.id] == Unknown
-		w := string(st.norm[sp.start:sp.end])
-		switch {
-		case isUnk && p.enc.byteFallback:
-			for i := 0; i < len(w); i++ {
-				out = append(out, p.pieces[p.byteIDs[w[i]]])
-			}
-		case isUnk && prevUnk:
-			out[len(out)-1] += w
-		default:
-			out = append(out, w)
-		}
-		prevUnk = isUnk
-	}
-	return out
+	pieces := st.out.pieces
+	st.out = output{}
+	return pieces
 }
 
-// encodeSpans normalizes text into st.norm and segments it into st.spans.
+// output collects the result of an Encode call, segment by segment.
+type output struct {
+	wantPieces bool
+	ids        []int32
+	pieces     []string
+	prevUnk    bool
+}
+
+// emit moves st.spans to st.out, applying sentencepiece's rules for unknown pieces
+// (PopulateSentencePieceText): with byte fallback an unknown piece becomes the byte
+// pieces of its UTF-8; without, a run of unknown pieces becomes one.
+func (p *Processor) emit(st *encodeState) {
+	out := &st.out
+	for _, sp := range st.spans {
+		isUnk := p.types[sp.id] == Unknown
+		w := st.norm[sp.start:sp.end]
+		switch {
+		case isUnk && p.enc.byteFallback:
+			for _, b := range w {
+				if out.wantPieces {
+					out.pieces = append(out.pieces, p.pieces[p.byteIDs[b]])
+				} else {
+					out.ids = append(out.ids, p.byteIDs[b])
+				}
+			}
+		case isUnk && out.prevUnk:
+			if out.wantPieces {
+				out.pieces[len(out.pieces)-1] += string(w)
+			}
+		case out.wantPieces:
+			out.pieces = append(out.pieces, string(w))
+		default:
+			out.ids = append(out.ids, sp.id)
+		}
+		out.prevUnk = isUnk
+	}
+	st.spans = st.spans[:0]
+}
+
+// encodeSpans normalizes text into st.norm, splits it into symbols and runs BPE on them,
+// one segment at a time, emitting the results to st.out.
 func (p *Processor) encodeSpans(st *encodeState, text string) {
 	e := &p.enc
 	st.norm = e.normalize(st.norm[:0], text)
@@ -301,6 +316,7 @@ func (p *Processor) encodeSpans(st *encodeState, text string) {
 			isWS := r == e.wsRune
 			if isWS && !prevWS && e.segmentWS && len(st.syms) > 0 {
 				e.bpe(st)
+				p.emit(st)
 				st.syms = st.syms[:0]
 				s.prev = -1
 			}
@@ -314,6 +330,7 @@ func (p *Processor) encodeSpans(st *encodeState, text string) {
 	}
 	if len(st.syms) > 0 {
 		e.bpe(st)
+		p.emit(st)
 	}
 }
 

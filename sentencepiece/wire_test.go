@@ -10,7 +10,9 @@ import (
 
 type protoWriter struct{ b []byte }
 
-func (w *protoWriter) key(num, wire int) { w.b = binary.AppendUvarint(w.b, uint64(num)<<3|uint64(wire)) }
+func (w *protoWriter) key(num, wire int) {
+	w.b = binary.AppendUvarint(w.b, uint64(num)<<3|uint64(wire))
+}
 
 func (w *protoWriter) varint(num int, v uint64) {
 	w.key(num, wireVarint)

@@ -41,8 +41,13 @@ func (t *Tensor) cols() int {
 // Backend is the CPU backend.
 type Backend struct {
 	opts    backend.Options
+	kernels *tensor.Kernels
 	pool    *pool
-	scratch [][]float32 // per worker: a converted weight row, attention scores
+	// mu makes each operation whole: States on several goroutines share the scratch below.
+	mu      sync.Mutex
+	workers []workerScratch
+	xp      []float32 // x packed into panels
+	xb      []uint16  // x rounded to bf16 (fast mode), plain or packed
 	ropeMu  sync.Mutex
 	rope    map[ropeKey][]float32
 }
@@ -62,15 +67,16 @@ func New(opts backend.Options) (*Backend, error) {
 	}
 	b := &Backend{
 		opts:    opts,
+		kernels: tensor.Active(),
 		pool:    newPool(opts.Threads),
-		scratch: make([][]float32, opts.Threads),
+		workers: make([]workerScratch, opts.Threads),
 		rope:    map[ropeKey][]float32{},
 	}
 	return b, nil
 }
 
 func (b *Backend) Name() string {
-	return fmt.Sprintf("cpu/go %s, %d threads", b.opts.Precision, b.opts.Threads)
+	return fmt.Sprintf("cpu/%s %s, %d threads", b.kernels.Level, b.opts.Precision, b.opts.Threads)
 }
 
 func (b *Backend) Close() error {
@@ -150,52 +156,8 @@ func (b *Backend) Copy(dst, src backend.Tensor) {
 	copy(d.f32, s.f32)
 }
 
-// worker scratch of at least n floats, kept between calls.
-func (b *Backend) scratchFor(worker, n int) []float32 {
-	if len(b.scratch[worker]) < n {
-		b.scratch[worker] = make([]float32, n)
-	}
-	return b.scratch[worker][:n]
-}
-
-func (b *Backend) MatMul(dst, x, w backend.Tensor) {
-	d, xt, wt := dst.(*Tensor), x.(*Tensor), w.(*Tensor)
-	n, k, m := xt.rows(), xt.cols(), wt.rows()
-	if wt.cols() != k || d.rows() != n || d.cols() != m {
-		panic(fmt.Sprintf("cpu: matmul %s · %sᵀ → %s", tensor.ShapeString(xt.shape), tensor.ShapeString(wt.shape), tensor.ShapeString(d.shape)))
-	}
-	xs, ds := xt.f32, d.f32
-	// Rows of w are split across workers: each row is read from memory once per call.
-	grain := max(1, m/(b.opts.Threads*8))
-	b.pool.Run(m, grain, func(worker, lo, hi int) {
-		var row []float32
-		if n > 1 && wt.u16 != nil {
-			row = b.scratchFor(worker, k)
-		}
-		for j := lo; j < hi; j++ {
-			switch {
-			case wt.f32 != nil:
-				wr := wt.f32[j*k : (j+1)*k]
-				for i := range n {
-					ds[i*m+j] = tensor.DotF32(wr, xs[i*k:(i+1)*k])
-				}
-			case n == 1 && wt.dt == tensor.BF16:
-				ds[j] = tensor.DotBF16(wt.u16[j*k:(j+1)*k], xs)
-			case n == 1:
-				ds[j] = tensor.DotF16(wt.u16[j*k:(j+1)*k], xs)
-			default:
-				if wt.dt == tensor.BF16 {
-					tensor.BF16ToF32(row, wt.u16[j*k:(j+1)*k])
-				} else {
-					tensor.F16ToF32(row, wt.u16[j*k:(j+1)*k])
-				}
-				for i := range n {
-					ds[i*m+j] = tensor.DotF32(row, xs[i*k:(i+1)*k])
-				}
-			}
-		}
-	})
-}
+// scratchFor returns a worker's attention scratch of n floats, kept between calls.
+func (b *Backend) scratchFor(worker, n int) []float32 { return growF32(&b.workers[worker].attn, n) }
 
 func (b *Backend) LayerNorm1P(dst, x, weight, bias backend.Tensor, eps float32) {
 	d, xt, w, bs := dst.(*Tensor), x.(*Tensor), weight.(*Tensor), bias.(*Tensor)

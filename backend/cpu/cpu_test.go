@@ -1,6 +1,7 @@
 package cpu_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/minitron-go/minitron/backend"
@@ -9,12 +10,17 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	for _, threads := range []int{1, 3} {
-		b, err := cpu.New(backend.Options{Threads: threads})
-		if err != nil {
-			t.Fatal(err)
+	for _, p := range []backend.Precision{backend.Exact, backend.Fast} {
+		for _, threads := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/threads=%d", p, threads), func(t *testing.T) {
+				b, err := cpu.New(backend.Options{Threads: threads, Precision: p})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer b.Close()
+				t.Log(b.Name())
+				backendtest.Run(t, b, p)
+			})
 		}
-		backendtest.Run(t, b, backend.Exact)
-		b.Close()
 	}
 }

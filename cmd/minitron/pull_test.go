@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minitron-go/minitron/hub"
 	"github.com/minitron-go/minitron/hub/hubtest"
 )
 
@@ -148,5 +149,45 @@ func TestResolveModelNotPulled(t *testing.T) {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error does not mention %q:\n%v", s, err)
 		}
+	}
+}
+
+func TestPullSize(t *testing.T) {
+	tests := []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {1536, "1.5 KiB"},
+		{5 << 20, "5.0 MiB"}, {8_030_000_000, "7.5 GiB"}, {3 << 40, "3.0 TiB"},
+	}
+	for _, tt := range tests {
+		if got := pullSize(tt.n); got != tt.want {
+			t.Errorf("pullSize(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestPullProgressLive checks the terminal rendering: one line redrawn with \r, ended when the
+// file is complete, and ended by finish when a download fails half-way.
+func TestPullProgressLive(t *testing.T) {
+	var b bytes.Buffer
+	p := &pullProgress{w: &b, live: true}
+	p.report(hub.Progress{File: "a.safetensors", Index: 1, Count: 2, Done: 0, Total: 2048})
+	p.report(hub.Progress{File: "a.safetensors", Index: 1, Count: 2, Done: 1024, Total: 2048})
+	p.report(hub.Progress{File: "a.safetensors", Index: 1, Count: 2, Done: 2048, Total: 2048, Complete: true})
+	p.report(hub.Progress{File: "b.json", Index: 2, Count: 2, Done: 10, Total: 20})
+	p.finish()
+	lines := strings.Split(b.String(), "\n")
+	if len(lines) != 3 || lines[2] != "" {
+		t.Fatalf("output %q: want two lines", b.String())
+	}
+	for i, want := range []string{"[1/2] a.safetensors  2.0 KiB / 2.0 KiB  100%", "[2/2] b.json  10 B / 20 B   50%"} {
+		redraws := strings.Split(lines[i], "\r")
+		if last := strings.TrimRight(redraws[len(redraws)-1], " "); last != want {
+			t.Errorf("line %d ends as %q, want %q", i, last, want)
+		}
+	}
+	if n := strings.Count(lines[0], "\r"); n != 3 {
+		t.Errorf("line 0 drawn %d times, want 3", n)
 	}
 }

@@ -1,0 +1,160 @@
+package cpu
+
+import (
+	"fmt"
+
+	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/tensor"
+)
+
+// gemmMinRows is where matrix-matrix products take over from repeated matrix-vector ones:
+// below it, reading W once per row of x costs less than packing x into panels.
+const gemmMinRows = 4
+
+// MatMul computes dst[n,m] = x[n,k]·w[m,k]ᵀ.
+//
+// Decoding (n < gemmMinRows) is bound by reading w: its rows are split across workers, each
+// streaming its own block once for every row of x. Prefill packs x into panels and runs the
+// register-blocked kernels over blocks of w rows, transposed tiles scattered into dst.
+func (b *Backend) MatMul(dst, x, w backend.Tensor) {
+	d, xt, wt := dst.(*Tensor), x.(*Tensor), w.(*Tensor)
+	n, k, m := xt.rows(), xt.cols(), wt.rows()
+	if wt.cols() != k || d.rows() != n || d.cols() != m || len(wt.shape) != 2 {
+		panic(fmt.Sprintf("cpu: matmul %s · %sᵀ → %s", tensor.ShapeString(xt.shape), tensor.ShapeString(wt.shape), tensor.ShapeString(d.shape)))
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n < gemmMinRows {
+		b.gemv(d.f32, xt.f32, wt, n, k, m)
+	} else {
+		b.gemm(d.f32, xt.f32, wt, n, k, m)
+	}
+}
+
+func (b *Backend) gemv(ds, xs []float32, wt *Tensor, n, k, m int) {
+	kn := b.kernels
+	fast := b.opts.Precision == backend.Fast && wt.dt == tensor.BF16 && kn.GemvBF16Fast != nil
+	var xb []uint16
+	if fast {
+		xb = b.bf16Scratch(&b.xb, n*k)
+		kn.F32ToBF16(xb, xs[:n*k])
+	}
+	// Blocks of rows small enough that n rows of x reuse them from cache, many enough
+	// that workers finishing early find more.
+	grain := max(16, min(256, m/(b.opts.Threads*8)))
+	b.pool.Run(m, grain, func(_, lo, hi int) {
+		for i := range n {
+			out := ds[i*m+lo : i*m+hi]
+			xi := xs[i*k : (i+1)*k]
+			switch {
+			case fast:
+				kn.GemvBF16Fast(out, wt.u16[lo*k:hi*k], xb[i*k:(i+1)*k])
+			case wt.dt == tensor.BF16:
+				kn.GemvBF16(out, wt.u16[lo*k:hi*k], xi)
+			case wt.dt == tensor.F16:
+				kn.GemvF16(out, wt.u16[lo*k:hi*k], xi)
+			default:
+				kn.GemvF32(out, wt.f32[lo*k:hi*k], xi)
+			}
+		}
+	})
+}
+
+// kBlock bounds the columns of one packed panel that a kernel call runs over, so that a
+// panel block (GemmRows × kBlock floats) stays in L2 while blocks of w stream past it.
+const kBlock = 2048
+
+func (b *Backend) gemm(ds, xs []float32, wt *Tensor, n, k, m int) {
+	kn := b.kernels
+	R, C := kn.GemmRows, kn.GemmCols
+	panels := (n + R - 1) / R
+	fast := b.opts.Precision == backend.Fast && wt.dt == tensor.BF16 && kn.GemmBF16 != nil && k%2 == 0
+
+	// Pack x, a panel per task.
+	var xp []float32
+	var xpb []uint16
+	if fast {
+		xpb = b.bf16Scratch(&b.xb, panels*k*R)
+	} else {
+		xp = b.f32Scratch(&b.xp, panels*k*R)
+	}
+	b.pool.Run(panels, 1, func(_, lo, hi int) {
+		for p := lo; p < hi; p++ {
+			rows := min(R, n-p*R)
+			if fast {
+				kn.PackBF16(xpb[p*k*R:(p+1)*k*R], xs[p*R*k:], k, rows, k)
+			} else {
+				kn.PackF32(xp[p*k*R:(p+1)*k*R], xs[p*R*k:], k, rows, k)
+			}
+		}
+	})
+
+	kc := min(k, kBlock)
+	grain := max(C, min(256, (m/(b.opts.Threads*4))/C*C))
+	b.pool.Run(m, grain, func(worker, lo, hi int) {
+		ws := &b.workers[worker]
+		tile := growF32(&ws.tile, (hi-lo+C)*R)
+		var wconv []float32
+		if !fast && wt.dt != tensor.F32 {
+			wconv = growF32(&ws.wconv, C*kc)
+		}
+		for p := range panels {
+			for k0 := 0; k0 < k; k0 += kc {
+				kcur := min(kc, k-k0)
+				acc := k0 > 0
+				for j0 := lo; j0 < hi; j0 += C {
+					nw := min(C, hi-j0)
+					t := tile[(j0-lo)*R:]
+					switch {
+					case fast:
+						kn.GemmBF16(t, xpb[p*k*R+k0*R:], wt.u16[j0*k+k0:], k, kcur, nw, acc)
+					case wt.dt == tensor.F32:
+						kn.GemmF32(t, xp[p*k*R+k0*R:], wt.f32[j0*k+k0:], k, kcur, nw, acc)
+					default:
+						// Widen this block of w once for the R rows of the panel.
+						for j := range nw {
+							src := wt.u16[(j0+j)*k+k0 : (j0+j)*k+k0+kcur]
+							if wt.dt == tensor.BF16 {
+								kn.BF16ToF32(wconv[j*kcur:], src)
+							} else {
+								kn.F16ToF32(wconv[j*kcur:], src)
+							}
+						}
+						kn.GemmF32(t, xp[p*k*R+k0*R:], wconv, kcur, kcur, nw, acc)
+					}
+				}
+			}
+			// Scatter the transposed tile into this panel's rows of dst.
+			rows := min(R, n-p*R)
+			for j := lo; j < hi; j++ {
+				col := tile[(j-lo)*R : (j-lo)*R+rows]
+				for i, v := range col {
+					ds[(p*R+i)*m+j] = v
+				}
+			}
+		}
+	})
+}
+
+// workerScratch is memory one worker reuses from call to call.
+type workerScratch struct {
+	tile  []float32 // transposed output tiles of a block of w rows
+	wconv []float32 // a block of w rows widened to float32
+	attn  []float32 // attention scores, rotary tables
+}
+
+func growF32(buf *[]float32, n int) []float32 {
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	return (*buf)[:n]
+}
+
+func (b *Backend) f32Scratch(buf *[]float32, n int) []float32 { return growF32(buf, n) }
+
+func (b *Backend) bf16Scratch(buf *[]uint16, n int) []uint16 {
+	if cap(*buf) < n {
+		*buf = make([]uint16, n)
+	}
+	return (*buf)[:n]
+}
