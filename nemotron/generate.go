@@ -1,0 +1,122 @@
+package nemotron
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// StopReason says why a generation ended.
+type StopReason int
+
+const (
+	StopEOS         StopReason = iota + 1 // the model produced an end-of-sequence token
+	StopMaxTokens                         // the token limit was reached
+	StopContextFull                       // prompt and output filled the context
+	StopRequested                         // the caller's callback asked to stop
+)
+
+func (r StopReason) String() string {
+	switch r {
+	case StopEOS:
+		return "eos"
+	case StopMaxTokens:
+		return "max tokens"
+	case StopContextFull:
+		return "context full"
+	case StopRequested:
+		return "stop requested"
+	}
+	return fmt.Sprintf("StopReason(%d)", int(r))
+}
+
+// GenerateOptions configure a generation.
+type GenerateOptions struct {
+	Sampling
+	// MaxTokens bounds the new tokens; 0 generates until EOS or a full context.
+	MaxTokens int
+	// EOS lists the ids that end the generation (yielded, then stop); nil means the
+	// config's eos_token_id, an empty non-nil slice never stops on a token.
+	EOS []int32
+}
+
+// Generation reports what a finished generation did.
+type Generation struct {
+	Stop         StopReason
+	PromptTokens int
+	Tokens       int           // new tokens yielded
+	Prefill      time.Duration // reading the prompt, up to the first new token's logits
+	Decode       time.Duration // every later step
+}
+
+// Generate continues prompt, calling yield with each new token as soon as it is chosen;
+// yield returning false stops the generation. Each call owns its KV cache, sized for the
+// prompt and MaxTokens, so one Model serves many generations at once. Cancelling ctx stops
+// within one token, returning ctx's error.
+func (m *Model) Generate(ctx context.Context, prompt []int32, opts GenerateOptions, yield func(id int32) bool) (g Generation, err error) {
+	g.PromptTokens = len(prompt)
+	if len(prompt) == 0 {
+		return g, errors.New("generate: empty prompt")
+	}
+	if opts.MaxTokens < 0 {
+		return g, fmt.Errorf("generate: max tokens %d is negative", opts.MaxTokens)
+	}
+	sampler, err := NewSampler(opts.Sampling)
+	if err != nil {
+		return g, fmt.Errorf("generate: %w", err)
+	}
+	limit := m.Config.MaxPositions
+	if len(prompt) >= limit {
+		return g, fmt.Errorf("generate: a prompt of %d tokens leaves no room in the context of %d", len(prompt), limit)
+	}
+	if opts.MaxTokens > 0 {
+		limit = min(limit, len(prompt)+opts.MaxTokens)
+	}
+	eos := opts.EOS
+	if eos == nil {
+		for _, id := range m.Config.EOS {
+			eos = append(eos, int32(id))
+		}
+	}
+
+	s, err := m.NewState(limit)
+	if err != nil {
+		return g, err
+	}
+	defer s.Close()
+	seq := append(make([]int32, 0, limit), prompt...)
+
+	start := time.Now()
+	logits, err := s.Forward(ctx, prompt, LastLogits, nil)
+	if err != nil {
+		return g, err
+	}
+	g.Prefill = time.Since(start)
+	start = time.Now()
+	defer func() { g.Decode = time.Since(start) }()
+	for {
+		id := sampler.Sample(logits, seq)
+		seq = append(seq, id)
+		g.Tokens++
+		if !yield(id) {
+			g.Stop = StopRequested
+			return g, nil
+		}
+		switch {
+		case slices.Contains(eos, id):
+			g.Stop = StopEOS
+		case opts.MaxTokens > 0 && g.Tokens >= opts.MaxTokens:
+			g.Stop = StopMaxTokens
+		case len(seq) >= s.MaxLen():
+			g.Stop = StopContextFull
+		}
+		if g.Stop != 0 {
+			return g, nil
+		}
+		if logits, err = s.Forward(ctx, seq[len(seq)-1:], LastLogits, nil); err != nil {
+			return g, err
+		}
+	}
+}
