@@ -17,7 +17,7 @@ func TestChunkedPrefill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	m, err := Load(filepath.Join("..", "testdata", "models", "small-c"), b)
+	m, err := Load(filepath.Join("..", "testdata", "models", "small-c"), b, LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ const (
 	StopMaxTokens                         // the token limit was reached
 	StopContextFull                       // prompt and output filled the context
 	StopRequested                         // the caller's callback asked to stop
+	StopString                            // one of the caller's stop strings appeared
 )
 
 func (r StopReason) String() string {
@@ -28,6 +29,8 @@ func (r StopReason) String() string {
 		return "context full"
 	case StopRequested:
 		return "stop requested"
+	case StopString:
+		return "stop string"
 	}
 	return fmt.Sprintf("StopReason(%d)", int(r))
 }
@@ -51,11 +54,11 @@ type Generation struct {
 	Decode       time.Duration // every later step
 }
 
-// Generate continues prompt, calling yield with each new token as soon as it is chosen;
-// yield returning false stops the generation. Each call owns its KV cache, sized for the
+// Generate continues prompt, calling yield with each new token as soon as it is chosen,
+// and last set when the generation ends with it; yield returning false stops the generation. Each call owns its KV cache, sized for the
 // prompt and MaxTokens, so one Model serves many generations at once. Cancelling ctx stops
 // within one token, returning ctx's error.
-func (m *Model) Generate(ctx context.Context, prompt []int32, opts GenerateOptions, yield func(id int32) bool) (g Generation, err error) {
+func (m *Model) Generate(ctx context.Context, prompt []int32, opts GenerateOptions, yield func(id int32, last bool) bool) (g Generation, err error) {
 	g.PromptTokens = len(prompt)
 	if len(prompt) == 0 {
 		return g, errors.New("generate: empty prompt")
@@ -100,10 +103,6 @@ func (m *Model) Generate(ctx context.Context, prompt []int32, opts GenerateOptio
 		id := sampler.Sample(logits, seq)
 		seq = append(seq, id)
 		g.Tokens++
-		if !yield(id) {
-			g.Stop = StopRequested
-			return g, nil
-		}
 		switch {
 		case slices.Contains(eos, id):
 			g.Stop = StopEOS
@@ -111,6 +110,9 @@ func (m *Model) Generate(ctx context.Context, prompt []int32, opts GenerateOptio
 			g.Stop = StopMaxTokens
 		case len(seq) >= s.MaxLen():
 			g.Stop = StopContextFull
+		}
+		if !yield(id, g.Stop != 0) && g.Stop == 0 {
+			g.Stop = StopRequested
 		}
 		if g.Stop != 0 {
 			return g, nil

@@ -14,7 +14,7 @@ import (
 func generate(t *testing.T, m *nemotron.Model, prompt []int32, opts nemotron.GenerateOptions) ([]int32, nemotron.Generation) {
 	t.Helper()
 	var ids []int32
-	g, err := m.Generate(context.Background(), prompt, opts, func(id int32) bool {
+	g, err := m.Generate(context.Background(), prompt, opts, func(id int32, _ bool) bool {
 		ids = append(ids, id)
 		return true
 	})
@@ -61,7 +61,7 @@ func TestGenerateStops(t *testing.T) {
 	}
 	// The callback stops it.
 	n := 0
-	res, err := m.Generate(context.Background(), prompt, nemotron.GenerateOptions{MaxTokens: 10}, func(int32) bool { n++; return n < 2 })
+	res, err := m.Generate(context.Background(), prompt, nemotron.GenerateOptions{MaxTokens: 10}, func(int32, bool) bool { n++; return n < 2 })
 	if err != nil || n != 2 || res.Stop != nemotron.StopRequested {
 		t.Errorf("requested: %d %v %v", n, res.Stop, err)
 	}
@@ -77,19 +77,18 @@ func TestGenerateStops(t *testing.T) {
 		{prompt, nemotron.GenerateOptions{Sampling: nemotron.Sampling{TopP: 2}}, "top-p"},
 		{[]int32{2, 9999}, nemotron.GenerateOptions{}, "outside the vocabulary"},
 	} {
-		if _, err := m.Generate(context.Background(), tt.prompt, tt.opts, func(int32) bool { return true }); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := m.Generate(context.Background(), tt.prompt, tt.opts, func(int32, bool) bool { return true }); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v %+v: %v, want %q", tt.prompt, tt.opts, err, tt.want)
 		}
 	}
 }
-
 
 // Cancelling stops a generation within one token.
 func TestGenerateCancel(t *testing.T) {
 	m := loadModel(t, "small-c", 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	_, err := m.Generate(ctx, []int32{2, 5, 6}, nemotron.GenerateOptions{MaxTokens: 100}, func(int32) bool {
+	_, err := m.Generate(ctx, []int32{2, 5, 6}, nemotron.GenerateOptions{MaxTokens: 100}, func(int32, bool) bool {
 		n++
 		if n == 3 {
 			cancel()
@@ -122,7 +121,7 @@ func TestGenerateConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, err := m.Generate(context.Background(), prompt(i), opts(i), func(id int32) bool {
+			_, err := m.Generate(context.Background(), prompt(i), opts(i), func(id int32, _ bool) bool {
 				concurrent[i] = append(concurrent[i], id)
 				return true
 			})

@@ -88,7 +88,7 @@ func loadModel(t testing.TB, model string, threads int) *nemotron.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := nemotron.Load(filepath.Join("..", "testdata", "models", model), b)
+	m, err := nemotron.Load(filepath.Join("..", "testdata", "models", model), b, nemotron.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

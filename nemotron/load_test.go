@@ -118,7 +118,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := nemotron.Load(tt.setup(t), b)
+			m, err := nemotron.Load(tt.setup(t), b, nemotron.LoadOptions{})
 			if err == nil {
 				m.Close()
 				t.Fatal("loaded")

@@ -21,9 +21,15 @@ type Model struct {
 	closer func() error
 }
 
+// LoadOptions configure Load.
+type LoadOptions struct {
+	// Progress, when set, is told the bytes of weights bound to the backend so far.
+	Progress func(done, total int64)
+}
+
 // Load opens the Hugging Face checkpoint in dir (config.json and safetensors or PyTorch
 // weights) and binds its weights to b.
-func Load(dir string, b backend.Backend) (*Model, error) {
+func Load(dir string, b backend.Backend, opts LoadOptions) (*Model, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err
@@ -32,7 +38,7 @@ func Load(dir string, b backend.Backend) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := New(cfg, ck, b)
+	m, err := NewWithProgress(cfg, ck, b, opts.Progress)
 	if err != nil {
 		ck.Close()
 		return nil, err
@@ -44,10 +50,15 @@ func Load(dir string, b backend.Backend) (*Model, error) {
 // New binds the weights from src. The source must outlive the Model when the backend uses
 // host memory in place (the CPU backend does).
 func New(cfg Config, src Source, b backend.Backend) (*Model, error) {
+	return NewWithProgress(cfg, src, b, nil)
+}
+
+// NewWithProgress is New, telling progress the bytes bound so far (progress may be nil).
+func NewWithProgress(cfg Config, src Source, b backend.Backend, progress func(done, total int64)) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	w, err := bindWeights(cfg, src, b)
+	w, err := bindWeights(cfg, src, b, progress)
 	if err != nil {
 		return nil, err
 	}

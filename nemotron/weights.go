@@ -82,7 +82,7 @@ func (c Config) NumParams() int64 {
 func ignored(name string) bool { return strings.HasSuffix(name, ".rotary_emb.inv_freq") }
 
 // bindWeights checks every tensor of src against the config and uploads it.
-func bindWeights(c Config, src Source, b backend.Backend) (*weights, error) {
+func bindWeights(c Config, src Source, b backend.Backend, progress func(done, total int64)) (*weights, error) {
 	params := c.Params()
 	want := make(map[string]bool, len(params))
 	for _, p := range params {
@@ -105,6 +105,12 @@ func bindWeights(c Config, src Source, b backend.Backend) (*weights, error) {
 		return nil, fmt.Errorf("%s: unexpected tensors %s%s: not a Nemotron checkpoint, or one with features this engine does not implement", where, strings.Join(unknown, ", "), more)
 	}
 
+	var total, done int64
+	for _, p := range params {
+		if t, _, ok := src.Tensor(p.Name); ok {
+			total += int64(len(t.Data))
+		}
+	}
 	up := make(map[string]backend.Tensor, len(params))
 	for _, p := range params {
 		t, where, ok := src.Tensor(p.Name)
@@ -122,6 +128,9 @@ func bindWeights(c Config, src Source, b backend.Backend) (*weights, error) {
 			return nil, fmt.Errorf("%s: tensor %s: %w", where, p.Name, err)
 		}
 		up[p.Name] = bt
+		if done += int64(len(t.Data)); progress != nil {
+			progress(done, total)
+		}
 	}
 
 	w := &weights{

@@ -69,38 +69,38 @@ type Kernels struct {
 	GemmBF16 func(tile []float32, xp []uint16, w []uint16, ldw, k, nw int, acc bool)
 
 	// Vector kernels.
-	Dot         func(x, y []float32) float32               // Σ x[i]·y[i], len(y) ≥ len(x)
-	Axpy        func(a float32, x, y []float32)             // y[i] += a·x[i]
-	Add         func(dst, x []float32)                      // dst[i] += x[i]
-	ReLU2       func(x []float32)                           // x[i] = max(x[i], 0)²
-	Softmax     func(x []float32)                           // x = exp(x-max)/Σ exp(x-max)
-	LayerNorm1P func(dst, x, w, b []float32, eps float32)   // one row; see LayerNorm1P
-	RotateHalf  func(x, cos, sin []float32)                 // see RotateHalf
-	BF16ToF32   func(dst []float32, src []uint16)           // widen
-	F16ToF32    func(dst []float32, src []uint16)           // widen
-	F32ToBF16   func(dst []uint16, src []float32)           // round to nearest even
+	Dot         func(x, y []float32) float32              // Σ x[i]·y[i], len(y) ≥ len(x)
+	Axpy        func(a float32, x, y []float32)           // y[i] += a·x[i]
+	Add         func(dst, x []float32)                    // dst[i] += x[i]
+	ReLU2       func(x []float32)                         // x[i] = max(x[i], 0)²
+	Softmax     func(x []float32)                         // x = exp(x-max)/Σ exp(x-max)
+	LayerNorm1P func(dst, x, w, b []float32, eps float32) // one row; see LayerNorm1P
+	RotateHalf  func(x, cos, sin []float32)               // see RotateHalf
+	BF16ToF32   func(dst []float32, src []uint16)         // widen
+	F16ToF32    func(dst []float32, src []uint16)         // widen
+	F32ToBF16   func(dst []uint16, src []float32)         // round to nearest even
 }
 
 var generic = Kernels{
-	Level:        Generic,
-	GemvBF16:     gemvBF16Generic,
-	GemvF16:      gemvF16Generic,
-	GemvF32:      gemvF32Generic,
-	GemmRows:     8,
-	GemmCols:     4,
-	PackF32:      packF32Generic(8),
-	GemmF32:      gemmF32Generic(8),
-	PackBF16:     packBF16Generic(8),
-	Dot:          dotGeneric,
-	Axpy:         axpyGeneric,
-	Add:          addGeneric,
-	ReLU2:        relu2Generic,
-	Softmax:      softmaxGeneric,
-	LayerNorm1P:  layerNorm1PGeneric,
-	RotateHalf:   rotateHalfGeneric,
-	BF16ToF32:    bf16ToF32Generic,
-	F16ToF32:     f16ToF32Generic,
-	F32ToBF16:    f32ToBF16Generic,
+	Level:       Generic,
+	GemvBF16:    gemvBF16Generic,
+	GemvF16:     gemvF16Generic,
+	GemvF32:     gemvF32Generic,
+	GemmRows:    8,
+	GemmCols:    4,
+	PackF32:     packF32Generic(8),
+	GemmF32:     gemmF32Generic(8),
+	PackBF16:    packBF16Generic(8),
+	Dot:         dotGeneric,
+	Axpy:        axpyGeneric,
+	Add:         addGeneric,
+	ReLU2:       relu2Generic,
+	Softmax:     softmaxGeneric,
+	LayerNorm1P: layerNorm1PGeneric,
+	RotateHalf:  rotateHalfGeneric,
+	BF16ToF32:   bf16ToF32Generic,
+	F16ToF32:    f16ToF32Generic,
+	F32ToBF16:   f32ToBF16Generic,
 }
 
 // overrides are the assembly kernels each level adds, registered by init functions; a level

@@ -50,7 +50,7 @@ func (f *modelFlags) open(stderr io.Writer) (*nemotron.Model, backend.Backend, e
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := nemotron.Load(dir, b)
+	m, err := nemotron.Load(dir, b, nemotron.LoadOptions{})
 	if err != nil {
 		b.Close()
 		return nil, nil, err

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/minitron-go/minitron"
+	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/nemotron"
+)
+
+func init() {
+	commands["generate"] = command{
+		summary: "generate text from a prompt, streaming it to stdout",
+		run:     runGenerate,
+	}
+}
+
+// stringList is a flag that may be given several times.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ", ") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("generate", "generate -model DIR|ORG/NAME -prompt TEXT [flags]", stderr)
+	var mf modelFlags
+	mf.register(fs)
+	prompt := fs.String("prompt", "", "the `text` to continue")
+	idsFlag := fs.String("ids", "", "the prompt as token `ids` (comma-separated), instead of -prompt")
+	n := fs.Int("n", 128, "new tokens at most; 0 means until EOS or a full context")
+	temp := fs.Float64("temp", 0.8, "sampling temperature; 0 is greedy")
+	topK := fs.Int("top-k", 40, "keep the k most likely tokens; 0 keeps all")
+	topP := fs.Float64("top-p", 0.95, "keep the most likely tokens holding this much probability; 1 keeps all")
+	minP := fs.Float64("min-p", 0.05, "drop tokens less likely than this fraction of the most likely; 0 keeps all")
+	repeat := fs.Float64("repeat-penalty", 1, "penalise tokens already in the sequence (1 is off)")
+	seed := fs.Int64("seed", -1, "random seed; -1 picks one and prints it")
+	var stops stringList
+	fs.Var(&stops, "stop", "stop before this `string` (may be repeated)")
+	printIDs := fs.Bool("print-ids", false, "print the generated ids as a JSON array instead of text")
+	bos := fs.String("bos", "auto", "add BOS to a -prompt: auto (as the checkpoint says), true or false")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+
+	// Everything that can be checked before loading is.
+	switch {
+	case *prompt != "" && *idsFlag != "":
+		return usagef("give -prompt or -ids, not both")
+	case *prompt == "" && *idsFlag == "":
+		return usagef("empty prompt: give -prompt TEXT or -ids 2,380,...")
+	case *n < 0:
+		return usagef("-n %d: must be >= 0", *n)
+	case *bos != "auto" && *bos != "true" && *bos != "false":
+		return usagef("-bos %q: want auto, true or false", *bos)
+	}
+	for _, s := range stops {
+		if s == "" || !utf8.ValidString(s) {
+			return usagef("-stop %q: must be non-empty, valid UTF-8", s)
+		}
+	}
+	var ids []int32
+	if *idsFlag != "" {
+		var err error
+		if ids, err = parseIDs(*idsFlag); err != nil {
+			return usagef("-ids: %v", err)
+		}
+	}
+	sampling := nemotron.Sampling{Temperature: *temp, TopK: *topK, TopP: *topP, MinP: *minP, RepetitionPenalty: *repeat}
+	if *seed < 0 {
+		sampling.Seed = rand.Uint64() >> 1
+		if *temp > 0 && !*printIDs {
+			fmt.Fprintf(stderr, "seed %d\n", sampling.Seed)
+		}
+	} else {
+		sampling.Seed = uint64(*seed)
+	}
+	if err := sampling.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	if mf.model == "" {
+		return usagef("-model is required")
+	}
+	prec, err := backend.ParsePrecision(mf.precision)
+	if err != nil {
+		return usagef("-precision: %v", err)
+	}
+
+	// Load, with progress for models that take a moment.
+	start := time.Now()
+	lp := newLoadProgress(stderr, mf.model)
+	m, err := minitron.Load(mf.model, minitron.Options{
+		Backend:   mf.backend,
+		Threads:   mf.threads,
+		Precision: prec,
+		Warn:      func(msg string) { fmt.Fprintln(stderr, msg) },
+		Progress:  lp.report,
+	})
+	lp.finish()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	loadTime := time.Since(start)
+
+	if ids == nil {
+		switch *bos {
+		case "true":
+			m.Tokenizer.AddBOS = true
+		case "false":
+			m.Tokenizer.AddBOS = false
+		}
+		ids = m.Tokenizer.Encode(*prompt)
+	}
+	ctxLen := m.Config.MaxPositions
+	if len(ids) >= ctxLen {
+		return usagef("the prompt is %d tokens; the model's context holds %d", len(ids), ctxLen)
+	}
+	if len(ids)+*n > ctxLen {
+		return usagef("-n %d after a %d-token prompt exceeds the model's context of %d tokens (at most -n %d)", *n, len(ids), ctxLen, ctxLen-len(ids))
+	}
+
+	opts := minitron.GenerateOptions{Sampling: sampling, MaxTokens: *n, Stop: stops}
+	var w io.Writer = stdout
+	if *printIDs {
+		w = io.Discard
+	}
+	var lastText string
+	res, err := m.GenerateIDs(ctx, ids, opts, func(t minitron.Token) bool {
+		if t.Text != "" {
+			io.WriteString(w, t.Text)
+			lastText = t.Text
+		}
+		return true
+	})
+	if *printIDs {
+		out := res.IDs
+		if out == nil {
+			out = []int32{}
+		}
+		b, _ := json.Marshal(out)
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else if lastText != "" && !strings.HasSuffix(lastText, "\n") {
+		fmt.Fprintln(stdout)
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("interrupted after %d tokens", len(res.IDs))
+		}
+		return err
+	}
+	fmt.Fprintf(stderr, "load %.2f s (%s) | prompt %d tokens, %s | generated %d tokens, %s | stop: %s\n",
+		loadTime.Seconds(), m.Backend(),
+		res.PromptTokens, rate(res.PromptTokens, res.Prefill),
+		res.Tokens, rate(res.Tokens-1, res.Decode), res.Stop)
+	return nil
+}
+
+// rate formats tokens per second; the first new token's time belongs to the prompt.
+func rate(tokens int, d time.Duration) string {
+	if tokens <= 0 || d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f tok/s", float64(tokens)/d.Seconds())
+}
+
+// loadProgress shows how much of a large model is loaded.
+type loadProgress struct {
+	w     io.Writer
+	name  string
+	start time.Time
+	shown bool
+	last  time.Time
+}
+
+func newLoadProgress(w io.Writer, name string) *loadProgress {
+	return &loadProgress{w: w, name: name, start: time.Now()}
+}
+
+func (p *loadProgress) report(done, total int64) {
+	// Small models load in a blink: say nothing unless it takes a while.
+	now := time.Now()
+	if now.Sub(p.start) < 500*time.Millisecond || now.Sub(p.last) < 200*time.Millisecond && done < total {
+		return
+	}
+	p.last, p.shown = now, true
+	fmt.Fprintf(p.w, "\rloading %s: %3.0f%% of %s", p.name, 100*float64(done)/float64(max(total, 1)), pullSize(total))
+}
+
+func (p *loadProgress) finish() {
+	if p.shown {
+		fmt.Fprintln(p.w)
+	}
+}

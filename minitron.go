@@ -1,0 +1,232 @@
+// Package minitron runs NVIDIA's Minitron and other Nemotron-4 language models: load a
+// checkpoint once, then generate text from it, streaming, as many times and on as many
+// goroutines as you like.
+//
+//	m, err := minitron.Load("nvidia/Minitron-4B-Base", minitron.Options{})
+//	if err != nil { ... }
+//	defer m.Close()
+//	for tok, err := range m.Stream(ctx, "The capital of France is", minitron.GenerateOptions{MaxTokens: 20}) {
+//		if err != nil { ... }
+//		fmt.Print(tok.Text)
+//	}
+//
+// The packages beneath this one are the engine: nemotron (the model), sentencepiece (the
+// tokenizer), backend (CPU and GPU), checkpoint (safetensors and PyTorch files) and hub
+// (the Hugging Face cache).
+package minitron
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"runtime"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/minitron-go/minitron/backend"
+	_ "github.com/minitron-go/minitron/backend/cpu" // registers the CPU backend
+	"github.com/minitron-go/minitron/hub"
+	"github.com/minitron-go/minitron/nemotron"
+	"github.com/minitron-go/minitron/sentencepiece"
+)
+
+// Options configure Load. The zero value runs on the CPU, on every core, in exact precision.
+type Options struct {
+	Backend   string                  // "cpu" (default), "cuda" or "auto"
+	Threads   int                     // CPU threads; 0 means one per core
+	Precision backend.Precision       // backend.Exact (default) or backend.Fast
+	Warn      func(msg string)        // notes a user should see, such as a fallback to the CPU
+	Progress  func(done, total int64) // bytes of weights loaded, as loading goes
+}
+
+// Model is a loaded model and its tokenizer. It is safe for concurrent use.
+type Model struct {
+	*nemotron.Model
+	Tokenizer *sentencepiece.Tokenizer
+	Dir       string // where the checkpoint was found
+	backend   backend.Backend
+}
+
+// Load opens a model: a checkpoint directory, or a Hugging Face id (ORG/NAME[@REV]) already
+// in the local Hugging Face cache (see `minitron pull`).
+func Load(model string, opts Options) (*Model, error) {
+	dir, err := hub.Resolve(model)
+	if err != nil {
+		return nil, err
+	}
+	name := opts.Backend
+	if name == "" {
+		name = "cpu"
+	}
+	if opts.Threads == 0 {
+		opts.Threads = runtime.NumCPU()
+	}
+	b, err := backend.Open(name, backend.Options{Threads: opts.Threads, Precision: opts.Precision, Warn: opts.Warn})
+	if err != nil {
+		return nil, err
+	}
+	tok, err := sentencepiece.LoadDir(dir)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	m, err := nemotron.Load(dir, b, nemotron.LoadOptions{Progress: opts.Progress})
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	if v := m.Config.VocabSize; tok.VocabSize() > v {
+		m.Close()
+		b.Close()
+		return nil, fmt.Errorf("%s: tokenizer.model has %d pieces, more than the model's vocabulary of %d", dir, tok.VocabSize(), v)
+	}
+	return &Model{Model: m, Tokenizer: tok, Dir: dir, backend: b}, nil
+}
+
+// Close releases the weights and the backend.
+func (m *Model) Close() error {
+	return errors.Join(m.Model.Close(), m.backend.Close())
+}
+
+// Backend describes the backend the model runs on.
+func (m *Model) Backend() string { return m.backend.Name() }
+
+// GenerateOptions configure a generation. The zero value decodes greedily until EOS or a
+// full context.
+type GenerateOptions struct {
+	nemotron.Sampling
+	MaxTokens int      // new tokens at most; 0 means until EOS or a full context
+	Stop      []string // stop before any of these strings; they are not part of the output
+	// EOS lists the token ids that end the generation; nil means the model's eos_token_id.
+	EOS []int32
+}
+
+// Token is one generated token and the text it completes. Text may be empty (a token that
+// begins a multi-byte character, or text held back while it could begin a stop string) and
+// may carry text of earlier tokens once it is released.
+type Token struct {
+	ID   int32
+	Text string
+}
+
+// Result is a finished generation.
+type Result struct {
+	nemotron.Generation
+	IDs  []int32 // the new tokens, those up to a stop string included
+	Text string  // the new text, without the stop string
+}
+
+// Generate continues prompt (text, tokenized with BOS as the checkpoint asks), calling
+// onToken (which may be nil) for each token as it is decoded; onToken returning false stops.
+func (m *Model) Generate(ctx context.Context, prompt string, opts GenerateOptions, onToken func(Token) bool) (Result, error) {
+	if prompt == "" {
+		return Result{}, errors.New("empty prompt")
+	}
+	return m.GenerateIDs(ctx, m.Tokenizer.Encode(prompt), opts, onToken)
+}
+
+// GenerateIDs is Generate for a prompt given as token ids.
+func (m *Model) GenerateIDs(ctx context.Context, prompt []int32, opts GenerateOptions, onToken func(Token) bool) (Result, error) {
+	for _, s := range opts.Stop {
+		if s == "" || !utf8.ValidString(s) {
+			return Result{}, fmt.Errorf("stop string %q: must be non-empty, valid UTF-8", s)
+		}
+	}
+	var res Result
+	var text strings.Builder
+	dec := m.Tokenizer.NewDecoder()
+	stop := stopper{stops: opts.Stop}
+	var decErr error
+	g, err := m.Model.Generate(ctx, prompt, nemotron.GenerateOptions{Sampling: opts.Sampling, MaxTokens: opts.MaxTokens, EOS: opts.EOS},
+		func(id int32, last bool) bool {
+			res.IDs = append(res.IDs, id)
+			piece, err := dec.Next(id)
+			if err != nil {
+				decErr = err
+				return false
+			}
+			if last {
+				piece += dec.Flush()
+			}
+			out, found := stop.push(piece, last)
+			text.WriteString(out)
+			if found {
+				res.Stop = nemotron.StopString
+			}
+			if onToken != nil && !onToken(Token{ID: id, Text: out}) {
+				return false
+			}
+			return !found
+		})
+	if decErr != nil {
+		return res, decErr
+	}
+	stopReason := res.Stop
+	res.Generation = g
+	if stopReason == nemotron.StopString {
+		res.Stop = stopReason
+	}
+	res.Text = text.String()
+	return res, err
+}
+
+// Stream is Generate as an iterator: it yields each token as it is decoded, then ends; an
+// error is yielded once, last. Breaking out of the loop stops the generation.
+func (m *Model) Stream(ctx context.Context, prompt string, opts GenerateOptions) iter.Seq2[Token, error] {
+	return func(yield func(Token, error) bool) {
+		stopped := false
+		_, err := m.Generate(ctx, prompt, opts, func(t Token) bool {
+			if !yield(t, nil) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+		if err != nil && !stopped {
+			yield(Token{ID: -1}, err)
+		}
+	}
+}
+
+// stopper releases generated text, holding back what could be the start of a stop string.
+type stopper struct {
+	stops []string
+	held  string
+}
+
+// push adds text and returns what may be printed; found reports a stop string, in which
+// case the text before it is returned and the rest dropped. At the end, everything held
+// goes out.
+func (s *stopper) push(text string, end bool) (out string, found bool) {
+	if len(s.stops) == 0 {
+		return text, false
+	}
+	buf := s.held + text
+	first := -1
+	for _, st := range s.stops {
+		if i := strings.Index(buf, st); i >= 0 && (first < 0 || i < first) {
+			first = i
+		}
+	}
+	if first >= 0 {
+		s.held = ""
+		return buf[:first], true
+	}
+	if end {
+		s.held = ""
+		return buf, false
+	}
+	// Hold the longest tail of buf that begins some stop string.
+	keep := 0
+	for _, st := range s.stops {
+		for n := min(len(st)-1, len(buf)); n > keep; n-- {
+			if strings.HasSuffix(buf, st[:n]) {
+				keep = n
+				break
+			}
+		}
+	}
+	s.held = buf[len(buf)-keep:]
+	return buf[:len(buf)-keep], false
+}
