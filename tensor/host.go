@@ -87,6 +87,16 @@ func asF32(b []byte) []float32 {
 	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
 }
 
+func asU64(b []byte) []uint64 {
+	if len(b) < 8 {
+		return nil
+	}
+	if uintptr(unsafe.Pointer(&b[0]))%8 != 0 {
+		panic("tensor: misaligned 64-bit data")
+	}
+	return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), len(b)/8)
+}
+
 func asU16(b []byte) []uint16 {
 	if len(b) == 0 {
 		return nil

@@ -53,3 +53,17 @@ func (m *File) Close() error {
 	m.data = nil
 	return err
 }
+
+// Anonymous maps size bytes of zeroed memory outside the Go heap: the garbage collector
+// neither scans nor counts it, and the kernel may back it with huge pages. Release it with
+// Close.
+func Anonymous(size int) (*File, error) {
+	if size <= 0 {
+		return &File{}, nil
+	}
+	data, err := mapAnonymous(size)
+	if err != nil {
+		return nil, fmt.Errorf("mmap of %d bytes: %w", size, err)
+	}
+	return &File{data: data}, nil
+}

@@ -16,3 +16,5 @@ func mapFile(f *os.File, size int) ([]byte, error) {
 }
 
 func unmap([]byte) error { return nil }
+
+func mapAnonymous(size int) ([]byte, error) { return make([]byte, size), nil }

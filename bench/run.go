@@ -1,0 +1,165 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/minitron-go/minitron/nemotron"
+)
+
+// Options choose what Run measures.
+type Options struct {
+	Prompts        []int // prompt lengths whose prefill is timed
+	DecodeContexts []int // context lengths at which decoding is timed
+	DecodeTokens   int   // tokens decoded at each context
+	Threads        int   // for the bandwidth measurement
+	Seed           uint64
+	Log            io.Writer // progress lines; may be nil
+}
+
+// Report is what Run measured. JSON names are stable: scripts compare them across runs.
+type Report struct {
+	Shape         string             `json:"shape"`
+	Backend       string             `json:"backend"`
+	Params        int64              `json:"params"`
+	Prefill       map[string]float64 `json:"prefill_tok_s"` // by prompt length
+	Decode        map[string]float64 `json:"decode_tok_s_by_context"`
+	Prefill512    float64            `json:"prefill512_tok_s"`
+	DecodeTokS    float64            `json:"decode_tok_s"` // at the shortest context
+	WeightBytes   int64              `json:"weight_bytes_per_token"`
+	WeightGBps    float64            `json:"weight_gbps"` // weight bytes streamed per second while decoding
+	ReadGBps      float64            `json:"read_gbps"`   // streaming read bandwidth, same run
+	Ratio         float64            `json:"weight_to_read_ratio"`
+	PeakRSS       int64              `json:"peak_rss_bytes"`
+	LoadSeconds   float64            `json:"load_s"`
+	BenchDuration float64            `json:"bench_s"`
+}
+
+// DecodeBytes is what one decoded token reads: every matrix except the embedding table, of
+// which it reads one row (all of it when the head shares the table).
+func DecodeBytes(cfg nemotron.Config, src nemotron.Source) int64 {
+	var n int64
+	for _, p := range cfg.Params() {
+		t, _, ok := src.Tensor(p.Name)
+		if !ok || len(p.Shape) != 2 {
+			continue
+		}
+		if p.Name == "model.embed_tokens.weight" && !cfg.TieEmbeddings {
+			n += int64(len(t.Data) / p.Shape[0])
+			continue
+		}
+		n += int64(len(t.Data))
+	}
+	return n
+}
+
+// Run times prefill and decoding on m. bandwidthBuf (weights already in memory, say) is
+// streamed before and after decoding to measure the machine's read bandwidth in the same run.
+func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthBuf []byte, opts Options) (Report, error) {
+	start := time.Now()
+	logf := func(format string, args ...any) {
+		if opts.Log != nil {
+			fmt.Fprintf(opts.Log, format+"\n", args...)
+		}
+	}
+	cfg := m.Config
+	r := Report{
+		Backend:     m.Backend().Name(),
+		Params:      cfg.NumParams(),
+		Prefill:     map[string]float64{},
+		Decode:      map[string]float64{},
+		WeightBytes: DecodeBytes(cfg, src),
+	}
+	longest := opts.DecodeTokens
+	for _, p := range opts.Prompts {
+		longest = max(longest, p)
+	}
+	for _, c := range opts.DecodeContexts {
+		longest = max(longest, c+opts.DecodeTokens)
+	}
+	if longest > cfg.MaxPositions {
+		return r, fmt.Errorf("bench needs %d positions; the model has %d", longest, cfg.MaxPositions)
+	}
+	rng := rand.New(rand.NewPCG(opts.Seed, 1))
+	ids := make([]int32, longest)
+	for i := range ids {
+		ids[i] = int32(3 + rng.IntN(cfg.VocabSize-3))
+	}
+	s, err := m.NewState(longest)
+	if err != nil {
+		return r, err
+	}
+	defer s.Close()
+
+	// Each length is prefilled once: timed if it is a prompt length, then decoded from if it
+	// is a decode context.
+	isPrompt, isContext := map[int]bool{}, map[int]bool{}
+	var lengths []int
+	for _, p := range opts.Prompts {
+		isPrompt[p] = true
+		lengths = append(lengths, p)
+	}
+	for _, c := range opts.DecodeContexts {
+		if !isPrompt[c] {
+			lengths = append(lengths, c)
+		}
+		isContext[c] = true
+	}
+	slices.Sort(lengths)
+	lengths = slices.Compact(lengths)
+	bw := ReadBandwidth(bandwidthBuf, opts.Threads, 3)
+	for _, n := range lengths {
+		s.Reset()
+		t0 := time.Now()
+		logits, err := s.Forward(ctx, ids[:n], nemotron.LastLogits, nil)
+		if err != nil {
+			return r, err
+		}
+		if isPrompt[n] {
+			tps := float64(n) / time.Since(t0).Seconds()
+			r.Prefill[fmt.Sprint(n)] = tps
+			logf("prefill %4d tokens: %8.1f tok/s", n, tps)
+		}
+		if !isContext[n] {
+			continue
+		}
+		t0 = time.Now()
+		for range opts.DecodeTokens {
+			next := argmax(logits)
+			if logits, err = s.Forward(ctx, []int32{next}, nemotron.LastLogits, nil); err != nil {
+				return r, err
+			}
+		}
+		tps := float64(opts.DecodeTokens) / time.Since(t0).Seconds()
+		r.Decode[fmt.Sprint(n)] = tps
+		if n == slices.Min(opts.DecodeContexts) {
+			r.DecodeTokS = tps
+			r.WeightGBps = tps * float64(r.WeightBytes) / 1e9
+		}
+		logf("decode at context %4d: %8.2f tok/s (%.1f GB/s of weights)", n, tps, tps*float64(r.WeightBytes)/1e9)
+	}
+	r.Prefill512 = r.Prefill["512"]
+	bw = max(bw, ReadBandwidth(bandwidthBuf, opts.Threads, 3))
+	r.ReadGBps = bw / 1e9
+	if r.ReadGBps > 0 {
+		r.Ratio = r.WeightGBps / r.ReadGBps
+	}
+	logf("read bandwidth: %.1f GB/s; weights streamed at %.0f%% of it", r.ReadGBps, 100*r.Ratio)
+	r.PeakRSS = PeakRSS()
+	r.BenchDuration = time.Since(start).Seconds()
+	return r, nil
+}
+
+func argmax(v []float32) int32 {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/bench"
+	"github.com/minitron-go/minitron/checkpoint"
+	"github.com/minitron-go/minitron/internal/mmap"
+	"github.com/minitron-go/minitron/nemotron"
+)
+
+func init() {
+	commands["bench"] = command{
+		summary: "measure prefill and decode speed on random weights of a real shape",
+		run:     runBench,
+	}
+}
+
+// shapes are the configurations bench can fill with random weights.
+var shapes = map[string]func() nemotron.Config{
+	"minitron-4b": nemotron.Minitron4B,
+	// small is a quick stand-in for tests and smoke runs.
+	"small": func() nemotron.Config {
+		return nemotron.Config{VocabSize: 4096, Hidden: 256, Intermediate: 768, Layers: 4, Heads: 8, KVHeads: 2, HeadDim: 32,
+			MaxPositions: 1024, NormEps: 1e-5, RopeTheta: 1e4, PartialRotary: 0.5, BOS: 2, EOS: []int{3}}
+	},
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", "bench [-shape minitron-4b | -model DIR] [-threads N] [-precision exact|fast] [-json]", stderr)
+	var mf modelFlags
+	mf.register(fs)
+	shape := fs.String("shape", "minitron-4b", "random weights of this shape: minitron-4b or small (ignored with -model)")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
+	seed := fs.Uint64("seed", 1, "seed of the random weights and prompt")
+	decodeTokens := fs.Int("decode-tokens", 16, "tokens decoded at each context")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	if mf.threads < 1 {
+		return usagef("-threads must be at least 1")
+	}
+	if *decodeTokens < 1 {
+		return usagef("-decode-tokens must be at least 1")
+	}
+	prec, err := backend.ParsePrecision(mf.precision)
+	if err != nil {
+		return usagef("-precision: %v", err)
+	}
+	log := stderr
+	if *asJSON {
+		log = io.Discard
+	}
+
+	var cfg nemotron.Config
+	var src nemotron.Source
+	var bandwidthBuf []byte
+	start := time.Now()
+	if mf.model != "" {
+		dir, err := resolveModel(mf.model)
+		if err != nil {
+			return err
+		}
+		if cfg, err = nemotron.LoadConfig(dir + "/config.json"); err != nil {
+			return err
+		}
+		ck, err := checkpoint.Open(dir)
+		if err != nil {
+			return err
+		}
+		defer ck.Close()
+		src = ck
+		// A gigabyte of our own to stream, measured before the weights fill memory.
+		buf, err := mmap.Anonymous(1 << 30)
+		if err != nil {
+			return err
+		}
+		defer buf.Close()
+		bandwidthBuf = buf.Bytes()
+		for i := 0; i < len(bandwidthBuf); i += 4096 {
+			bandwidthBuf[i] = 1
+		}
+		*shape = mf.model
+	} else {
+		mk, ok := shapes[*shape]
+		if !ok {
+			return usagef("-shape %q: want minitron-4b or small", *shape)
+		}
+		cfg = mk()
+		fmt.Fprintf(log, "filling %.2f B random bf16 parameters (%s)...\n", float64(cfg.NumParams())/1e9, *shape)
+		w, err := bench.RandomWeights(cfg, *seed, mf.threads)
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+		src, bandwidthBuf = w, w.Bytes()
+	}
+	b, err := backend.Open(mf.backend, backend.Options{Threads: mf.threads, Precision: prec, Warn: func(msg string) { fmt.Fprintln(stderr, msg) }})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	m, err := nemotron.New(cfg, src, b)
+	if err != nil {
+		return err
+	}
+	loadTime := time.Since(start)
+	fmt.Fprintf(log, "%s on %s, ready in %.1f s\n", *shape, b.Name(), loadTime.Seconds())
+
+	prompts, contexts := []int{128, 512}, []int{16, 512}
+	r, err := bench.Run(ctx, m, src, bandwidthBuf, bench.Options{
+		Prompts: prompts, DecodeContexts: contexts, DecodeTokens: *decodeTokens,
+		Threads: mf.threads, Seed: *seed, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	r.Shape, r.LoadSeconds = *shape, loadTime.Seconds()
+	if *asJSON {
+		out, _ := json.Marshal(r)
+		fmt.Fprintf(stdout, "%s\n", out)
+		return nil
+	}
+	fmt.Fprintf(stdout, "%s, %s\n", r.Shape, r.Backend)
+	fmt.Fprintf(stdout, "  prefill  128: %8.1f tok/s   512: %8.1f tok/s\n", r.Prefill["128"], r.Prefill512)
+	fmt.Fprintf(stdout, "  decode  ctx 16: %6.2f tok/s   ctx 512: %6.2f tok/s\n", r.Decode["16"], r.Decode["512"])
+	fmt.Fprintf(stdout, "  weights streamed %.1f GB/s (%.2f GB per token); read bandwidth %.1f GB/s; ratio %.2f\n", r.WeightGBps, float64(r.WeightBytes)/1e9, r.ReadGBps, r.Ratio)
+	fmt.Fprintf(stdout, "  peak RSS %.2f GB\n", float64(r.PeakRSS)/1e9)
+	return nil
+}
