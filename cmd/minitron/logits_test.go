@@ -81,3 +81,36 @@ func TestLogitsUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestConvertCommand(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "converted")
+	code, stdout, stderr := runCmd("convert", "-model", modelDir("tiny-a-bin"), "-o", out, "-shard-size", "600000")
+	if code != 0 || strings.TrimSpace(stdout) != out {
+		t.Fatalf("exit %d, %q, %s", code, stdout, stderr)
+	}
+	// The converted model computes exactly what the original does.
+	ids := "2,380,1554,318"
+	var logits [2]string
+	for i, dir := range []string{modelDir("tiny-a-bin"), out} {
+		file := filepath.Join(t.TempDir(), "l.safetensors")
+		if code, _, stderr := runCmd("logits", "-model", dir, "-ids", ids, "-o", file); code != 0 {
+			t.Fatal(stderr)
+		}
+		f, err := safetensors.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := f.Tensor("logits")
+		logits[i] = string(l.Data)
+		f.Close()
+	}
+	if logits[0] != logits[1] {
+		t.Error("converted checkpoint gives different logits")
+	}
+	if code, _, stderr := runCmd("convert", "-model", modelDir("tiny-a-bin"), "-o", out); code != 1 || !strings.Contains(stderr, "already exists") {
+		t.Errorf("second convert: exit %d, %s", code, stderr)
+	}
+	if code, _, _ := runCmd("convert", "-o", out); code != 2 {
+		t.Errorf("missing -model: exit %d", code)
+	}
+}
