@@ -15,10 +15,11 @@ const (
 	AVX2                    // AVX2, FMA and F16C
 	AVX512                  // AVX-512 F, BW, DQ and VL
 	AVX512BF16              // AVX-512 with VDPBF16PS: bf16 pair dot products
+	AMX                     // Intel AMX tiles: bf16 matrix products (TDPBF16PS)
 	numLevels
 )
 
-var levelNames = [numLevels]string{"generic", "avx2", "avx512", "avx512bf16"}
+var levelNames = [numLevels]string{"generic", "avx2", "avx512", "avx512bf16", "amx"}
 
 func (l Level) String() string {
 	if l < 0 || l >= numLevels {
@@ -27,7 +28,7 @@ func (l Level) String() string {
 	return levelNames[l]
 }
 
-// ParseLevel maps a name ("generic", "avx2", "avx512", "avx512bf16") to a Level.
+// ParseLevel maps a name ("generic", "avx2", "avx512", "avx512bf16", "amx") to a Level.
 func ParseLevel(s string) (Level, error) {
 	for l, n := range levelNames {
 		if n == s {

@@ -16,7 +16,13 @@ func init() {
 			return x.HasAVX512F && x.HasAVX512BW && x.HasAVX512DQ && x.HasAVX512VL
 		case AVX512BF16:
 			return x.HasAVX512BF16
+		case AMX:
+			return amxUsable()
 		}
 		return false
 	}
 }
+
+// amxUsable reports whether AMX bf16 tiles can be used; it is replaced by the AMX kernels'
+// file, which asks the kernel for permission to use the tile state.
+var amxUsable = func() bool { return false }

@@ -1,0 +1,796 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Register-blocked GEMM micro-kernels and panel packing; see gemm_amd64.go for the loop each
+// function computes.
+//
+// The kernels keep a transposed R×C tile of C in registers and walk k once: every step loads
+// the packed column(s) of X for the R panel rows as vectors and broadcasts one element (f32)
+// or one pair of elements (bf16) of each of the C rows of W. W rows are addressed as
+// row base + SI, SI the byte offset of the current step. When nw < C the missing rows alias
+// row 0: their columns are computed and dropped, so no row ≥ nw of W is ever read.
+
+// VDPBF16PS (Intel SDM: EVEX.512.F3.0F38.W0 52 /r) is missing from the Go assembler.
+// VDPBF16PS_Z(src2, src1, dst), operands register numbers 0…31 in Go order, is
+//
+//	VDPBF16PS Zsrc2, Zsrc1, Zdst // Zdst.f32[i] += Zsrc1.bf16[2i]·Zsrc2.bf16[2i] + Zsrc1.bf16[2i+1]·Zsrc2.bf16[2i+1]
+//
+// Bytes: 62, P0 (R X B R' 0 0 1 0: R, R' bits 3, 4 of dst and B, X of src2, inverted),
+// P1 (W = 0, vvvv = ~src1, 1, pp = F3), P2 (z = 0, L'L = 512, b = 0, V' = ~src1 bit 4,
+// aaa = 0), opcode 52, ModRM (mod 11, reg = dst, rm = src2). With (1, 2, 3) it gives
+// 62 F2 6E 48 52 D9, VDPBF16PS Z1, Z2, Z3; TestVDPBF16PSEncoding checks every use against
+// objdump. (The {1to16} memory-broadcast form, one instruction per product instead of a
+// VPBROADCASTD per W pair, measured 5-7% slower on a Xeon with AVX512_BF16.)
+#define VDPBF16PS_Z(src2, src1, dst) \
+	BYTE $0x62; \
+	BYTE $(0x02 | (((((dst)>>3)&1)^1)<<7) | (((((src2)>>4)&1)^1)<<6) | (((((src2)>>3)&1)^1)<<5) | (((((dst)>>4)&1)^1)<<4)); \
+	BYTE $(0x06 | ((((src1)&15)^15)<<3)); \
+	BYTE $(0x40 | (((((src1)>>4)&1)^1)<<3)); \
+	BYTE $0x52; \
+	BYTE $(0xC0 | (((dst)&7)<<3) | ((src2)&7))
+
+// ---------------------------------------------------------------------------------------
+// AVX-512: R = 48 rows (3 zmm) × C = 8 rows of W; accumulators Z0…Z23, column j in
+// Z(3j), Z(3j+1), Z(3j+2); X in Z24…Z26; broadcasts of W in Z27, Z28 (alternately).
+// W rows j = 0…7 in AX, BX, CX, DX, R8, R9, R10, R11; SI the byte offset in them; DI the panel.
+
+// gemm512Setup loads the arguments shared by both kernels, W elements being 1<<shift bytes:
+// the row bases (rows ≥ nw aliasing row 0) and the panel; the accumulators, zero or the
+// tile's columns j < nw; in R13 the end of k in bytes of a W row, in R12 that end rounded
+// down to 4 steps of 4 bytes; SI = 0.
+#define gemm512Setup(shift) \
+	MOVQ xp+8(FP), DI; \
+	MOVQ w+16(FP), AX; \
+	MOVQ ldw+24(FP), R12; \
+	SHLQ $shift, R12; \
+	MOVQ nw+40(FP), SI; \
+	MOVQ AX, BX; \
+	MOVQ AX, CX; \
+	MOVQ AX, DX; \
+	MOVQ AX, R8; \
+	MOVQ AX, R9; \
+	MOVQ AX, R10; \
+	MOVQ AX, R11; \
+	CMPQ SI, $2; \
+	JLT  rowsDone; \
+	LEAQ (AX)(R12*1), BX; \
+	CMPQ SI, $3; \
+	JLT  rowsDone; \
+	LEAQ (BX)(R12*1), CX; \
+	CMPQ SI, $4; \
+	JLT  rowsDone; \
+	LEAQ (CX)(R12*1), DX; \
+	CMPQ SI, $5; \
+	JLT  rowsDone; \
+	LEAQ (DX)(R12*1), R8; \
+	CMPQ SI, $6; \
+	JLT  rowsDone; \
+	LEAQ (R8)(R12*1), R9; \
+	CMPQ SI, $7; \
+	JLT  rowsDone; \
+	LEAQ (R9)(R12*1), R10; \
+	CMPQ SI, $8; \
+	JLT  rowsDone; \
+	LEAQ (R10)(R12*1), R11; \
+rowsDone: \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z8, Z8, Z8; \
+	VPXORD Z9, Z9, Z9; \
+	VPXORD Z10, Z10, Z10; \
+	VPXORD Z11, Z11, Z11; \
+	VPXORD Z12, Z12, Z12; \
+	VPXORD Z13, Z13, Z13; \
+	VPXORD Z14, Z14, Z14; \
+	VPXORD Z15, Z15, Z15; \
+	VPXORD Z16, Z16, Z16; \
+	VPXORD Z17, Z17, Z17; \
+	VPXORD Z18, Z18, Z18; \
+	VPXORD Z19, Z19, Z19; \
+	VPXORD Z20, Z20, Z20; \
+	VPXORD Z21, Z21, Z21; \
+	VPXORD Z22, Z22, Z22; \
+	VPXORD Z23, Z23, Z23; \
+	CMPB acc+48(FP), $0; \
+	JEQ  accDone; \
+	MOVQ tile+0(FP), R12; \
+	VMOVUPS (R12), Z0; \
+	VMOVUPS 64(R12), Z1; \
+	VMOVUPS 128(R12), Z2; \
+	CMPQ SI, $2; \
+	JLT  accDone; \
+	VMOVUPS 192(R12), Z3; \
+	VMOVUPS 256(R12), Z4; \
+	VMOVUPS 320(R12), Z5; \
+	CMPQ SI, $3; \
+	JLT  accDone; \
+	VMOVUPS 384(R12), Z6; \
+	VMOVUPS 448(R12), Z7; \
+	VMOVUPS 512(R12), Z8; \
+	CMPQ SI, $4; \
+	JLT  accDone; \
+	VMOVUPS 576(R12), Z9; \
+	VMOVUPS 640(R12), Z10; \
+	VMOVUPS 704(R12), Z11; \
+	CMPQ SI, $5; \
+	JLT  accDone; \
+	VMOVUPS 768(R12), Z12; \
+	VMOVUPS 832(R12), Z13; \
+	VMOVUPS 896(R12), Z14; \
+	CMPQ SI, $6; \
+	JLT  accDone; \
+	VMOVUPS 960(R12), Z15; \
+	VMOVUPS 1024(R12), Z16; \
+	VMOVUPS 1088(R12), Z17; \
+	CMPQ SI, $7; \
+	JLT  accDone; \
+	VMOVUPS 1152(R12), Z18; \
+	VMOVUPS 1216(R12), Z19; \
+	VMOVUPS 1280(R12), Z20; \
+	CMPQ SI, $8; \
+	JLT  accDone; \
+	VMOVUPS 1344(R12), Z21; \
+	VMOVUPS 1408(R12), Z22; \
+	VMOVUPS 1472(R12), Z23; \
+accDone: \
+	MOVQ k+32(FP), R13; \
+	SHLQ $shift, R13; \
+	MOVQ R13, R12; \
+	ANDQ $-16, R12; \
+	XORQ SI, SI
+
+// gemm512Store writes columns j < nw of the tile and returns.
+#define gemm512Store \
+	MOVQ tile+0(FP), DI; \
+	MOVQ nw+40(FP), SI; \
+	VMOVUPS Z0, (DI); \
+	VMOVUPS Z1, 64(DI); \
+	VMOVUPS Z2, 128(DI); \
+	CMPQ SI, $2; \
+	JLT  storeDone; \
+	VMOVUPS Z3, 192(DI); \
+	VMOVUPS Z4, 256(DI); \
+	VMOVUPS Z5, 320(DI); \
+	CMPQ SI, $3; \
+	JLT  storeDone; \
+	VMOVUPS Z6, 384(DI); \
+	VMOVUPS Z7, 448(DI); \
+	VMOVUPS Z8, 512(DI); \
+	CMPQ SI, $4; \
+	JLT  storeDone; \
+	VMOVUPS Z9, 576(DI); \
+	VMOVUPS Z10, 640(DI); \
+	VMOVUPS Z11, 704(DI); \
+	CMPQ SI, $5; \
+	JLT  storeDone; \
+	VMOVUPS Z12, 768(DI); \
+	VMOVUPS Z13, 832(DI); \
+	VMOVUPS Z14, 896(DI); \
+	CMPQ SI, $6; \
+	JLT  storeDone; \
+	VMOVUPS Z15, 960(DI); \
+	VMOVUPS Z16, 1024(DI); \
+	VMOVUPS Z17, 1088(DI); \
+	CMPQ SI, $7; \
+	JLT  storeDone; \
+	VMOVUPS Z18, 1152(DI); \
+	VMOVUPS Z19, 1216(DI); \
+	VMOVUPS Z20, 1280(DI); \
+	CMPQ SI, $8; \
+	JLT  storeDone; \
+	VMOVUPS Z21, 1344(DI); \
+	VMOVUPS Z22, 1408(DI); \
+	VMOVUPS Z23, 1472(DI); \
+storeDone: \
+	VZEROUPPER; \
+	RET
+
+// One step of GemmF32: X column p (48 floats at xoff(DI)) times W[j][p] (at woff(row j)(SI)).
+#define f32Step512(xoff, woff) \
+	VMOVUPS xoff(DI), Z24; \
+	VMOVUPS xoff+64(DI), Z25; \
+	VMOVUPS xoff+128(DI), Z26; \
+	VBROADCASTSS woff(AX)(SI*1), Z27; \
+	VFMADD231PS Z24, Z27, Z0; \
+	VFMADD231PS Z25, Z27, Z1; \
+	VFMADD231PS Z26, Z27, Z2; \
+	VBROADCASTSS woff(BX)(SI*1), Z28; \
+	VFMADD231PS Z24, Z28, Z3; \
+	VFMADD231PS Z25, Z28, Z4; \
+	VFMADD231PS Z26, Z28, Z5; \
+	VBROADCASTSS woff(CX)(SI*1), Z27; \
+	VFMADD231PS Z24, Z27, Z6; \
+	VFMADD231PS Z25, Z27, Z7; \
+	VFMADD231PS Z26, Z27, Z8; \
+	VBROADCASTSS woff(DX)(SI*1), Z28; \
+	VFMADD231PS Z24, Z28, Z9; \
+	VFMADD231PS Z25, Z28, Z10; \
+	VFMADD231PS Z26, Z28, Z11; \
+	VBROADCASTSS woff(R8)(SI*1), Z27; \
+	VFMADD231PS Z24, Z27, Z12; \
+	VFMADD231PS Z25, Z27, Z13; \
+	VFMADD231PS Z26, Z27, Z14; \
+	VBROADCASTSS woff(R9)(SI*1), Z28; \
+	VFMADD231PS Z24, Z28, Z15; \
+	VFMADD231PS Z25, Z28, Z16; \
+	VFMADD231PS Z26, Z28, Z17; \
+	VBROADCASTSS woff(R10)(SI*1), Z27; \
+	VFMADD231PS Z24, Z27, Z18; \
+	VFMADD231PS Z25, Z27, Z19; \
+	VFMADD231PS Z26, Z27, Z20; \
+	VBROADCASTSS woff(R11)(SI*1), Z28; \
+	VFMADD231PS Z24, Z28, Z21; \
+	VFMADD231PS Z25, Z28, Z22; \
+	VFMADD231PS Z26, Z28, Z23
+
+// func gemmF32x48x8(tile, xp, w *float32, ldw, k, nw int, acc bool)
+TEXT ·gemmF32x48x8(SB), NOSPLIT, $0-49
+	gemm512Setup(2)
+	CMPQ SI, R12
+	JGE  tail
+
+loop4:
+	f32Step512(0, 0)
+	f32Step512(192, 4)
+	f32Step512(384, 8)
+	f32Step512(576, 12)
+	ADDQ $768, DI
+	ADDQ $16, SI
+	CMPQ SI, R12
+	JLT  loop4
+
+tail:
+	CMPQ SI, R13
+	JGE  done
+
+loop1:
+	f32Step512(0, 0)
+	ADDQ $192, DI
+	ADDQ $4, SI
+	CMPQ SI, R13
+	JLT  loop1
+
+done:
+	gemm512Store
+
+// One step of GemmBF16: X column pair p, p+1 (48 pairs at xoff(DI)) times the pair
+// W[j][p], W[j][p+1] (at woff(row j)(SI)), broadcast as one 32-bit element.
+#define bf16Step512(xoff, woff) \
+	VMOVUPS xoff(DI), Z24; \
+	VMOVUPS xoff+64(DI), Z25; \
+	VMOVUPS xoff+128(DI), Z26; \
+	VPBROADCASTD woff(AX)(SI*1), Z27; \
+	VDPBF16PS_Z(27, 24, 0); \
+	VDPBF16PS_Z(27, 25, 1); \
+	VDPBF16PS_Z(27, 26, 2); \
+	VPBROADCASTD woff(BX)(SI*1), Z28; \
+	VDPBF16PS_Z(28, 24, 3); \
+	VDPBF16PS_Z(28, 25, 4); \
+	VDPBF16PS_Z(28, 26, 5); \
+	VPBROADCASTD woff(CX)(SI*1), Z27; \
+	VDPBF16PS_Z(27, 24, 6); \
+	VDPBF16PS_Z(27, 25, 7); \
+	VDPBF16PS_Z(27, 26, 8); \
+	VPBROADCASTD woff(DX)(SI*1), Z28; \
+	VDPBF16PS_Z(28, 24, 9); \
+	VDPBF16PS_Z(28, 25, 10); \
+	VDPBF16PS_Z(28, 26, 11); \
+	VPBROADCASTD woff(R8)(SI*1), Z27; \
+	VDPBF16PS_Z(27, 24, 12); \
+	VDPBF16PS_Z(27, 25, 13); \
+	VDPBF16PS_Z(27, 26, 14); \
+	VPBROADCASTD woff(R9)(SI*1), Z28; \
+	VDPBF16PS_Z(28, 24, 15); \
+	VDPBF16PS_Z(28, 25, 16); \
+	VDPBF16PS_Z(28, 26, 17); \
+	VPBROADCASTD woff(R10)(SI*1), Z27; \
+	VDPBF16PS_Z(27, 24, 18); \
+	VDPBF16PS_Z(27, 25, 19); \
+	VDPBF16PS_Z(27, 26, 20); \
+	VPBROADCASTD woff(R11)(SI*1), Z28; \
+	VDPBF16PS_Z(28, 24, 21); \
+	VDPBF16PS_Z(28, 25, 22); \
+	VDPBF16PS_Z(28, 26, 23)
+
+// func gemmBF16x48x8(tile *float32, xp, w *uint16, ldw, k, nw int, acc bool)
+//
+// A step covers two columns of k and 4 bytes of each W row, so with k/2 steps the loop is
+// that of gemmF32x48x8.
+TEXT ·gemmBF16x48x8(SB), NOSPLIT, $0-49
+	gemm512Setup(1)
+	CMPQ SI, R12
+	JGE  tail
+
+loop4:
+	bf16Step512(0, 0)
+	bf16Step512(192, 4)
+	bf16Step512(384, 8)
+	bf16Step512(576, 12)
+	ADDQ $768, DI
+	ADDQ $16, SI
+	CMPQ SI, R12
+	JLT  loop4
+
+tail:
+	CMPQ SI, R13
+	JGE  done
+
+loop1:
+	bf16Step512(0, 0)
+	ADDQ $192, DI
+	ADDQ $4, SI
+	CMPQ SI, R13
+	JLT  loop1
+
+done:
+	gemm512Store
+
+// transpose16 transposes the 16×16 floats in Z0…Z15 (row r in Zr) so that Zc holds column
+// c, with the rows missing from the mask K1 zeroed. Stage 1 interleaves pairs of rows,
+// stage 2 pairs of pairs (in each 128-bit lane: 4 rows of one column), stages 3 and 4 move
+// 128-bit lanes.
+#define transpose16 \
+	VUNPCKLPS Z1, Z0, Z16; \
+	VUNPCKHPS Z1, Z0, Z17; \
+	VUNPCKLPS Z3, Z2, Z18; \
+	VUNPCKHPS Z3, Z2, Z19; \
+	VUNPCKLPS Z5, Z4, Z20; \
+	VUNPCKHPS Z5, Z4, Z21; \
+	VUNPCKLPS Z7, Z6, Z22; \
+	VUNPCKHPS Z7, Z6, Z23; \
+	VUNPCKLPS Z9, Z8, Z24; \
+	VUNPCKHPS Z9, Z8, Z25; \
+	VUNPCKLPS Z11, Z10, Z26; \
+	VUNPCKHPS Z11, Z10, Z27; \
+	VUNPCKLPS Z13, Z12, Z28; \
+	VUNPCKHPS Z13, Z12, Z29; \
+	VUNPCKLPS Z15, Z14, Z30; \
+	VUNPCKHPS Z15, Z14, Z31; \
+	VUNPCKLPD Z18, Z16, Z0; \
+	VUNPCKHPD Z18, Z16, Z1; \
+	VUNPCKLPD Z19, Z17, Z2; \
+	VUNPCKHPD Z19, Z17, Z3; \
+	VUNPCKLPD Z22, Z20, Z4; \
+	VUNPCKHPD Z22, Z20, Z5; \
+	VUNPCKLPD Z23, Z21, Z6; \
+	VUNPCKHPD Z23, Z21, Z7; \
+	VUNPCKLPD Z26, Z24, Z8; \
+	VUNPCKHPD Z26, Z24, Z9; \
+	VUNPCKLPD Z27, Z25, Z10; \
+	VUNPCKHPD Z27, Z25, Z11; \
+	VUNPCKLPD Z30, Z28, Z12; \
+	VUNPCKHPD Z30, Z28, Z13; \
+	VUNPCKLPD Z31, Z29, Z14; \
+	VUNPCKHPD Z31, Z29, Z15; \
+	VSHUFF32X4 $0x88, Z4, Z0, Z16; \
+	VSHUFF32X4 $0xDD, Z4, Z0, Z17; \
+	VSHUFF32X4 $0x88, Z12, Z8, Z18; \
+	VSHUFF32X4 $0xDD, Z12, Z8, Z19; \
+	VSHUFF32X4 $0x88, Z5, Z1, Z20; \
+	VSHUFF32X4 $0xDD, Z5, Z1, Z21; \
+	VSHUFF32X4 $0x88, Z13, Z9, Z22; \
+	VSHUFF32X4 $0xDD, Z13, Z9, Z23; \
+	VSHUFF32X4 $0x88, Z6, Z2, Z24; \
+	VSHUFF32X4 $0xDD, Z6, Z2, Z25; \
+	VSHUFF32X4 $0x88, Z14, Z10, Z26; \
+	VSHUFF32X4 $0xDD, Z14, Z10, Z27; \
+	VSHUFF32X4 $0x88, Z7, Z3, Z28; \
+	VSHUFF32X4 $0xDD, Z7, Z3, Z29; \
+	VSHUFF32X4 $0x88, Z15, Z11, Z30; \
+	VSHUFF32X4 $0xDD, Z15, Z11, Z31; \
+	VSHUFF32X4.Z $0x88, Z18, Z16, K1, Z0; \
+	VSHUFF32X4.Z $0xDD, Z18, Z16, K1, Z8; \
+	VSHUFF32X4.Z $0x88, Z19, Z17, K1, Z4; \
+	VSHUFF32X4.Z $0xDD, Z19, Z17, K1, Z12; \
+	VSHUFF32X4.Z $0x88, Z22, Z20, K1, Z1; \
+	VSHUFF32X4.Z $0xDD, Z22, Z20, K1, Z9; \
+	VSHUFF32X4.Z $0x88, Z23, Z21, K1, Z5; \
+	VSHUFF32X4.Z $0xDD, Z23, Z21, K1, Z13; \
+	VSHUFF32X4.Z $0x88, Z26, Z24, K1, Z2; \
+	VSHUFF32X4.Z $0xDD, Z26, Z24, K1, Z10; \
+	VSHUFF32X4.Z $0x88, Z27, Z25, K1, Z6; \
+	VSHUFF32X4.Z $0xDD, Z27, Z25, K1, Z14; \
+	VSHUFF32X4.Z $0x88, Z30, Z28, K1, Z3; \
+	VSHUFF32X4.Z $0xDD, Z30, Z28, K1, Z11; \
+	VSHUFF32X4.Z $0x88, Z31, Z29, K1, Z7; \
+	VSHUFF32X4.Z $0xDD, Z31, Z29, K1, Z15
+
+// func packF32x16(xp, x *float32, off *[16]int, mask uint16, nb int)
+//
+// Packs 16 rows (x[off[r]…], present where mask has bit r) in blocks of 16 columns: loads
+// 16 rows of a block, transposes them and stores column c at xp + c·48 floats.
+TEXT ·packF32x16(SB), NOSPLIT, $0-40
+	MOVQ  xp+0(FP), DI
+	MOVQ  x+8(FP), SI
+	MOVQ  off+16(FP), AX
+	KMOVW mask+24(FP), K1
+	MOVQ  nb+32(FP), CX
+	TESTQ CX, CX
+	JEQ   done
+
+loop:
+	MOVQ    0(AX), BX
+	VMOVUPS (SI)(BX*4), Z0
+	MOVQ    8(AX), DX
+	VMOVUPS (SI)(DX*4), Z1
+	MOVQ    16(AX), R8
+	VMOVUPS (SI)(R8*4), Z2
+	MOVQ    24(AX), R9
+	VMOVUPS (SI)(R9*4), Z3
+	MOVQ    32(AX), BX
+	VMOVUPS (SI)(BX*4), Z4
+	MOVQ    40(AX), DX
+	VMOVUPS (SI)(DX*4), Z5
+	MOVQ    48(AX), R8
+	VMOVUPS (SI)(R8*4), Z6
+	MOVQ    56(AX), R9
+	VMOVUPS (SI)(R9*4), Z7
+	MOVQ    64(AX), BX
+	VMOVUPS (SI)(BX*4), Z8
+	MOVQ    72(AX), DX
+	VMOVUPS (SI)(DX*4), Z9
+	MOVQ    80(AX), R8
+	VMOVUPS (SI)(R8*4), Z10
+	MOVQ    88(AX), R9
+	VMOVUPS (SI)(R9*4), Z11
+	MOVQ    96(AX), BX
+	VMOVUPS (SI)(BX*4), Z12
+	MOVQ    104(AX), DX
+	VMOVUPS (SI)(DX*4), Z13
+	MOVQ    112(AX), R8
+	VMOVUPS (SI)(R8*4), Z14
+	MOVQ    120(AX), R9
+	VMOVUPS (SI)(R9*4), Z15
+	transpose16
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 192(DI)
+	VMOVUPS Z2, 384(DI)
+	VMOVUPS Z3, 576(DI)
+	VMOVUPS Z4, 768(DI)
+	VMOVUPS Z5, 960(DI)
+	VMOVUPS Z6, 1152(DI)
+	VMOVUPS Z7, 1344(DI)
+	VMOVUPS Z8, 1536(DI)
+	VMOVUPS Z9, 1728(DI)
+	VMOVUPS Z10, 1920(DI)
+	VMOVUPS Z11, 2112(DI)
+	VMOVUPS Z12, 2304(DI)
+	VMOVUPS Z13, 2496(DI)
+	VMOVUPS Z14, 2688(DI)
+	VMOVUPS Z15, 2880(DI)
+	ADDQ    $64, SI
+	ADDQ    $3072, DI
+	DECQ    CX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// Constants for rounding to bf16, broadcast from memory: the lowest bit kept, half of it
+// less one (ties go to the even neighbour by adding the kept bit, 1 more), the bit that
+// quiets a NaN (bf16 0x0040), the mask of the high half, and 1.
+DATA bf16Round<>+0(SB)/4, $0x00010000
+DATA bf16Round<>+4(SB)/4, $0x00007fff
+DATA bf16Round<>+8(SB)/4, $0x00400000
+DATA bf16Round<>+12(SB)/4, $0xffff0000
+DATA bf16Round<>+16(SB)/4, $1
+GLOBL bf16Round<>(SB), RODATA|NOPTR, $20
+
+// bf16Round512 rounds the floats of z to bf16 as Float32ToBF16 does, leaving each in the
+// high half of its lane (low half garbage): u + 0x7fff + (u>>16 & 1), or u | 0x00400000 for
+// a NaN. K2 and K3 are clobbered.
+#define bf16Round512(z, t) \
+	VPTESTMD.BCST bf16Round<>+0(SB), z, K3; \
+	VPADDD.BCST   bf16Round<>+4(SB), z, t; \
+	VPADDD.BCST   bf16Round<>+16(SB), t, K3, t; \
+	VFPCLASSPSZ   $0x81, z, K2; \
+	VPORD.BCST    bf16Round<>+8(SB), z, K2, t
+
+// bf16Pair512 rounds columns even and odd and interleaves their halves into even:
+// lane i = bf16(odd[i])<<16 | bf16(even[i]), the pair layout of VDPBF16PS.
+#define bf16Pair512(even, odd) \
+	bf16Round512(even, Z16); \
+	bf16Round512(odd, Z17); \
+	VPSRLD $16, Z16, even; \
+	VPTERNLOGD.BCST $0xF8, bf16Round<>+12(SB), Z17, even
+
+// func packBF16x16(xp *uint16, x *float32, off *[16]int, mask uint16, nb int)
+//
+// Packs 16 rows (x[off[r]…], present where mask has bit r) in blocks of 16 columns: loads
+// 16 rows of a block and transposes them, then rounds the columns to bf16 and stores the
+// pair of columns 2q, 2q+1 at xp + q·96 halves.
+TEXT ·packBF16x16(SB), NOSPLIT, $0-40
+	MOVQ  xp+0(FP), DI
+	MOVQ  x+8(FP), SI
+	MOVQ  off+16(FP), AX
+	KMOVW mask+24(FP), K1
+	MOVQ  nb+32(FP), CX
+	TESTQ CX, CX
+	JEQ   done
+
+loop:
+	MOVQ    0(AX), BX
+	VMOVUPS (SI)(BX*4), Z0
+	MOVQ    8(AX), DX
+	VMOVUPS (SI)(DX*4), Z1
+	MOVQ    16(AX), R8
+	VMOVUPS (SI)(R8*4), Z2
+	MOVQ    24(AX), R9
+	VMOVUPS (SI)(R9*4), Z3
+	MOVQ    32(AX), BX
+	VMOVUPS (SI)(BX*4), Z4
+	MOVQ    40(AX), DX
+	VMOVUPS (SI)(DX*4), Z5
+	MOVQ    48(AX), R8
+	VMOVUPS (SI)(R8*4), Z6
+	MOVQ    56(AX), R9
+	VMOVUPS (SI)(R9*4), Z7
+	MOVQ    64(AX), BX
+	VMOVUPS (SI)(BX*4), Z8
+	MOVQ    72(AX), DX
+	VMOVUPS (SI)(DX*4), Z9
+	MOVQ    80(AX), R8
+	VMOVUPS (SI)(R8*4), Z10
+	MOVQ    88(AX), R9
+	VMOVUPS (SI)(R9*4), Z11
+	MOVQ    96(AX), BX
+	VMOVUPS (SI)(BX*4), Z12
+	MOVQ    104(AX), DX
+	VMOVUPS (SI)(DX*4), Z13
+	MOVQ    112(AX), R8
+	VMOVUPS (SI)(R8*4), Z14
+	MOVQ    120(AX), R9
+	VMOVUPS (SI)(R9*4), Z15
+	transpose16
+	bf16Pair512(Z0, Z1)
+	VMOVDQU32 Z0, 0(DI)
+	bf16Pair512(Z2, Z3)
+	VMOVDQU32 Z2, 192(DI)
+	bf16Pair512(Z4, Z5)
+	VMOVDQU32 Z4, 384(DI)
+	bf16Pair512(Z6, Z7)
+	VMOVDQU32 Z6, 576(DI)
+	bf16Pair512(Z8, Z9)
+	VMOVDQU32 Z8, 768(DI)
+	bf16Pair512(Z10, Z11)
+	VMOVDQU32 Z10, 960(DI)
+	bf16Pair512(Z12, Z13)
+	VMOVDQU32 Z12, 1152(DI)
+	bf16Pair512(Z14, Z15)
+	VMOVDQU32 Z14, 1344(DI)
+	ADDQ    $64, SI
+	ADDQ    $1536, DI
+	DECQ    CX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------------------
+// AVX2: R = 24 rows (3 ymm) × C = 4 rows of W; accumulators Y0…Y11, column j in
+// Y(3j), Y(3j+1), Y(3j+2); X in Y12…Y14; broadcast in Y15. W rows in AX, BX, CX, DX.
+
+#define f32Step256(xoff, woff) \
+	VMOVUPS xoff(DI), Y12; \
+	VMOVUPS xoff+32(DI), Y13; \
+	VMOVUPS xoff+64(DI), Y14; \
+	VBROADCASTSS woff(AX)(SI*1), Y15; \
+	VFMADD231PS Y12, Y15, Y0; \
+	VFMADD231PS Y13, Y15, Y1; \
+	VFMADD231PS Y14, Y15, Y2; \
+	VBROADCASTSS woff(BX)(SI*1), Y15; \
+	VFMADD231PS Y12, Y15, Y3; \
+	VFMADD231PS Y13, Y15, Y4; \
+	VFMADD231PS Y14, Y15, Y5; \
+	VBROADCASTSS woff(CX)(SI*1), Y15; \
+	VFMADD231PS Y12, Y15, Y6; \
+	VFMADD231PS Y13, Y15, Y7; \
+	VFMADD231PS Y14, Y15, Y8; \
+	VBROADCASTSS woff(DX)(SI*1), Y15; \
+	VFMADD231PS Y12, Y15, Y9; \
+	VFMADD231PS Y13, Y15, Y10; \
+	VFMADD231PS Y14, Y15, Y11
+
+// func gemmF32x24x4(tile, xp, w *float32, ldw, k, nw int, acc bool)
+TEXT ·gemmF32x24x4(SB), NOSPLIT, $0-49
+	MOVQ xp+8(FP), DI
+	MOVQ w+16(FP), AX
+	MOVQ ldw+24(FP), R8
+	SHLQ $2, R8
+	MOVQ nw+40(FP), SI
+	MOVQ AX, BX
+	MOVQ AX, CX
+	MOVQ AX, DX
+	CMPQ SI, $2
+	JLT  rowsDone
+	LEAQ (AX)(R8*1), BX
+	CMPQ SI, $3
+	JLT  rowsDone
+	LEAQ (BX)(R8*1), CX
+	CMPQ SI, $4
+	JLT  rowsDone
+	LEAQ (CX)(R8*1), DX
+
+rowsDone:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	CMPB   acc+48(FP), $0
+	JEQ    accDone
+	MOVQ   tile+0(FP), R8
+	VMOVUPS (R8), Y0
+	VMOVUPS 32(R8), Y1
+	VMOVUPS 64(R8), Y2
+	CMPQ   SI, $2
+	JLT    accDone
+	VMOVUPS 96(R8), Y3
+	VMOVUPS 128(R8), Y4
+	VMOVUPS 160(R8), Y5
+	CMPQ   SI, $3
+	JLT    accDone
+	VMOVUPS 192(R8), Y6
+	VMOVUPS 224(R8), Y7
+	VMOVUPS 256(R8), Y8
+	CMPQ   SI, $4
+	JLT    accDone
+	VMOVUPS 288(R8), Y9
+	VMOVUPS 320(R8), Y10
+	VMOVUPS 352(R8), Y11
+
+accDone:
+	MOVQ k+32(FP), R9
+	SHLQ $2, R9
+	MOVQ R9, R8
+	ANDQ $-16, R8
+	XORQ SI, SI
+	CMPQ SI, R8
+	JGE  tail
+
+loop4:
+	f32Step256(0, 0)
+	f32Step256(96, 4)
+	f32Step256(192, 8)
+	f32Step256(288, 12)
+	ADDQ $384, DI
+	ADDQ $16, SI
+	CMPQ SI, R8
+	JLT  loop4
+
+tail:
+	CMPQ SI, R9
+	JGE  done
+
+loop1:
+	f32Step256(0, 0)
+	ADDQ $96, DI
+	ADDQ $4, SI
+	CMPQ SI, R9
+	JLT  loop1
+
+done:
+	MOVQ    tile+0(FP), DI
+	MOVQ    nw+40(FP), SI
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	CMPQ    SI, $2
+	JLT     storeDone
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	CMPQ    SI, $3
+	JLT     storeDone
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	VMOVUPS Y8, 256(DI)
+	CMPQ    SI, $4
+	JLT     storeDone
+	VMOVUPS Y9, 288(DI)
+	VMOVUPS Y10, 320(DI)
+	VMOVUPS Y11, 352(DI)
+
+storeDone:
+	VZEROUPPER
+	RET
+
+// transpose8 transposes the 8×8 floats in Y0…Y7 (row r in Yr) into Y8…Y15 (column c in
+// Y(8+c)), as transpose16 does with one lane-moving stage.
+#define transpose8 \
+	VUNPCKLPS Y1, Y0, Y8; \
+	VUNPCKHPS Y1, Y0, Y9; \
+	VUNPCKLPS Y3, Y2, Y10; \
+	VUNPCKHPS Y3, Y2, Y11; \
+	VUNPCKLPS Y5, Y4, Y12; \
+	VUNPCKHPS Y5, Y4, Y13; \
+	VUNPCKLPS Y7, Y6, Y14; \
+	VUNPCKHPS Y7, Y6, Y15; \
+	VUNPCKLPD Y10, Y8, Y0; \
+	VUNPCKHPD Y10, Y8, Y1; \
+	VUNPCKLPD Y11, Y9, Y2; \
+	VUNPCKHPD Y11, Y9, Y3; \
+	VUNPCKLPD Y14, Y12, Y4; \
+	VUNPCKHPD Y14, Y12, Y5; \
+	VUNPCKLPD Y15, Y13, Y6; \
+	VUNPCKHPD Y15, Y13, Y7; \
+	VPERM2F128 $0x20, Y4, Y0, Y8; \
+	VPERM2F128 $0x31, Y4, Y0, Y12; \
+	VPERM2F128 $0x20, Y5, Y1, Y9; \
+	VPERM2F128 $0x31, Y5, Y1, Y13; \
+	VPERM2F128 $0x20, Y6, Y2, Y10; \
+	VPERM2F128 $0x31, Y6, Y2, Y14; \
+	VPERM2F128 $0x20, Y7, Y3, Y11; \
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+// func packF32x8(xp, x *float32, off *[8]int, mask *[8]int32, nb int)
+//
+// Packs 8 rows (x[off[r]…], present where mask[r] = -1, zero where 0) in blocks of 8
+// columns: loads 8 rows of a block, transposes them and stores column c at xp + c·24 floats.
+TEXT ·packF32x8(SB), NOSPLIT, $0-40
+	MOVQ  xp+0(FP), DI
+	MOVQ  x+8(FP), SI
+	MOVQ  off+16(FP), AX
+	MOVQ  mask+24(FP), R10
+	MOVQ  nb+32(FP), CX
+	TESTQ CX, CX
+	JEQ   done
+
+loop:
+	MOVQ    0(AX), BX
+	VMOVUPS (SI)(BX*4), Y0
+	MOVQ    8(AX), DX
+	VMOVUPS (SI)(DX*4), Y1
+	MOVQ    16(AX), R8
+	VMOVUPS (SI)(R8*4), Y2
+	MOVQ    24(AX), R9
+	VMOVUPS (SI)(R9*4), Y3
+	MOVQ    32(AX), BX
+	VMOVUPS (SI)(BX*4), Y4
+	MOVQ    40(AX), DX
+	VMOVUPS (SI)(DX*4), Y5
+	MOVQ    48(AX), R8
+	VMOVUPS (SI)(R8*4), Y6
+	MOVQ    56(AX), R9
+	VMOVUPS (SI)(R9*4), Y7
+	transpose8
+	VANDPS  (R10), Y8, Y8
+	VMOVUPS Y8, 0(DI)
+	VANDPS  (R10), Y9, Y9
+	VMOVUPS Y9, 96(DI)
+	VANDPS  (R10), Y10, Y10
+	VMOVUPS Y10, 192(DI)
+	VANDPS  (R10), Y11, Y11
+	VMOVUPS Y11, 288(DI)
+	VANDPS  (R10), Y12, Y12
+	VMOVUPS Y12, 384(DI)
+	VANDPS  (R10), Y13, Y13
+	VMOVUPS Y13, 480(DI)
+	VANDPS  (R10), Y14, Y14
+	VMOVUPS Y14, 576(DI)
+	VANDPS  (R10), Y15, Y15
+	VMOVUPS Y15, 672(DI)
+	ADDQ    $32, SI
+	ADDQ    $768, DI
+	DECQ    CX
+	JNZ     loop
+
+done:
+	VZEROUPPER
+	RET
