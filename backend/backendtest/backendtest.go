@@ -135,7 +135,7 @@ var weightTypes = []tensor.DType{tensor.F32, tensor.F16, tensor.BF16}
 func (s *suite) matMul(t *testing.T) {
 	// k and m around vector widths and register blocks; n from a decode step to a prefill.
 	for _, dt := range weightTypes {
-		for _, sh := range [][3]int{{1, 1, 1}, {1, 7, 3}, {1, 64, 17}, {1, 95, 33}, {3, 17, 5}, {5, 128, 64}, {16, 96, 40}, {33, 257, 31}, {70, 130, 67}} {
+		for _, sh := range [][3]int{{1, 1, 1}, {1, 7, 3}, {1, 64, 17}, {1, 95, 33}, {3, 17, 5}, {5, 128, 64}, {16, 96, 40}, {33, 257, 31}, {70, 130, 67}, {100, 2100, 70}} {
 			n, k, m := sh[0], sh[1], sh[2]
 			t.Run(fmt.Sprintf("%s/n%d_k%d_m%d", dt, n, k, m), func(t *testing.T) {
 				xh, x := host(tensor.F32, s.randn(n*k, 1), n, k)

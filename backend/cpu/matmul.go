@@ -89,47 +89,57 @@ func (b *Backend) gemm(ds, xs []float32, wt *Tensor, n, k, m int) {
 		}
 	})
 
+	// Each task takes a chunk of w's rows. For every k-block it widens that block of the chunk
+	// once (exact mode) and multiplies it by every panel: each weight is read from memory and
+	// converted once per matmul, while the transposed tiles of all panels accumulate.
 	kc := min(k, kBlock)
-	grain := max(C, min(256, (m/(b.opts.Threads*4))/C*C))
-	b.pool.Run(m, grain, func(worker, lo, hi int) {
+	chunk := max(C, min(64, (m/(b.opts.Threads*4))/C*C))
+	b.pool.Run(m, chunk, func(worker, lo, hi int) {
 		ws := &b.workers[worker]
-		tile := growF32(&ws.tile, (hi-lo+C)*R)
+		rowsW := hi - lo
+		tiles := growF32(&ws.tile, panels*rowsW*R)
+		convert := !fast && wt.dt != tensor.F32
 		var wconv []float32
-		if !fast && wt.dt != tensor.F32 {
-			wconv = growF32(&ws.wconv, C*kc)
+		if convert {
+			wconv = growF32(&ws.wconv, rowsW*kc)
 		}
-		for p := range panels {
-			for k0 := 0; k0 < k; k0 += kc {
-				kcur := min(kc, k-k0)
-				acc := k0 > 0
-				for j0 := lo; j0 < hi; j0 += C {
-					nw := min(C, hi-j0)
-					t := tile[(j0-lo)*R:]
-					switch {
-					case fast:
-						kn.GemmBF16(t, xpb[p*k*R+k0*R:], wt.u16[j0*k+k0:], k, kcur, nw, acc)
-					case wt.dt == tensor.F32:
-						kn.GemmF32(t, xp[p*k*R+k0*R:], wt.f32[j0*k+k0:], k, kcur, nw, acc)
-					default:
-						// Widen this block of w once for the R rows of the panel.
-						for j := range nw {
-							src := wt.u16[(j0+j)*k+k0 : (j0+j)*k+k0+kcur]
-							if wt.dt == tensor.BF16 {
-								kn.BF16ToF32(wconv[j*kcur:], src)
-							} else {
-								kn.F16ToF32(wconv[j*kcur:], src)
-							}
-						}
-						kn.GemmF32(t, xp[p*k*R+k0*R:], wconv, kcur, kcur, nw, acc)
+		for k0 := 0; k0 < k; k0 += kc {
+			kcur := min(kc, k-k0)
+			acc := k0 > 0
+			if convert {
+				for j := range rowsW {
+					src := wt.u16[(lo+j)*k+k0 : (lo+j)*k+k0+kcur]
+					if wt.dt == tensor.BF16 {
+						kn.BF16ToF32(wconv[j*kcur:], src)
+					} else {
+						kn.F16ToF32(wconv[j*kcur:], src)
 					}
 				}
 			}
-			// Scatter the transposed tile into this panel's rows of dst.
+			for p := range panels {
+				tile := tiles[p*rowsW*R:]
+				for j0 := 0; j0 < rowsW; j0 += C {
+					nw := min(C, rowsW-j0)
+					t := tile[j0*R:]
+					switch {
+					case fast:
+						kn.GemmBF16(t, xpb[p*k*R+k0*R:], wt.u16[(lo+j0)*k+k0:], k, kcur, nw, acc)
+					case convert:
+						kn.GemmF32(t, xp[p*k*R+k0*R:], wconv[j0*kcur:], kcur, kcur, nw, acc)
+					default:
+						kn.GemmF32(t, xp[p*k*R+k0*R:], wt.f32[(lo+j0)*k+k0:], k, kcur, nw, acc)
+					}
+				}
+			}
+		}
+		// Scatter the transposed tiles into dst.
+		for p := range panels {
+			tile := tiles[p*rowsW*R:]
 			rows := min(R, n-p*R)
-			for j := lo; j < hi; j++ {
-				col := tile[(j-lo)*R : (j-lo)*R+rows]
+			for j := range rowsW {
+				col := tile[j*R : j*R+rows]
 				for i, v := range col {
-					ds[(p*R+i)*m+j] = v
+					ds[(p*R+i)*m+lo+j] = v
 				}
 			}
 		}

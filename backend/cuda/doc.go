@@ -1,0 +1,19 @@
+// Package cuda is the GPU backend: NVIDIA's driver, cuBLAS and NVRTC are loaded at run time
+// (dlopen), so that building needs neither CUDA headers nor CUDA libraries, and a machine
+// without them still runs the engine on the CPU. It registers itself as "cuda".
+//
+// Weights are uploaded once and stay in their dtype (bf16 for Minitron); activations and the
+// KV cache are float32 on the device; every operation is queued on one stream, and only Read
+// and Sync wait for it. Matrix products with few rows (decoding) run a kernel of our own that
+// reads the weights once in their dtype with float32 activations, so decoding is bound by the
+// weights' bandwidth in either precision. Larger products (prefill) use cuBLAS: in fast
+// precision the activations are rounded to bf16 and multiplied on tensor cores with float32
+// accumulation; in exact precision the weights are widened to float32 block by block and
+// multiplied in float32 without TF32. The other kernels (kernels.cu) are compiled by NVRTC for
+// the device's architecture on first use and cached on disk.
+//
+// Libraries are searched in MINITRON_CUDA_LIB_DIR when it is set (for the toolkit libraries,
+// only there), else on the loader path, in CUDA toolkit directories ($CUDA_HOME,
+// /usr/local/cuda*) and in NVIDIA's Python wheels. Compiled kernels are kept in
+// MINITRON_CUDA_CACHE (default: the user's cache directory, minitron/cuda; "off" disables it).
+package cuda

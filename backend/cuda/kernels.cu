@@ -1,0 +1,492 @@
+// Kernels of minitron's CUDA backend, compiled at run time by NVRTC for the device in use.
+//
+// There is no include directive: NVRTC has no CUDA headers unless given include paths. bf16
+// and f16 values are raw 16-bit integers converted with bit operations, vectors are our own
+// aligned structs, and only NVRTC's built-in intrinsics and math functions are used.
+//
+// Weight dtype codes follow tensor.DType: 0 F32, 1 F16, 2 BF16. Every kernel is extern "C" so
+// that the driver finds it by the name the Go side lists (kernels.go).
+
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef long long i64;
+
+struct __attribute__((aligned(16))) u32x4 {
+    u32 x, y, z, w;
+};
+struct __attribute__((aligned(16))) f32x4 {
+    float x, y, z, w;
+};
+
+#define NEG_INF __int_as_float(0xff800000)
+
+__device__ inline int imin(int a, int b) { return a < b ? a : b; }
+
+// ---- conversions -------------------------------------------------------------------------
+
+__device__ inline float bf16_to_f32(u32 h) { return __uint_as_float(h << 16); }
+
+// Round to nearest, ties to even; NaN stays a quiet NaN with its sign (tensor.Float32ToBF16).
+__device__ inline u16 f32_to_bf16(float f)
+{
+    u32 u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        return (u16)((u >> 16) | 0x40u);
+    }
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (u16)(u >> 16);
+}
+
+// Exact: every binary16 value is a binary32 value (tensor.F16ToFloat32).
+__device__ inline float f16_to_f32(u32 h)
+{
+    const u32 sign = (h & 0x8000u) << 16;
+    const u32 exp = (h >> 10) & 0x1fu;
+    const u32 man = h & 0x3ffu;
+    if (exp == 0x1fu) {
+        return __uint_as_float(sign | 0x7f800000u | (man << 13));
+    }
+    if (exp != 0) {
+        return __uint_as_float(sign | ((exp + 112u) << 23) | (man << 13));
+    }
+    // Zero or subnormal: man·2⁻²⁴.
+    const float f = (float)man * 5.9604644775390625e-8f;
+    return sign ? -f : f;
+}
+
+// w1 reads element i of a weight of dtype DT as float.
+template <int DT> __device__ inline float w1(const void* w, i64 i);
+template <> __device__ inline float w1<0>(const void* w, i64 i) { return ((const float*)w)[i]; }
+template <> __device__ inline float w1<1>(const void* w, i64 i) { return f16_to_f32(((const u16*)w)[i]); }
+template <> __device__ inline float w1<2>(const void* w, i64 i) { return bf16_to_f32(((const u16*)w)[i]); }
+
+// w8 reads elements i…i+7 of a weight (i a multiple of 8, the row 16-byte aligned) with
+// 16-byte loads.
+template <int DT> __device__ inline void w8(const void* w, i64 i, float* o);
+template <> __device__ inline void w8<0>(const void* w, i64 i, float* o)
+{
+    const f32x4* p = (const f32x4*)((const float*)w + i);
+    const f32x4 a = p[0], b = p[1];
+    o[0] = a.x; o[1] = a.y; o[2] = a.z; o[3] = a.w;
+    o[4] = b.x; o[5] = b.y; o[6] = b.z; o[7] = b.w;
+}
+template <> __device__ inline void w8<1>(const void* w, i64 i, float* o)
+{
+    const u32x4 u = *(const u32x4*)((const u16*)w + i);
+    o[0] = f16_to_f32(u.x & 0xffffu); o[1] = f16_to_f32(u.x >> 16);
+    o[2] = f16_to_f32(u.y & 0xffffu); o[3] = f16_to_f32(u.y >> 16);
+    o[4] = f16_to_f32(u.z & 0xffffu); o[5] = f16_to_f32(u.z >> 16);
+    o[6] = f16_to_f32(u.w & 0xffffu); o[7] = f16_to_f32(u.w >> 16);
+}
+template <> __device__ inline void w8<2>(const void* w, i64 i, float* o)
+{
+    const u32x4 u = *(const u32x4*)((const u16*)w + i);
+    o[0] = __uint_as_float(u.x << 16); o[1] = __uint_as_float(u.x & 0xffff0000u);
+    o[2] = __uint_as_float(u.y << 16); o[3] = __uint_as_float(u.y & 0xffff0000u);
+    o[4] = __uint_as_float(u.z << 16); o[5] = __uint_as_float(u.z & 0xffff0000u);
+    o[6] = __uint_as_float(u.w << 16); o[7] = __uint_as_float(u.w & 0xffff0000u);
+}
+
+#define GRID_STRIDE(i, n) \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
+
+// round_bf16: activations rounded to bf16 for a tensor-core GEMM (fast precision).
+extern "C" __global__ void round_bf16(u16* __restrict__ dst, const float* __restrict__ src, i64 n)
+{
+    GRID_STRIDE(i, n) { dst[i] = f32_to_bf16(src[i]); }
+}
+
+// widen_bf16, widen_f16: a block of weights widened to f32 for an f32 GEMM (exact precision).
+extern "C" __global__ void widen_bf16(float* __restrict__ dst, const u16* __restrict__ src, i64 n)
+{
+    GRID_STRIDE(i, n) { dst[i] = bf16_to_f32(src[i]); }
+}
+
+extern "C" __global__ void widen_f16(float* __restrict__ dst, const u16* __restrict__ src, i64 n)
+{
+    GRID_STRIDE(i, n) { dst[i] = f16_to_f32(src[i]); }
+}
+
+// ---- reductions --------------------------------------------------------------------------
+
+__device__ inline float warp_sum(float v)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    }
+    return v;
+}
+
+__device__ inline float warp_max(float v)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    }
+    return v;
+}
+
+// block_sum and block_max return the reduction over the block to every thread. blockDim.x is
+// a multiple of 32; red holds at least blockDim.x/32 floats. Every thread reads the partial
+// results in the same order, so all agree bit for bit.
+__device__ inline float block_sum(float v, float* red)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    v = warp_sum(v);
+    if (lane == 0) {
+        red[warp] = v;
+    }
+    __syncthreads();
+    float t = 0.f;
+    for (int i = 0; i < nwarps; i++) {
+        t += red[i];
+    }
+    __syncthreads();
+    return t;
+}
+
+__device__ inline float block_max(float v, float* red)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    v = warp_max(v);
+    if (lane == 0) {
+        red[warp] = v;
+    }
+    __syncthreads();
+    float t = NEG_INF;
+    for (int i = 0; i < nwarps; i++) {
+        t = fmaxf(t, red[i]);
+    }
+    __syncthreads();
+    return t;
+}
+
+// ---- matrix-vector products --------------------------------------------------------------
+
+// gemv computes y[r, row] = Σ_c x[r, c]·w[row, c] for r < n ≤ N: one warp per row of w, which
+// is read once for all n rows of x. The weight stays in its dtype and x in f32, so the result
+// is as exact as an f32 dot product whatever the precision; decoding is bound by reading w.
+// vec: k is a multiple of 8 and w, x are 16-byte aligned, so each lane loads 8 elements at once.
+#define GEMV_WARPS 8
+
+template <int DT, int N>
+__device__ inline void gemv(float* __restrict__ y, const float* __restrict__ x, const void* __restrict__ w,
+                            int n, int k, int m, int vec)
+{
+    const int lane = threadIdx.x & 31;
+    const int row = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
+    if (row >= m) {
+        return;
+    }
+    float acc[N];
+#pragma unroll
+    for (int r = 0; r < N; r++) {
+        acc[r] = 0.f;
+    }
+    const i64 base = (i64)row * k;
+    if (vec) {
+#pragma unroll 4
+        for (int c = lane * 8; c < k; c += 256) {
+            float wv[8];
+            w8<DT>(w, base + c, wv);
+#pragma unroll
+            for (int r = 0; r < N; r++) {
+                if (r < n) {
+                    const f32x4* xp = (const f32x4*)(x + (i64)r * k + c);
+                    const f32x4 a = xp[0], b = xp[1];
+                    float s = acc[r];
+                    s = fmaf(a.x, wv[0], s); s = fmaf(a.y, wv[1], s);
+                    s = fmaf(a.z, wv[2], s); s = fmaf(a.w, wv[3], s);
+                    s = fmaf(b.x, wv[4], s); s = fmaf(b.y, wv[5], s);
+                    s = fmaf(b.z, wv[6], s); s = fmaf(b.w, wv[7], s);
+                    acc[r] = s;
+                }
+            }
+        }
+    } else {
+        for (int c = lane; c < k; c += 32) {
+            const float wv = w1<DT>(w, base + c);
+#pragma unroll
+            for (int r = 0; r < N; r++) {
+                if (r < n) {
+                    acc[r] = fmaf(x[(i64)r * k + c], wv, acc[r]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < N; r++) {
+        acc[r] = warp_sum(acc[r]);
+    }
+    if (lane == 0) {
+#pragma unroll
+        for (int r = 0; r < N; r++) {
+            if (r < n) {
+                y[(i64)r * m + row] = acc[r];
+            }
+        }
+    }
+}
+
+#define GEMV_KERNEL(name, DT, N)                                                                   \
+    extern "C" __global__ void name(float* __restrict__ y, const float* __restrict__ x,           \
+                                    const void* __restrict__ w, int n, int k, int m, int vec)     \
+    {                                                                                              \
+        gemv<DT, N>(y, x, w, n, k, m, vec);                                                       \
+    }
+
+GEMV_KERNEL(gemv_f32_1, 0, 1)
+GEMV_KERNEL(gemv_f32_2, 0, 2)
+GEMV_KERNEL(gemv_f32_4, 0, 4)
+GEMV_KERNEL(gemv_f32_8, 0, 8)
+GEMV_KERNEL(gemv_f16_1, 1, 1)
+GEMV_KERNEL(gemv_f16_2, 1, 2)
+GEMV_KERNEL(gemv_f16_4, 1, 4)
+GEMV_KERNEL(gemv_f16_8, 1, 8)
+GEMV_KERNEL(gemv_bf16_1, 2, 1)
+GEMV_KERNEL(gemv_bf16_2, 2, 2)
+GEMV_KERNEL(gemv_bf16_4, 2, 4)
+GEMV_KERNEL(gemv_bf16_8, 2, 8)
+
+// ---- normalisation, rotary, element-wise -------------------------------------------------
+
+// layernorm1p: one block per row. Two passes over the row (mean, then the biased variance of
+// the centred values) keep the precision of a row with a large mean. dst may be x: each
+// thread reads an element before it writes it, after both reductions.
+extern "C" __global__ void layernorm1p(float* dst, const float* x, const float* __restrict__ w,
+                                       const float* __restrict__ b, int cols, float eps)
+{
+    __shared__ float red[32];
+    const i64 row = blockIdx.x;
+    const float* xr = x + row * cols;
+    float* dr = dst + row * cols;
+    float s = 0.f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        s += xr[c];
+    }
+    const float mean = block_sum(s, red) / (float)cols;
+    float v = 0.f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        const float d = xr[c] - mean;
+        v += d * d;
+    }
+    const float var = block_sum(v, red) / (float)cols;
+    const float rstd = 1.0f / sqrtf(var + eps);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        dr[c] = (xr[c] - mean) * rstd * (1.0f + w[c]) + b[c];
+    }
+}
+
+// rotary: one thread per (row, head, i < half) turns the pair (i, i+half) of that head by the
+// angle (pos0+row)·inv[i], formed in f32 as transformers does; cos and sin are evaluated in
+// double and rounded, as the CPU backend does (tensor.RopeAngles).
+extern "C" __global__ void rotary(float* x, const float* __restrict__ inv, int rows, int heads,
+                                  int headDim, int half, int pos0)
+{
+    const i64 total = (i64)rows * heads * half;
+    GRID_STRIDE(t, total)
+    {
+        const int i = (int)(t % half);
+        const i64 rh = t / half;
+        const int h = (int)(rh % heads);
+        const int r = (int)(rh / heads);
+        const float a = (float)(pos0 + r) * inv[i];
+        double sd, cd;
+        sincos((double)a, &sd, &cd);
+        const float c = (float)cd, s = (float)sd;
+        float* p = x + ((i64)r * heads + h) * headDim;
+        const float x0 = p[i], x1 = p[i + half];
+        p[i] = x0 * c - x1 * s;
+        p[i + half] = x1 * c + x0 * s;
+    }
+}
+
+extern "C" __global__ void relu2(float* x, i64 n)
+{
+    GRID_STRIDE(i, n)
+    {
+        const float v = fmaxf(x[i], 0.f);
+        x[i] = v * v;
+    }
+}
+
+extern "C" __global__ void add(float* dst, const float* x, i64 n)
+{
+    GRID_STRIDE(i, n) { dst[i] += x[i]; }
+}
+
+// ---- embedding ---------------------------------------------------------------------------
+
+// The token ids travel in the kernel's parameters (copied by the launch), so that no host
+// memory has to outlive the call and no copy has to be queued.
+#define EMBED_IDS 256
+struct EmbedIds {
+    int id[EMBED_IDS];
+};
+
+template <int DT>
+__device__ inline void embed_row(float* __restrict__ dst, const void* __restrict__ table, int width, int vocab, int id)
+{
+    const int c = blockIdx.y * blockDim.x + threadIdx.x;
+    if (c >= width) {
+        return;
+    }
+    dst[(i64)blockIdx.x * width + c] = (id >= 0 && id < vocab) ? w1<DT>(table, (i64)id * width + c) : 0.f;
+}
+
+// grid.x = row of dst (< EMBED_IDS), grid.y = block of columns.
+extern "C" __global__ void embed_f32(float* dst, const void* table, int width, int vocab, EmbedIds ids)
+{
+    embed_row<0>(dst, table, width, vocab, ids.id[blockIdx.x]);
+}
+extern "C" __global__ void embed_f16(float* dst, const void* table, int width, int vocab, EmbedIds ids)
+{
+    embed_row<1>(dst, table, width, vocab, ids.id[blockIdx.x]);
+}
+extern "C" __global__ void embed_bf16(float* dst, const void* table, int width, int vocab, EmbedIds ids)
+{
+    embed_row<2>(dst, table, width, vocab, ids.id[blockIdx.x]);
+}
+
+// ---- attention ---------------------------------------------------------------------------
+
+// attention: causal softmax(q·kᵀ·scale)·v of one query row and one head over one split of its
+// keys, in tiles with a running maximum (online softmax), so that any context fits in a
+// fixed amount of shared memory.
+//
+// grid.x = query row · heads + head, grid.y = split; blockDim.x = ATT_THREADS ≥ headDim.
+// Split s covers keys [s·chunk, (s+1)·chunk) ∩ [0, pos0+row]. With one split the result goes
+// to dst; with several, each block writes its unnormalised output, maximum and sum to part
+// [row, head, split, headDim+2] and attention_combine merges them.
+//
+// Scores: each warp takes a key at a time, its lanes splitting the head dimension, and writes
+// the score to shared memory. Values: thread t accumulates dimension t % headDim over the keys
+// ≡ t / headDim modulo the number of such slices.
+#define ATT_THREADS 256
+#define ATT_TILE 512
+#define ATT_MAXD 256
+
+extern "C" __global__ void attention(float* __restrict__ dst, float* __restrict__ part,
+                                     const float* __restrict__ q, const float* __restrict__ kc,
+                                     const float* __restrict__ vc, int heads, int kvHeads, int D,
+                                     int pos0, int chunk, float scale)
+{
+    __shared__ float sc[ATT_TILE];
+    __shared__ float red[ATT_THREADS / 32];
+    __shared__ float accs[ATT_THREADS];
+
+    const int h = blockIdx.x % heads;
+    const int i = blockIdx.x / heads;
+    const int split = blockIdx.y, splits = gridDim.y;
+    const int qc = heads * D, kvc = kvHeads * D;
+    const int off = (h / (heads / kvHeads)) * D;
+    const int seen = pos0 + i + 1;
+    const int j0 = split * chunk;
+    const int j1 = imin(seen, j0 + chunk);
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, nwarps = blockDim.x >> 5;
+
+    const float* qrow = q + (i64)i * qc + (i64)h * D;
+    float qr[ATT_MAXD / 32];
+#pragma unroll
+    for (int t = 0; t < ATT_MAXD / 32; t++) {
+        const int d = lane + 32 * t;
+        qr[t] = d < D ? qrow[d] : 0.f;
+    }
+
+    const int slices = blockDim.x / D;
+    const int d = tid % D, slice = tid / D;
+    const bool active = slice < slices;
+
+    float m = NEG_INF, l = 0.f, acc = 0.f;
+    for (int t0 = j0; t0 < j1; t0 += ATT_TILE) {
+        const int tn = imin(ATT_TILE, j1 - t0);
+        for (int j = warp; j < tn; j += nwarps) {
+            const float* kr = kc + (i64)(t0 + j) * kvc + off;
+            float dot = 0.f;
+#pragma unroll
+            for (int t = 0; t < ATT_MAXD / 32; t++) {
+                const int dd = lane + 32 * t;
+                if (dd < D) {
+                    dot = fmaf(qr[t], kr[dd], dot);
+                }
+            }
+            dot = warp_sum(dot);
+            if (lane == 0) {
+                sc[j] = dot * scale;
+            }
+        }
+        __syncthreads();
+        float mt = NEG_INF;
+        for (int j = tid; j < tn; j += blockDim.x) {
+            mt = fmaxf(mt, sc[j]);
+        }
+        mt = block_max(mt, red);
+        const float mnew = fmaxf(m, mt);
+        float lt = 0.f;
+        for (int j = tid; j < tn; j += blockDim.x) {
+            const float p = expf(sc[j] - mnew);
+            sc[j] = p;
+            lt += p;
+        }
+        lt = block_sum(lt, red); // its barriers also publish the probabilities in sc
+        const float corr = expf(m - mnew);
+        l = l * corr + lt;
+        acc *= corr;
+        if (active) {
+            const float* vcol = vc + off + d;
+#pragma unroll 4
+            for (int j = slice; j < tn; j += slices) {
+                acc = fmaf(sc[j], vcol[(i64)(t0 + j) * kvc], acc);
+            }
+        }
+        m = mnew;
+        __syncthreads(); // sc is rewritten by the next tile
+    }
+
+    accs[tid] = active ? acc : 0.f;
+    __syncthreads();
+    if (tid < D) {
+        float o = 0.f;
+        for (int s = 0; s < slices; s++) {
+            o += accs[s * D + tid];
+        }
+        if (splits == 1) {
+            dst[(i64)i * qc + (i64)h * D + tid] = o / l;
+        } else {
+            float* pp = part + ((i64)blockIdx.x * splits + split) * (D + 2);
+            pp[tid] = o;
+            if (tid == 0) {
+                pp[D] = m;
+                pp[D + 1] = l;
+            }
+        }
+    }
+}
+
+// attention_combine merges the splits of attention: grid.x = query row · heads + head,
+// blockDim.x ≥ D. A split with no keys has maximum -inf and sum 0 and weighs nothing; the
+// first split of every row has at least key 0.
+extern "C" __global__ void attention_combine(float* __restrict__ dst, const float* __restrict__ part,
+                                             int heads, int D, int splits)
+{
+    const int d = threadIdx.x;
+    if (d >= D) {
+        return;
+    }
+    const int h = blockIdx.x % heads;
+    const int i = blockIdx.x / heads;
+    const float* pp = part + (i64)blockIdx.x * splits * (D + 2);
+    float mx = NEG_INF;
+    for (int s = 0; s < splits; s++) {
+        mx = fmaxf(mx, pp[(i64)s * (D + 2) + D]);
+    }
+    float num = 0.f, den = 0.f;
+    for (int s = 0; s < splits; s++) {
+        const float* ps = pp + (i64)s * (D + 2);
+        const float wgt = expf(ps[D] - mx);
+        num = fmaf(wgt, ps[d], num);
+        den = fmaf(wgt, ps[D + 1], den);
+    }
+    dst[(i64)i * heads * D + (i64)h * D + d] = num / den;
+}

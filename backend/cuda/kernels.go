@@ -1,0 +1,94 @@
+package cuda
+
+import _ "embed"
+
+// kernelSource is the CUDA C++ of every kernel the backend launches, compiled by NVRTC.
+//
+//go:embed kernels.cu
+var kernelSource []byte
+
+// kernel identifies a function of kernelSource.
+type kernel int
+
+const (
+	kRoundBF16 kernel = iota
+	kWidenBF16
+	kWidenF16
+	kLayerNorm
+	kRotary
+	kReLU2
+	kAdd
+	kEmbedF32
+	kEmbedF16
+	kEmbedBF16
+	kAttention
+	kAttentionCombine
+	kGemvF32   // kGemvF32 + 4·dtype + log2(rows): gemv_{f32,f16,bf16}_{1,2,4,8}
+	numKernels = kGemvF32 + 12
+)
+
+// kernelNames are the extern "C" names in kernels.cu, by kernel.
+var kernelNames = [numKernels]string{
+	kRoundBF16:        "round_bf16",
+	kWidenBF16:        "widen_bf16",
+	kWidenF16:         "widen_f16",
+	kLayerNorm:        "layernorm1p",
+	kRotary:           "rotary",
+	kReLU2:            "relu2",
+	kAdd:              "add",
+	kEmbedF32:         "embed_f32",
+	kEmbedF16:         "embed_f16",
+	kEmbedBF16:        "embed_bf16",
+	kAttention:        "attention",
+	kAttentionCombine: "attention_combine",
+	kGemvF32 + 0:      "gemv_f32_1",
+	kGemvF32 + 1:      "gemv_f32_2",
+	kGemvF32 + 2:      "gemv_f32_4",
+	kGemvF32 + 3:      "gemv_f32_8",
+	kGemvF32 + 4:      "gemv_f16_1",
+	kGemvF32 + 5:      "gemv_f16_2",
+	kGemvF32 + 6:      "gemv_f16_4",
+	kGemvF32 + 7:      "gemv_f16_8",
+	kGemvF32 + 8:      "gemv_bf16_1",
+	kGemvF32 + 9:      "gemv_bf16_2",
+	kGemvF32 + 10:     "gemv_bf16_4",
+	kGemvF32 + 11:     "gemv_bf16_8",
+}
+
+// Launch shapes shared with kernels.cu; a test checks that the #defines there agree.
+const (
+	gemvWarps     = 8   // GEMV_WARPS: rows of w per block of gemv
+	gemvMaxRows   = 8   // rows of x one gemv launch handles (its largest N)
+	embedIDs      = 256 // EMBED_IDS: token ids one embed launch carries in its parameters
+	attThreads    = 256 // ATT_THREADS
+	attMaxHeadDim = 256 // ATT_MAXD
+	blockThreads  = 256 // element-wise and layernorm kernels
+)
+
+// nvrtcOptions are the options every compilation gets besides the architecture: NVRTC's
+// default C++ dialect (the source is plain C++11) and no fast math, so that expf, sqrtf and
+// sincos keep their accuracy, which exact precision relies on.
+var nvrtcOptions = []string{"--fmad=true"}
+
+// Attention splits the keys of each query row among several blocks when the rows and heads
+// alone would leave most of the device idle (decoding: one row), each split covering at
+// least attnMinKeys keys; attention_combine then merges the splits.
+const (
+	attnMinKeys   = 16
+	attnMaxSplits = 64
+)
+
+// attentionSplits returns how many splits the attention of n query rows at positions
+// pos0…pos0+n-1 over heads heads uses on a device of sms multiprocessors, and the keys each
+// covers. The last split may be shorter; splits past a row's last key are empty.
+func attentionSplits(n, heads, pos0, sms int) (splits, chunk int) {
+	seen := pos0 + n
+	splits = 1
+	if blocks := n * heads; blocks < 2*sms {
+		splits = max(1, min(ceilDiv(seen, attnMinKeys), ceilDiv(2*sms, blocks), attnMaxSplits))
+	}
+	chunk = ceilDiv(seen, splits)
+	return ceilDiv(seen, chunk), chunk
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -1,0 +1,181 @@
+//go:build linux && cgo
+
+package cuda
+
+import (
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/backend/cpu"
+	"github.com/minitron-go/minitron/tensor"
+)
+
+// An override directory without the libraries fails with a message that names the
+// directory, the variable and the sonames looked for.
+func TestMissingLibrariesMessage(t *testing.T) {
+	dir := t.TempDir()
+	env := osSearchEnv()
+	get := env.getenv
+	env.getenv = func(k string) string {
+		if k == LibDirEnv {
+			return dir
+		}
+		return get(k)
+	}
+	for _, l := range []library{libCUBLAS, libNVRTC} {
+		_, _, err := env.loadLibrary(l, 13, dlopener(bindBLAS))
+		if err == nil {
+			t.Fatalf("%s loaded from an empty directory", l.what)
+		}
+		msg := err.Error()
+		for _, want := range append([]string{dir, LibDirEnv, l.what}, l.sonames...) {
+			if !strings.Contains(msg, want) {
+				t.Errorf("message %q lacks %q", msg, want)
+			}
+		}
+	}
+}
+
+// A file that is not a library is reported with the loader's reason, and the search goes on.
+func TestBrokenLibraryMessage(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/libnvrtc.so.12", "not an ELF file")
+	env := osSearchEnv()
+	get := env.getenv
+	env.getenv = func(k string) string {
+		if k == LibDirEnv {
+			return dir
+		}
+		return get(k)
+	}
+	_, _, err := env.loadLibrary(libNVRTC, 12, dlopener(bindNVRTC))
+	if err == nil || !strings.Contains(err.Error(), dir+"/libnvrtc.so.12: ") {
+		t.Fatalf("got %v, want the broken file named with the loader's reason", err)
+	}
+}
+
+// nvrtcForTest loads NVRTC alone (no driver or GPU needed), or skips.
+func nvrtcForTest(t *testing.T) {
+	t.Helper()
+	if _, _, err := osSearchEnv().loadLibrary(libNVRTC, 0, dlopener(bindNVRTC)); err != nil {
+		t.Skipf("no NVRTC: %v", err)
+	}
+}
+
+// The kernels compile for the architectures the backend meets (no GPU needed, only NVRTC).
+func TestKernelsCompile(t *testing.T) {
+	nvrtcForTest(t)
+	archs := nvrtcArchs()
+	t.Logf("NVRTC supports %v", archs)
+	for _, cc := range []int{80, 90} {
+		target, err := chooseTarget(cc, archs, true)
+		if err != nil {
+			t.Logf("skipping %d: %v", cc, err)
+			continue
+		}
+		image, err := nvrtcCompile(kernelSource, target, nvrtcOptions)
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		t.Logf("%s: %d bytes", target, len(image))
+	}
+	// PTX lists every kernel by name.
+	target, _ := chooseTarget(80, nil, false)
+	ptx, err := nvrtcCompile(kernelSource, target, nvrtcOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range kernelNames {
+		if !strings.Contains(string(ptx), ".entry "+name+"(") {
+			t.Errorf("PTX lacks kernel %s", name)
+		}
+	}
+}
+
+// A compilation error comes back with NVRTC's log.
+func TestCompileErrorHasLog(t *testing.T) {
+	nvrtcForTest(t)
+	_, err := nvrtcCompile([]byte("extern \"C\" __global__ void broken() { undeclared_thing(); }\n"), "compute_80", nil)
+	if err == nil || !strings.Contains(err.Error(), "undeclared_thing") {
+		t.Fatalf("got %v, want the log naming the error", err)
+	}
+}
+
+// openForTest opens the GPU backend, or skips.
+func openForTest(t *testing.T, p backend.Precision) *Backend {
+	t.Helper()
+	b, err := New(backend.Options{Precision: p})
+	if err != nil {
+		t.Skipf("no CUDA backend: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// Attention split among blocks matches the CPU whatever the number of splits, over contexts
+// longer than a tile.
+func TestAttentionSplitsMatchCPU(t *testing.T) {
+	b := openForTest(t, backend.Exact)
+	c, err := cpu.New(backend.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	randn := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	for _, tc := range []struct{ n, pos0, heads, kvHeads, headDim int }{
+		{1, 1200, 24, 8, 128}, {3, 700, 4, 2, 64}, {20, 1030, 2, 1, 80},
+	} {
+		rows := tc.pos0 + tc.n
+		qc, kvc := tc.heads*tc.headDim, tc.kvHeads*tc.headDim
+		q, k, v := randn(tc.n*qc), randn(rows*kvc), randn(rows*kvc)
+		var want []float32
+		for i, be := range []backend.Backend{c, b, b, b} {
+			switch i {
+			case 2:
+				b.forceSplits = 1
+			case 3:
+				b.forceSplits = 7
+			}
+			up := func(x []float32, shape ...int) backend.Tensor {
+				tt, err := be.Upload(tensor.FromF32(x, shape...))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tt
+			}
+			dst, _ := be.Alloc(tensor.F32, tc.n, qc)
+			be.Attention(dst, up(q, tc.n, qc), up(k, rows, kvc), up(v, rows, kvc), tc.heads, tc.kvHeads, tc.pos0)
+			got := make([]float32, tc.n*qc)
+			if err := be.Read(got, dst); err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				want = got
+				continue
+			}
+			for j := range got {
+				if d := got[j] - want[j]; d > 1e-4 || d < -1e-4 || d != d {
+					t.Fatalf("%+v splits=%d: element %d is %v, CPU %v", tc, b.forceSplits, j, got[j], want[j])
+				}
+			}
+		}
+		b.forceSplits = 0
+	}
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
