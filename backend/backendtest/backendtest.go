@@ -226,6 +226,7 @@ func (s *suite) rotary(t *testing.T) {
 func (s *suite) attention(t *testing.T) {
 	for _, tc := range []struct{ n, pos0, heads, kvHeads, headDim int }{
 		{1, 0, 1, 1, 4}, {1, 9, 4, 2, 16}, {5, 0, 4, 4, 8}, {3, 17, 8, 2, 32}, {7, 60, 6, 3, 128},
+		{16, 0, 2, 1, 8}, {50, 13, 6, 3, 128}, {100, 30, 4, 2, 32}, // prompts: attention on panels
 	} {
 		rows := tc.pos0 + tc.n + 2 // cache rows past pos0+n must be ignored
 		qc, kvc := tc.heads*tc.headDim, tc.kvHeads*tc.headDim

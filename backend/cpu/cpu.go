@@ -4,7 +4,6 @@ package cpu
 
 import (
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
 
@@ -48,6 +47,7 @@ type Backend struct {
 	workers []workerScratch
 	xp      []float32 // x packed into panels
 	xb      []uint16  // x rounded to bf16 (fast mode), plain or packed
+	vt      []float32 // the value cache transposed, for attention on panels
 	ropeMu  sync.Mutex
 	rope    map[ropeKey][]float32
 }
@@ -204,37 +204,6 @@ func (b *Backend) invFreq(rotDims int, theta float64) []float32 {
 		b.rope[key] = inv
 	}
 	return inv
-}
-
-func (b *Backend) Attention(dst, q, k, v backend.Tensor, heads, kvHeads, pos0 int) {
-	d, qt, kt, vt := dst.(*Tensor), q.(*Tensor), k.(*Tensor), v.(*Tensor)
-	n, qc := qt.rows(), qt.cols()
-	headDim := qc / heads
-	kvc := kvHeads * headDim
-	if qc != heads*headDim || kt.cols() != kvc || vt.cols() != kvc || kt.rows() < pos0+n || vt.rows() < pos0+n || len(d.f32) != len(qt.f32) {
-		panic("cpu: attention shapes")
-	}
-	group := heads / kvHeads
-	scale := float32(1 / math.Sqrt(float64(headDim)))
-	// One task per (query row, head): enough parallelism for a single decoded token.
-	b.pool.Run(n*heads, 1, func(worker, lo, hi int) {
-		for task := lo; task < hi; task++ {
-			i, h := task/heads, task%heads
-			seen := pos0 + i + 1
-			scores := b.scratchFor(worker, seen)
-			qh := qt.f32[i*qc+h*headDim : i*qc+(h+1)*headDim]
-			off := (h / group) * headDim
-			for j := range seen {
-				scores[j] = tensor.DotF32(qh, kt.f32[j*kvc+off:j*kvc+off+headDim]) * scale
-			}
-			tensor.Softmax(scores)
-			out := d.f32[i*qc+h*headDim : i*qc+(h+1)*headDim]
-			clear(out)
-			for j, p := range scores {
-				tensor.Axpy(p, vt.f32[j*kvc+off:j*kvc+off+headDim], out)
-			}
-		}
-	})
 }
 
 func (b *Backend) ReLU2(x backend.Tensor) {

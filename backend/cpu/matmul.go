@@ -151,6 +151,9 @@ type workerScratch struct {
 	tile  []float32 // transposed output tiles of a block of w rows
 	wconv []float32 // a block of w rows widened to float32
 	attn  []float32 // attention scores, rotary tables
+	// attention on panels
+	qpanel []float32 // a block of queries, packed
+	scores []float32 // their scores, then probabilities, transposed
 }
 
 func growF32(buf *[]float32, n int) []float32 {

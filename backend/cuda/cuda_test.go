@@ -14,9 +14,9 @@ import (
 
 	"github.com/minitron-go/minitron/backend"
 	"github.com/minitron-go/minitron/backend/backendtest"
-	"github.com/minitron-go/minitron/bench"
 	_ "github.com/minitron-go/minitron/backend/cpu" // for "auto" to fall back to
 	"github.com/minitron-go/minitron/backend/cuda"
+	"github.com/minitron-go/minitron/bench"
 	"github.com/minitron-go/minitron/checkpoint/safetensors"
 	"github.com/minitron-go/minitron/nemotron"
 )
@@ -39,9 +39,10 @@ func open(t *testing.T, p backend.Precision) backend.Backend {
 }
 
 func TestRegistered(t *testing.T) {
-	_, err := backend.Open("cuda", backend.Options{})
-	if err != nil {
-		t.Logf("cuda: %v", err)
+	if b, err := backend.Open("cuda", backend.Options{}); err != nil {
+		t.Logf("cuda unavailable: %v", err)
+	} else {
+		b.Close()
 	}
 	found := false
 	for _, n := range backend.Names() {
@@ -54,8 +55,9 @@ func TestRegistered(t *testing.T) {
 
 // When CUDA cannot be opened, "auto" falls back to the CPU and says why.
 func TestAutoFallsBack(t *testing.T) {
-	_, cerr := cuda.New(backend.Options{})
+	g, cerr := cuda.New(backend.Options{})
 	if cerr == nil {
+		g.Close()
 		t.Skip("CUDA is available here")
 	}
 	var warned string
@@ -299,9 +301,11 @@ func TestSpeedMinitronShape(t *testing.T) {
 	if os.Getenv("MINITRON_CUDA_SPEED") == "" {
 		t.Skip("set MINITRON_CUDA_SPEED=1 to time random weights of Minitron-4B's shape")
 	}
-	if _, err := cuda.New(backend.Options{}); err != nil {
+	g, err := cuda.New(backend.Options{})
+	if err != nil {
 		t.Skipf("CUDA backend unavailable: %v", err)
 	}
+	g.Close()
 	cfg := nemotron.Minitron4B()
 	w, err := bench.RandomWeights(cfg, 1, runtime.NumCPU())
 	if err != nil {

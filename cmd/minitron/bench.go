@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/minitron-go/minitron/backend"
@@ -39,6 +41,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	seed := fs.Uint64("seed", 1, "seed of the random weights and prompt")
 	decodeTokens := fs.Int("decode-tokens", 16, "tokens decoded at each context")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to `file`")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -112,6 +115,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	loadTime := time.Since(start)
 	fmt.Fprintf(log, "%s on %s, ready in %.1f s\n", *shape, b.Name(), loadTime.Seconds())
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	prompts, contexts := []int{128, 512}, []int{16, 512}
 	r, err := bench.Run(ctx, m, src, bandwidthBuf, bench.Options{
 		Prompts: prompts, DecodeContexts: contexts, DecodeTokens: *decodeTokens,

@@ -1,0 +1,145 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/tensor"
+)
+
+// gemmAttentionRows is the prompt length from which attention runs on the matrix kernels.
+const gemmAttentionRows = 16
+
+// Attention computes causal attention of q over the cache (see backend.Backend). A few new
+// positions (decoding) take one dot product per cached key; a prompt runs on the panel
+// kernels, which multiply a block of queries by eight keys at a time.
+func (b *Backend) Attention(dst, q, k, v backend.Tensor, heads, kvHeads, pos0 int) {
+	d, qt, kt, vt := dst.(*Tensor), q.(*Tensor), k.(*Tensor), v.(*Tensor)
+	n, qc := qt.rows(), qt.cols()
+	headDim := qc / heads
+	kvc := kvHeads * headDim
+	if qc != heads*headDim || heads%kvHeads != 0 || kt.cols() != kvc || vt.cols() != kvc || kt.rows() < pos0+n || vt.rows() < pos0+n || len(d.f32) != len(qt.f32) {
+		panic(fmt.Sprintf("cpu: attention of %s over %s with %d/%d heads", tensor.ShapeString(qt.shape), tensor.ShapeString(kt.shape), heads, kvHeads))
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a := attention{
+		q: qt.f32, k: kt.f32, v: vt.f32, out: d.f32,
+		n: n, pos0: pos0, heads: heads, group: heads / kvHeads, headDim: headDim, qc: qc, kvc: kvc,
+		scale: float32(1 / math.Sqrt(float64(headDim))),
+	}
+	if n < gemmAttentionRows {
+		b.attendRows(&a)
+	} else {
+		b.attendPanels(&a)
+	}
+}
+
+type attention struct {
+	q, k, v, out []float32
+	n, pos0      int
+	heads, group int // query heads, and how many share a KV head
+	headDim      int
+	qc, kvc      int // row widths of q and of the caches
+	scale        float32
+}
+
+// attendRows gives each (query row, head) a task: scores by dot products with every key it
+// sees, softmax, then the weighted sum of values.
+func (b *Backend) attendRows(a *attention) {
+	kn, hd := b.kernels, a.headDim
+	b.pool.Run(a.n*a.heads, 1, func(worker, lo, hi int) {
+		for task := lo; task < hi; task++ {
+			i, h := task/a.heads, task%a.heads
+			seen := a.pos0 + i + 1
+			scores := b.scratchFor(worker, seen)
+			qh := a.q[i*a.qc+h*hd : i*a.qc+(h+1)*hd]
+			off := (h / a.group) * hd
+			for j := range seen {
+				scores[j] = kn.Dot(qh, a.k[j*a.kvc+off:j*a.kvc+off+hd]) * a.scale
+			}
+			kn.Softmax(scores)
+			out := a.out[i*a.qc+h*hd : i*a.qc+(h+1)*hd]
+			clear(out)
+			for j, p := range scores {
+				kn.Axpy(p, a.v[j*a.kvc+off:j*a.kvc+off+hd], out)
+			}
+		}
+	})
+}
+
+// attendPanels computes attention for blocks of GemmRows queries of one head at a time.
+// Scores come out of the kernels transposed, st[j·R+i] for key j and query i, which is also
+// the packed-panel layout of the probabilities P[i][j]: after a softmax down each column,
+// st is multiplied by the values as it stands. The values are first transposed (per KV head,
+// vt[d][j]) so that they can play the weights' part.
+func (b *Backend) attendPanels(a *attention) {
+	kn, hd := b.kernels, a.headDim
+	R, C := kn.GemmRows, kn.GemmCols
+	seenAll := a.pos0 + a.n
+	kvHeads := a.heads / a.group
+
+	vt := growF32(&b.vt, kvHeads*hd*seenAll)
+	b.pool.Run(kvHeads*hd, 8, func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			g, dd := r/hd, r%hd
+			row := vt[r*seenAll : (r+1)*seenAll]
+			src := a.v[g*hd+dd:]
+			for j := range row {
+				row[j] = src[j*a.kvc]
+			}
+		}
+	})
+
+	blocks := (a.n + R - 1) / R
+	b.pool.Run(blocks*a.heads, 1, func(worker, lo, hi int) {
+		ws := &b.workers[worker]
+		for task := lo; task < hi; task++ {
+			blk, h := task/a.heads, task%a.heads
+			i0 := blk * R
+			rows := min(R, a.n-i0)
+			seen := a.pos0 + i0 + rows // keys the last query of the block sees
+			g := h / a.group
+
+			xp := growF32(&ws.qpanel, hd*R)
+			kn.PackF32(xp, a.q[i0*a.qc+h*hd:], a.qc, rows, hd)
+			st := growF32(&ws.scores, seen*R)
+			for j0 := 0; j0 < seen; j0 += C {
+				kn.GemmF32(st[j0*R:], xp, a.k[j0*a.kvc+g*hd:], a.kvc, hd, min(C, seen-j0), false)
+			}
+
+			// Softmax of each query's scores over the keys it may see; the rest are zero.
+			col := growF32(&ws.attn, seen)
+			for i := range R {
+				visible := a.pos0 + i0 + i + 1
+				if i >= rows {
+					visible = 0
+				}
+				for j := range visible {
+					col[j] = st[j*R+i] * a.scale
+				}
+				kn.Softmax(col[:visible])
+				for j := range visible {
+					st[j*R+i] = col[j]
+				}
+				for j := visible; j < seen; j++ {
+					st[j*R+i] = 0
+				}
+			}
+
+			// out[i][d] = Σ_j P[i][j]·V[j][d], with st as the panel and vt's rows as weights.
+			tile := growF32(&ws.tile, hd*R)
+			vg := vt[g*hd*seenAll:]
+			for d0 := 0; d0 < hd; d0 += C {
+				kn.GemmF32(tile[d0*R:], st, vg[d0*seenAll:], seenAll, seen, min(C, hd-d0), false)
+			}
+			for i := range rows {
+				out := a.out[(i0+i)*a.qc+h*hd:]
+				for dd := range hd {
+					out[dd] = tile[dd*R+i]
+				}
+			}
+		}
+	})
+}
