@@ -206,8 +206,11 @@ func Resolve(arg string) (string, error) {
 			arg = filepath.Join(home, arg[2:])
 		}
 	}
-	_, statErr := os.Stat(arg)
+	st, statErr := os.Stat(arg)
 	if statErr == nil {
+		if !st.IsDir() {
+			return "", fmt.Errorf("model %s is not a directory: give the directory that holds config.json", arg)
+		}
 		return arg, nil
 	}
 	if looksLikePath(arg) {

@@ -1,6 +1,7 @@
 package sentencepiece
 
 import (
+	"math"
 	"strings"
 	"unicode/utf8"
 )
@@ -28,13 +29,18 @@ type encoder struct {
 	hasUnused bool             // the model has unused pieces, so results are resegmented
 
 	// BPE can be run on independent segments of the text when no merge can cross a
-	// segment boundary, which keeps the priority queue small. We cut before a space
-	// symbol that follows another character; that is safe when no mergeable piece has a
-	// space symbol after a non-space character (true of models trained to split by
-	// whitespace). segmentWS is false when the vocabulary breaks that rule, or when unused
-	// pieces make the result depend on the global merge order (see resegment).
+	// segment boundary: the priority queue stays small, and segments can be cached. A
+	// merge across the boundary between characters x and y would make a piece that
+	// contains "xy", so the boundary is safe if no mergeable piece does. We cut before a
+	// space symbol that follows a character x other than a space symbol, unless x is in
+	// wsJoin (some piece has "x▁"; none has in models trained to split by whitespace), and
+	// before a space symbol that follows a user-defined symbol (those never merge).
+	// segmentWS is false when unused pieces make the result depend on the global merge
+	// order (see maybePush).
 	segmentWS bool
-	wsRune    rune // the space symbol: U+2581, or ' ' when spaces are not escaped
+	wsRune    rune          // the space symbol: U+2581, or ' ' when spaces are not escaped
+	wsJoin    map[rune]bool // characters that some mergeable piece has before wsRune
+	noCache   bool          // for benchmarks: run BPE on every segment
 }
 
 // charIDs are a character's ids: merge is the id BPE merges with (a piece id, a pseudo-id,
@@ -103,12 +109,17 @@ func (e *encoder) init(p *Processor) {
 		return c.merge, true
 	}
 	e.segmentWS = !e.hasUnused
+	e.wsJoin = make(map[rune]bool)
 	for s, id := range p.mergeIDs {
 		if !utf8.ValidString(s) {
 			continue // never formed: symbols are valid UTF-8
 		}
-		if e.segmentWS && !wsSafe(s, e.wsRune) {
-			e.segmentWS = false
+		prev := e.wsRune
+		for _, r := range s {
+			if r == e.wsRune && prev != e.wsRune {
+				e.wsJoin[prev] = true
+			}
+			prev = r
 		}
 		for k, w := 0, 0; k < len(s); k += w {
 			_, w = utf8.DecodeRuneInString(s[k:])
@@ -152,18 +163,6 @@ func maySymbol(p *Processor, s string) bool {
 	return ok
 }
 
-// wsSafe reports whether every space symbol in s is at its start or follows another.
-func wsSafe(s string, ws rune) bool {
-	prev := ws
-	for _, r := range s {
-		if r == ws && prev != ws {
-			return false
-		}
-		prev = r
-	}
-	return true
-}
-
 // singleRune returns the rune s consists of, if it is exactly one valid rune.
 func singleRune(s string) (rune, bool) {
 	r, n := utf8.DecodeRuneInString(s)
@@ -199,7 +198,12 @@ type encodeState struct {
 	spans []span
 	out   output
 	rev   map[int32]int32 // unused piece -> length of its left part (bpe_model.cc's rev_merge)
+
+	cache  map[string]cacheRef // segment -> its pieces in cached
+	cached []cachedPiece
 }
+
+type cacheRef struct{ off, n int32 }
 
 // symbol is one node of the doubly linked list of symbols BPE merges.
 type symbol struct {
@@ -207,6 +211,7 @@ type symbol struct {
 	prev, next int32 // neighbours, -1 at the ends of the segment
 	merge      int32 // id for pair lookup; -1 for no merges
 	out        int32 // id this symbol encodes to
+	pair       int32 // bpeLinear: the piece this symbol makes with the next, or -1
 	frozen     bool  // a user-defined symbol: never merged
 }
 
@@ -271,8 +276,10 @@ func (p *Processor) emit(st *encodeState) {
 			if out.wantPieces {
 				out.pieces[len(out.pieces)-1] += string(w)
 			}
+		case out.wantPieces && isUnk:
+			out.pieces = append(out.pieces, string(w)) // the text, not "<unk>"
 		case out.wantPieces:
-			out.pieces = append(out.pieces, string(w))
+			out.pieces = append(out.pieces, p.pieces[sp.id])
 		default:
 			out.ids = append(out.ids, sp.id)
 		}
@@ -292,12 +299,12 @@ func (p *Processor) encodeSpans(st *encodeState, text string) {
 		clear(st.rev)
 	}
 	norm := st.norm
-	prevWS := false
+	prev := e.wsRune // the previous character; -1 after a user-defined symbol
 	for i := 0; i < len(norm); {
 		s := symbol{start: int32(i), prev: int32(len(st.syms)) - 1, next: -1, merge: -1}
 		if n, id := longestMatch(&e.user, norm[i:]); n > 0 {
 			s.end, s.out, s.frozen = int32(i+n), id, true
-			prevWS = false
+			prev = -1
 		} else {
 			var c charIDs
 			var r rune
@@ -313,14 +320,12 @@ func (p *Processor) encodeSpans(st *encodeState, text string) {
 				c = e.char(r)
 			}
 			s.merge, s.out = c.merge, c.out
-			isWS := r == e.wsRune
-			if isWS && !prevWS && e.segmentWS && len(st.syms) > 0 {
-				e.bpe(st)
-				p.emit(st)
+			if r == e.wsRune && prev != e.wsRune && e.segmentWS && (len(e.wsJoin) == 0 || !e.wsJoin[prev]) && len(st.syms) > 0 {
+				p.segment(st)
 				st.syms = st.syms[:0]
 				s.prev = -1
 			}
-			prevWS = isWS
+			prev = r
 		}
 		if len(st.syms) > 0 {
 			st.syms[len(st.syms)-1].next = int32(len(st.syms))
@@ -329,9 +334,52 @@ func (p *Processor) encodeSpans(st *encodeState, text string) {
 		i = int(s.end)
 	}
 	if len(st.syms) > 0 {
+		p.segment(st)
+	}
+}
+
+// Segment results are cached per encodeState (so without locks) when the text is cut into
+// segments: a segment's pieces depend on nothing but its bytes, and natural text repeats
+// its words, so most segments of a long text are found in the cache.
+const (
+	maxCachedSegment = 64      // bytes; longer segments are rare and not worth keeping
+	maxCacheEntries  = 1 << 15 // the cache is emptied when it reaches this size
+)
+
+// cachedPiece is one piece of a cached segment: its length in bytes and its id.
+type cachedPiece struct{ n, id int32 }
+
+// segment runs BPE on the symbols in st.syms, or finds their result in the cache, and
+// emits the pieces.
+func (p *Processor) segment(st *encodeState) {
+	e := &p.enc
+	start, end := st.syms[0].start, st.syms[len(st.syms)-1].end
+	if !e.segmentWS || e.noCache || end-start > maxCachedSegment {
 		e.bpe(st)
 		p.emit(st)
+		return
 	}
+	key := st.norm[start:end]
+	if ref, ok := st.cache[string(key)]; ok {
+		at := start
+		for _, c := range st.cached[ref.off : ref.off+ref.n] {
+			st.spans = append(st.spans, span{at, at + c.n, c.id})
+			at += c.n
+		}
+		p.emit(st)
+		return
+	}
+	e.bpe(st)
+	if st.cache == nil || len(st.cache) >= maxCacheEntries {
+		st.cache = make(map[string]cacheRef)
+		st.cached = st.cached[:0]
+	}
+	ref := cacheRef{off: int32(len(st.cached)), n: int32(len(st.spans))}
+	for _, sp := range st.spans {
+		st.cached = append(st.cached, cachedPiece{sp.end - sp.start, sp.id})
+	}
+	st.cache[string(key)] = ref
+	p.emit(st)
 }
 
 // normalize appends the normalized text to dst, following sentencepiece's
@@ -435,6 +483,10 @@ func (e *encoder) normalizePrefix(s string) (string, int) {
 // equal scores the leftmost pair wins. Pairs whose symbols changed since they were queued
 // are skipped when popped, as in bpe_model.cc, by comparing lengths.
 func (e *encoder) bpe(st *encodeState) {
+	if len(st.syms) <= maxLinearSymbols && !e.hasUnused {
+		e.bpeLinear(st)
+		return
+	}
 	syms := st.syms
 	h := &st.heap
 	h.reset()
@@ -443,8 +495,13 @@ func (e *encoder) bpe(st *encodeState) {
 	}
 	for len(*h) > 0 {
 		top := h.pop()
-		l, r := &syms[top.left], &syms[top.right]
-		if l.start == l.end || r.start == r.end || (l.end-l.start)+(r.end-r.start) != top.size {
+		left := top.left()
+		l := &syms[left]
+		if l.start == l.end || l.next < 0 {
+			continue
+		}
+		r := &syms[l.next]
+		if r.start == r.end || (l.end-l.start)+(r.end-r.start) != top.size {
 			continue
 		}
 		l.end = r.end
@@ -453,13 +510,13 @@ func (e *encoder) bpe(st *encodeState) {
 		if e.outOf != nil {
 			l.out = e.outOf[top.id]
 		}
-		l.next = r.next
 		if r.next >= 0 {
-			syms[r.next].prev = top.left
+			syms[r.next].prev = left
 		}
+		l.next = r.next
 		r.end = r.start
-		e.maybePush(st, l.prev, top.left)
-		e.maybePush(st, top.left, l.next)
+		e.maybePush(st, l.prev, left)
+		e.maybePush(st, left, l.next)
 	}
 	for i := int32(0); i >= 0; i = syms[i].next {
 		s := &syms[i]
@@ -469,6 +526,65 @@ func (e *encoder) bpe(st *encodeState) {
 			st.spans = append(st.spans, span{s.start, s.end, s.out})
 		}
 	}
+}
+
+// maxLinearSymbols is the segment length up to which bpeLinear is faster than the heap.
+const maxLinearSymbols = 24
+
+// bpeLinear is bpe for short segments: instead of a priority queue, each symbol keeps the
+// merge it would make with its right neighbour, and each step scans them all for the best.
+// The scan goes left to right and takes only a strictly higher score, so ties go to the
+// leftmost pair, as in the queue; the result is the same, without the queue's overhead.
+func (e *encoder) bpeLinear(st *encodeState) {
+	syms := st.syms
+	for i := range syms {
+		syms[i].pair = e.pairWith(syms, int32(i), syms[i].next)
+	}
+	scores := e.p.scores
+	for {
+		best, bestScore := int32(-1), float32(0)
+		for i := int32(0); i >= 0; i = syms[i].next {
+			if id := syms[i].pair; id >= 0 && (best < 0 || scores[id] > bestScore) {
+				best, bestScore = i, scores[id]
+			}
+		}
+		if best < 0 {
+			break
+		}
+		l := &syms[best]
+		r := &syms[l.next]
+		l.end = r.end
+		l.merge = l.pair
+		l.out = l.pair
+		if e.outOf != nil {
+			l.out = e.outOf[l.pair]
+		}
+		if r.next >= 0 {
+			syms[r.next].prev = best
+		}
+		l.next = r.next
+		r.end = r.start
+		l.pair = e.pairWith(syms, best, l.next)
+		if l.prev >= 0 {
+			syms[l.prev].pair = e.pairWith(syms, l.prev, best)
+		}
+	}
+	for i := int32(0); i >= 0; i = syms[i].next {
+		s := &syms[i]
+		st.spans = append(st.spans, span{s.start, s.end, s.out})
+	}
+}
+
+// pairWith returns the piece that symbols left and right merge into, or -1.
+func (e *encoder) pairWith(syms []symbol, left, right int32) int32 {
+	if left < 0 || right < 0 {
+		return -1
+	}
+	l, r := &syms[left], &syms[right]
+	if l.frozen || r.frozen || l.merge < 0 || r.merge < 0 {
+		return -1
+	}
+	return e.pairs.get(l.merge, r.merge)
 }
 
 func (e *encoder) maybePush(st *encodeState, left, right int32) {
@@ -484,11 +600,9 @@ func (e *encoder) maybePush(st *encodeState, left, right int32) {
 		return
 	}
 	st.heap.push(queued{
-		score: e.p.scores[id],
-		left:  left,
-		right: right,
-		size:  (l.end - l.start) + (r.end - r.start),
-		id:    id,
+		key:  queueKey(e.p.scores[id], left),
+		size: (l.end - l.start) + (r.end - r.start),
+		id:   id,
 	})
 	if e.hasUnused && e.p.types[id] == Unused {
 		// bpe_model.cc records how to split an unused piece every time such a pair is
@@ -514,21 +628,36 @@ func (e *encoder) resegment(st *encodeState, start, end int32) {
 	st.spans = append(st.spans, span{start, end, id})
 }
 
-// queued is a candidate merge waiting in the priority queue.
+// queued is a candidate merge waiting in the priority queue: the symbol at left with the
+// one that follows it. The right symbol is not stored; it is left's next when popped, and
+// the pair is stale unless the two still add up to size bytes (bpe_model.cc's test: a
+// symbol only grows by absorbing its right neighbour, so a changed pair changes length).
 type queued struct {
-	score       float32
-	left, right int32 // symbol indices
-	size        int32 // bytes of the merged piece, to detect stale entries
-	id          int32 // the merged piece
+	key  uint64 // priority: score, then leftmost first (see queueKey)
+	size int32  // bytes of the merged piece
+	id   int32  // the merged piece
 }
 
-// pairHeap is a binary max-heap of queued merges ordered by score, then leftmost first.
-// Written out rather than through container/heap to avoid interface calls in the hot loop.
+// queueKey packs bpe_model.cc's order (higher score first, then lower left index) into one
+// integer, larger first: the score's bits made to sort as integers, then ^left.
+func queueKey(score float32, left int32) uint64 {
+	bits := math.Float32bits(score)
+	switch {
+	case score == 0:
+		bits = 1 << 31 // -0 == +0, as the C++ comparison has it
+	case bits>>31 != 0:
+		bits = ^bits
+	default:
+		bits |= 1 << 31
+	}
+	return uint64(bits)<<32 | uint64(^uint32(left))
+}
+
+func (q queued) left() int32 { return int32(^uint32(q.key)) }
+
+// pairHeap is a binary max-heap of queued merges. Written out rather than through
+// container/heap to avoid interface calls in the hot loop.
 type pairHeap []queued
-
-func (a *queued) before(b *queued) bool {
-	return a.score > b.score || (a.score == b.score && a.left < b.left)
-}
 
 func (h *pairHeap) reset() { *h = (*h)[:0] }
 
@@ -537,49 +666,52 @@ func (h *pairHeap) push(q queued) {
 	i := len(s) - 1
 	for i > 0 {
 		parent := (i - 1) / 2
-		if !s[i].before(&s[parent]) {
+		if s[parent].key >= q.key {
 			break
 		}
-		s[i], s[parent] = s[parent], s[i]
+		s[i] = s[parent]
 		i = parent
 	}
+	s[i] = q
 	*h = s
 }
 
 func (h *pairHeap) pop() queued {
 	s := *h
 	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
+	last := s[len(s)-1]
+	s = s[:len(s)-1]
 	i := 0
 	for {
-		l := 2*i + 1
-		if l >= len(s) {
+		c := 2*i + 1
+		if c >= len(s) {
 			break
 		}
-		best := l
-		if r := l + 1; r < len(s) && s[r].before(&s[l]) {
-			best = r
+		if r := c + 1; r < len(s) && s[r].key > s[c].key {
+			c = r
 		}
-		if !s[best].before(&s[i]) {
+		if s[c].key <= last.key {
 			break
 		}
-		s[i], s[best] = s[best], s[i]
-		i = best
+		s[i] = s[c]
+		i = c
+	}
+	if len(s) > 0 {
+		s[i] = last
 	}
 	*h = s
 	return top
 }
 
-// pairTable is an open-addressing hash map from a pair of merge ids to the merged id.
+// pairTable is an open-addressing hash map from a pair of merge ids to the merged id. A slot
+// holds key and value together, so that a lookup, in a table of megabytes for a large
+// vocabulary, costs one cache miss.
 type pairTable struct {
-	keys  []uint64 // left<<32 | right; emptyKey marks a free slot
-	vals  []int32
+	slots []pairSlot
 	shift uint
 }
 
-const emptyKey = ^uint64(0)
+type pairSlot struct{ l, r, id int32 } // l == -1: free
 
 func (t *pairTable) init(n int) {
 	size, bits := 8, uint(3)
@@ -587,37 +719,37 @@ func (t *pairTable) init(n int) {
 		size *= 2
 		bits++
 	}
-	t.keys = make([]uint64, size)
-	t.vals = make([]int32, size)
-	for i := range t.keys {
-		t.keys[i] = emptyKey
+	t.slots = make([]pairSlot, size)
+	for i := range t.slots {
+		t.slots[i].l = -1
 	}
 	t.shift = 64 - bits
 }
 
-func (t *pairTable) slot(key uint64) int {
+func (t *pairTable) slot(l, r int32) int {
+	key := uint64(uint32(l))<<32 | uint64(uint32(r))
 	return int((key * 0x9E3779B97F4A7C15) >> t.shift) // Fibonacci hashing
 }
 
 func (t *pairTable) put(l, r, id int32) {
-	key := uint64(uint32(l))<<32 | uint64(uint32(r))
-	mask := len(t.keys) - 1
-	for i := t.slot(key); ; i = (i + 1) & mask {
-		if t.keys[i] == emptyKey || t.keys[i] == key {
-			t.keys[i], t.vals[i] = key, id
+	mask := len(t.slots) - 1
+	for i := t.slot(l, r); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.l < 0 || (s.l == l && s.r == r) {
+			*s = pairSlot{l, r, id}
 			return
 		}
 	}
 }
 
 func (t *pairTable) get(l, r int32) int32 {
-	key := uint64(uint32(l))<<32 | uint64(uint32(r))
-	mask := len(t.keys) - 1
-	for i := t.slot(key); ; i = (i + 1) & mask {
-		switch t.keys[i] {
-		case key:
-			return t.vals[i]
-		case emptyKey:
+	mask := len(t.slots) - 1
+	for i := t.slot(l, r); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.l == l && s.r == r {
+			return s.id
+		}
+		if s.l < 0 {
 			return -1
 		}
 	}

@@ -1,13 +1,11 @@
-// Package sentencepiece encodes text to token ids and decodes ids to text exactly as Google's
-// sentencepiece library (0.2.x) does for BPE models with byte fallback, such as the
-// tokenizer.model shipped with NVIDIA Minitron and Nemotron checkpoints.
+// Package sentencepiece encodes text to token ids and back exactly as Google's sentencepiece
+// (0.2.x) does for BPE models with identity normalization, such as the tokenizer.model of
+// NVIDIA Minitron and Nemotron checkpoints.
 //
-// Parity is the point: ids must match what the model was trained on, so every rule here
-// follows sentencepiece's C++ sources (bpe_model.cc, model_interface.cc, normalizer.cc,
-// sentencepiece_processor.cc), including the odd ones, and the tests check against ids that
-// sentencepiece itself produced. Models this package does not implement exactly (unigram,
-// word and char models, and any normalization other than identity) are refused at load time
-// rather than tokenized approximately.
+// Every rule follows sentencepiece's C++ sources (bpe_model.cc, model_interface.cc,
+// normalizer.cc, sentencepiece_processor.cc), odd ones included, because ids must be the
+// ones the model was trained on. Models it cannot reproduce exactly (unigram, word and char
+// models, normalization charsmaps) are refused when loaded rather than tokenized nearly.
 package sentencepiece
 
 import (

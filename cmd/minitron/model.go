@@ -57,37 +57,3 @@ func (f *modelFlags) open(stderr io.Writer) (*nemotron.Model, backend.Backend, e
 	}
 	return m, b, nil
 }
-
-// parseIDs reads token ids written as "2,380,1554" or "2 380 1554".
-func parseIDs(s string) ([]int32, error) {
-	var ids []int32
-	for _, f := range splitIDs(s) {
-		var id int32
-		if _, err := fmt.Sscan(f, &id); err != nil || fmt.Sprint(id) != f {
-			return nil, fmt.Errorf("%q is not a token id", f)
-		}
-		ids = append(ids, id)
-	}
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("no token ids in %q", s)
-	}
-	return ids, nil
-}
-
-func splitIDs(s string) []string {
-	var out []string
-	start := -1
-	for i, r := range s + "," {
-		if r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '[' || r == ']' {
-			if start >= 0 {
-				out = append(out, s[start:i])
-				start = -1
-			}
-			continue
-		}
-		if start < 0 {
-			start = i
-		}
-	}
-	return out
-}

@@ -16,7 +16,7 @@ import sys
 import sentencepiece as spm
 
 ORDER = ["tok-a", "tok-b", "a-remove-extra-ws", "b-remove-extra-ws", "a-no-byte-fallback",
-         "a-unused", "a-ties", "a-flat", "a-no-escape", "a-suffix", "b-user-ws"]
+         "a-unused", "a-ties", "a-flat", "a-ws-inside", "a-no-escape", "a-suffix", "b-user-ws"]
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "tokenizers",
                       "tok-a", "tokenizer_golden.json")
@@ -94,16 +94,16 @@ def main():
         rng = random.Random(name)
         enc = []
         texts = [c["text"] for c in json.load(open(GOLDEN))["encode"]]
-        texts += [random_text(rng) for _ in range(150)]
+        texts += [random_text(rng) for _ in range(120)]
         for t in texts:
             ids = sp.encode(t)
             pieces = sp.encode(t.encode(), out_type=str)
-            enc.append({"text": t, "ids": ids, "pieces": [p.hex() for p in pieces]})
+            enc.append({"text": t, "ids": ids, "pieces": [p.decode() for p in pieces]})
         for _ in range(40):
             b = random_bytes(rng)
             ids = sp.encode(b)
             pieces = sp.encode(b, out_type=str)
-            enc.append({"bytes_hex": b.hex(), "ids": ids, "pieces": [p.hex() for p in pieces]})
+            enc.append({"bytes_hex": b.hex(), "ids": ids, "pieces": [p.decode() for p in pieces]})
         dec = []
         for _ in range(80):
             ids = random_ids(rng, sp)
