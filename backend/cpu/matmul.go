@@ -132,14 +132,14 @@ func (b *Backend) gemm(ds, xs []float32, wt *Tensor, n, k, m int) {
 				}
 			}
 		}
-		// Scatter the transposed tiles into dst.
+		// Transpose the tiles into dst, writing along its rows: the strided reads hit the
+		// tiles in cache, where strided writes would each touch a new line of dst.
 		for p := range panels {
 			tile := tiles[p*rowsW*R:]
-			rows := min(R, n-p*R)
-			for j := range rowsW {
-				col := tile[j*R : j*R+rows]
-				for i, v := range col {
-					ds[(p*R+i)*m+lo+j] = v
+			for i := range min(R, n-p*R) {
+				row := ds[(p*R+i)*m+lo : (p*R+i)*m+hi]
+				for j := range row {
+					row[j] = tile[j*R+i]
 				}
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"os"
 	"sync"
 	"unsafe"
 
@@ -99,8 +100,12 @@ type Backend struct {
 	sms      int
 	target   string
 	bf16GEMM bool // tensor-core bf16 GEMMs (compute capability 8.0 on)
-	module   unsafe.Pointer
-	fns      [numKernels]unsafe.Pointer
+	// singleRounding makes fast precision round activations to bf16 once per GEMM instead of
+	// splitting them in two terms (FastRoundingEnv=single): half the GEMM arithmetic, about
+	// 0.08 of error on the golden models' logits instead of 1e-5.
+	singleRounding bool
+	module         unsafe.Pointer
+	fns            [numKernels]unsafe.Pointer
 
 	mu     sync.Mutex
 	err    error // sticky: the first failure since the last Read or Sync
@@ -114,8 +119,10 @@ type Backend struct {
 	pinLen int
 	rope   map[ropeKey]C.mt_ptr
 
-	// forceSplits, when > 0, fixes the number of attention splits (tests).
+	// forceSplits, when > 0, fixes the number of attention splits; forceTiled, when not 0,
+	// forces attention_tiled on (> 0, where the shapes allow it) or off (< 0). For tests.
 	forceSplits int
+	forceTiled  int
 }
 
 // New opens the GPU opts.Device. It fails with a message naming what is missing when the
@@ -154,6 +161,7 @@ func New(opts backend.Options) (*Backend, error) {
 		rope:    map[ropeKey]C.mt_ptr{},
 	}
 	b.bf16GEMM = b.cc >= 80
+	b.singleRounding = os.Getenv(FastRoundingEnv) == "single"
 	var dev *C.mt_dev
 	if r := C.mt_open(C.int(opts.Device), &dev); r != 0 {
 		return nil, fmt.Errorf("cuda: opening device %d (%s): %w", opts.Device, b.devName, statusError("context, stream and cuBLAS handle", r))
@@ -213,7 +221,11 @@ func (b *Backend) loadModule(image []byte) C.int {
 }
 
 func (b *Backend) Name() string {
-	return fmt.Sprintf("cuda/%s %s %s", b.devName, b.target, b.opts.Precision)
+	name := fmt.Sprintf("cuda/%s %s %s", b.devName, b.target, b.opts.Precision)
+	if b.opts.Precision == backend.Fast && b.singleRounding {
+		name += " (single bf16 rounding)"
+	}
+	return name
 }
 
 // note records a failed call as the sticky error; it reports whether the call succeeded.
@@ -632,15 +644,26 @@ func (b *Backend) MatMul(dst, x, w backend.Tensor) {
 	case n <= gemvMaxRows || (!fast && n <= exactGemvRows):
 		b.gemv(d, xt, wt, n, k, m)
 	case wt.dt == tensor.F32:
-		b.gemm(m, n, k, wt.ptr, cudaR32F, xt.ptr, cudaR32F, d.ptr, m)
-	case fast && wt.dt == tensor.BF16 && b.bf16GEMM:
+		b.gemm(m, n, k, wt.ptr, cudaR32F, xt.ptr, cudaR32F, d.ptr, m, 0)
+	case fast && wt.dt == tensor.BF16 && b.bf16GEMM && b.singleRounding:
 		// Tensor cores multiply bf16 pairs: round the activations, accumulate in f32.
 		if !b.grow(&b.xb, 2*n*k, "bf16 activations") {
 			return
 		}
 		b.args.reset().ptr(b.xb.ptr).ptr(xt.ptr).i64(n * k)
 		b.launch(kRoundBF16, b.gridFor(n*k), 1, blockThreads)
-		b.gemm(m, n, k, wt.ptr, cudaR16BF, b.xb.ptr, cudaR16BF, d.ptr, m)
+		b.gemm(m, n, k, wt.ptr, cudaR16BF, b.xb.ptr, cudaR16BF, d.ptr, m, 0)
+	case fast && wt.dt == tensor.BF16 && b.bf16GEMM:
+		// Tensor cores multiply bf16 pairs exactly into f32: with the activations split as
+		// hi + lo, two GEMMs give W·x to about 2⁻¹⁶ relative, for twice the arithmetic of one.
+		if !b.grow(&b.xb, 4*n*k, "bf16 activations") {
+			return
+		}
+		hi, lo := b.xb.ptr, b.xb.ptr+C.mt_ptr(2*n*k)
+		b.args.reset().ptr(hi).ptr(lo).ptr(xt.ptr).i64(n * k)
+		b.launch(kSplitBF16, b.gridFor(n*k), 1, blockThreads)
+		b.gemm(m, n, k, wt.ptr, cudaR16BF, hi, cudaR16BF, d.ptr, m, 0)
+		b.gemm(m, n, k, wt.ptr, cudaR16BF, lo, cudaR16BF, d.ptr, m, 1)
 	default:
 		// Exact: widen blocks of w to f32 and multiply in f32. The stream orders a block's
 		// GEMM before the next block overwrites the scratch.
@@ -656,7 +679,7 @@ func (b *Backend) MatMul(dst, x, w backend.Tensor) {
 			rows := min(per, m-j0)
 			b.args.reset().ptr(b.wf.ptr).ptr(wt.at(j0 * k)).i64(rows * k)
 			b.launch(widen, b.gridFor(rows*k), 1, blockThreads)
-			b.gemm(rows, n, k, b.wf.ptr, cudaR32F, xt.ptr, cudaR32F, d.at(j0), m)
+			b.gemm(rows, n, k, b.wf.ptr, cudaR32F, xt.ptr, cudaR32F, d.at(j0), m, 0)
 		}
 	}
 }
@@ -678,12 +701,12 @@ func (b *Backend) gemv(d, x, w *Tensor, n, k, m int) {
 	}
 }
 
-// gemm computes, in cuBLAS's column-major terms, C[m×n] = Aᵀ·B with A [k×m] (the weights, row
-// after row of k) and B [k×n] (the activations): row-major dst[n, m] = x·wᵀ, ldc = the row
-// length of dst.
-func (b *Backend) gemm(m, n, k int, a C.mt_ptr, atype int, bp C.mt_ptr, btype int, c C.mt_ptr, ldc int) {
+// gemm computes, in cuBLAS's column-major terms, C[m×n] = Aᵀ·B + beta·C with A [k×m] (the
+// weights, row after row of k) and B [k×n] (the activations): row-major dst[n, m] = x·wᵀ,
+// ldc = the row length of dst.
+func (b *Backend) gemm(m, n, k int, a C.mt_ptr, atype int, bp C.mt_ptr, btype int, c C.mt_ptr, ldc int, beta float32) {
 	r := C.mt_gemm(b.dev, opT, opN, C.int(m), C.int(n), C.int(k), 1, a, C.int(atype), C.int(k),
-		bp, C.int(btype), C.int(k), 0, c, cudaR32F, C.int(ldc), computeF32)
+		bp, C.int(btype), C.int(k), C.float(beta), c, cudaR32F, C.int(ldc), computeF32)
 	if r != 0 {
 		b.note(fmt.Sprintf("cublasGemmEx (m=%d n=%d k=%d, A type %d, B type %d)", m, n, k, atype, btype), r)
 	}
@@ -766,6 +789,17 @@ func (b *Backend) Attention(dst, q, k, v backend.Tensor, heads, kvHeads, pos0 in
 	if !b.ready() || n == 0 || headDim == 0 {
 		return
 	}
+	scale := float32(1 / math.Sqrt(float64(headDim)))
+	tiled, perBlock := attentionTiled(n, heads, kvHeads, headDim, b.sms)
+	if b.forceTiled != 0 {
+		tiled = b.forceTiled > 0 && perBlock > 0
+	}
+	if tiled {
+		b.args.reset().ptr(d.ptr).ptr(qt.ptr).ptr(kt.ptr).ptr(vt.ptr).
+			i32(n).i32(heads).i32(kvHeads).i32(headDim).i32(pos0).i32(perBlock).f32(scale)
+		b.launch(kAttentionTiled, ceilDiv(n, perBlock), kvHeads, attThreads)
+		return
+	}
 	splits, chunk := attentionSplits(n, heads, pos0, b.sms)
 	if b.forceSplits > 0 {
 		chunk = ceilDiv(pos0+n, b.forceSplits)
@@ -774,7 +808,6 @@ func (b *Backend) Attention(dst, q, k, v backend.Tensor, heads, kvHeads, pos0 in
 	if splits > 1 && !b.grow(&b.part, 4*n*heads*splits*(headDim+2), "attention partials") {
 		return
 	}
-	scale := float32(1 / math.Sqrt(float64(headDim)))
 	b.args.reset().ptr(d.ptr).ptr(b.part.ptr).ptr(qt.ptr).ptr(kt.ptr).ptr(vt.ptr).
 		i32(heads).i32(kvHeads).i32(headDim).i32(pos0).i32(chunk).f32(scale)
 	b.launch(kAttention, n*heads, splits, attThreads)

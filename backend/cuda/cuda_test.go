@@ -83,7 +83,7 @@ func TestConformance(t *testing.T) {
 // nemotron's CPU test checks them (testdata/GOLDEN.md).
 const (
 	exactGoldenTol = 1e-3 // float32 on the GPU; the CPU reaches 1e-4
-	fastGoldenTol  = 5e-2 // bf16 activations in prefill GEMMs
+	fastGoldenTol  = 5e-2 // bf16 tensor cores in prefill GEMMs
 	// fastMargin is the top-1/top-2 gap above which fast precision must keep the top token.
 	fastMargin = 0.1
 )
@@ -312,9 +312,14 @@ func TestSpeedMinitronShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	for _, p := range []backend.Precision{backend.Exact, backend.Fast} {
-		t.Run(p.String(), func(t *testing.T) {
-			b := open(t, p)
+	for _, v := range []struct {
+		name     string
+		p        backend.Precision
+		rounding string
+	}{{"exact", backend.Exact, ""}, {"fast", backend.Fast, ""}, {"fast-single-rounding", backend.Fast, "single"}} {
+		t.Run(v.name, func(t *testing.T) {
+			t.Setenv(cuda.FastRoundingEnv, v.rounding)
+			b := open(t, v.p)
 			m, err := nemotron.New(cfg, w, b)
 			if err != nil {
 				t.Fatal(err)

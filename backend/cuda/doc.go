@@ -7,10 +7,16 @@
 // and Sync wait for it. Matrix products with few rows (decoding) run a kernel of our own that
 // reads the weights once in their dtype with float32 activations, so decoding is bound by the
 // weights' bandwidth in either precision. Larger products (prefill) use cuBLAS: in fast
-// precision the activations are rounded to bf16 and multiplied on tensor cores with float32
-// accumulation; in exact precision the weights are widened to float32 block by block and
-// multiplied in float32 without TF32. The other kernels (kernels.cu) are compiled by NVRTC for
-// the device's architecture on first use and cached on disk.
+// precision on tensor cores, the activations split into two bf16 terms (hi = bf16(x),
+// lo = bf16(x − hi)) and multiplied by the bf16 weights in two GEMMs accumulating in float32,
+// which keeps the golden models' logits within 1e-4 of float64 where rounding the activations
+// once (MINITRON_CUDA_FAST_ROUNDING=single, half the arithmetic) drifts by up to 0.08; in exact
+// precision the weights are widened to float32 block by block and multiplied in float32
+// without TF32. Attention reads the float32 KV cache directly: a prompt runs a block per tile
+// of query rows and KV head, which meets each tile of keys and values once in shared memory
+// for all the query heads that share it; decoding splits each row's keys among blocks and
+// merges their softmax sums. The kernels (kernels.cu) are compiled by NVRTC for the device's
+// architecture on first use and cached on disk.
 //
 // Libraries are searched in MINITRON_CUDA_LIB_DIR when it is set (for the toolkit libraries,
 // only there), else on the loader path, in CUDA toolkit directories ($CUDA_HOME,

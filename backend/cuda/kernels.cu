@@ -90,10 +90,24 @@ template <> __device__ inline void w8<2>(const void* w, i64 i, float* o)
 #define GRID_STRIDE(i, n) \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
 
-// round_bf16: activations rounded to bf16 for a tensor-core GEMM (fast precision).
+// round_bf16: activations rounded to bf16 for one tensor-core GEMM (fast precision, single
+// rounding).
 extern "C" __global__ void round_bf16(u16* __restrict__ dst, const float* __restrict__ src, i64 n)
 {
     GRID_STRIDE(i, n) { dst[i] = f32_to_bf16(src[i]); }
+}
+
+// split_bf16: activations as the sum of two bf16 values, hi = bf16(x) and lo = bf16(x − hi),
+// for two tensor-core GEMMs whose f32 sum is W·x to about 2⁻¹⁶ relative (fast precision).
+extern "C" __global__ void split_bf16(u16* __restrict__ hi, u16* __restrict__ lo, const float* __restrict__ src, i64 n)
+{
+    GRID_STRIDE(i, n)
+    {
+        const float x = src[i];
+        const u16 h = f32_to_bf16(x);
+        hi[i] = h;
+        lo[i] = f32_to_bf16(x - bf16_to_f32(h));
+    }
 }
 
 // widen_bf16, widen_f16: a block of weights widened to f32 for an f32 GEMM (exact precision).
@@ -489,4 +503,125 @@ extern "C" __global__ void attention_combine(float* __restrict__ dst, const floa
         den = fmaf(wgt, ps[D + 1], den);
     }
     dst[(i64)i * heads * D + (i64)h * D + d] = num / den;
+}
+
+// attention_tiled: the same causal attention for prompts, a block per tile of query rows and
+// KV head: the block's rowsPerBlock rows times the heads/kvHeads query heads that share the KV
+// head (at most AT_QV query vectors) meet each tile of AT_BK keys and values once, in shared
+// memory, instead of every query row reading every key from memory.
+//
+// grid.x = tile of rows, grid.y = KV head; blockDim.x = 256; headDim ≤ AT_D and a multiple of
+// 4. Scores: warp w computes query vectors w, w+8, w+16, w+24 against the tile's keys, a key
+// per lane, then keeps each vector's running maximum and sum (online softmax). Values: thread
+// t accumulates dimension t % AT_D of query vectors t / AT_D, t / AT_D + 2, ….
+#define AT_BK 32
+#define AT_QV 32
+#define AT_D 128
+#define AT_KPAD 132 // row stride of the key/value tile: 16-byte rows, conflict-free columns
+
+extern "C" __global__ void attention_tiled(float* __restrict__ dst, const float* __restrict__ q,
+                                           const float* __restrict__ kc, const float* __restrict__ vc,
+                                           int n, int heads, int kvHeads, int D, int pos0,
+                                           int rowsPerBlock, float scale)
+{
+    __shared__ __attribute__((aligned(16))) float Qs[AT_QV][AT_D];
+    __shared__ __attribute__((aligned(16))) float KV[AT_BK][AT_KPAD];
+    __shared__ __attribute__((aligned(16))) float Ps[AT_QV][AT_BK];
+    __shared__ float ms[AT_QV], ls[AT_QV], cs[AT_QV];
+
+    const int G = heads / kvHeads;
+    const int kh = blockIdx.y;
+    const int i0 = blockIdx.x * rowsPerBlock;
+    const int rows = imin(rowsPerBlock, n - i0);
+    const int nqv = rows * G;
+    const int qc = heads * D, kvc = kvHeads * D;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+
+    // Query vector v is row i0 + v / G of query head kh·G + v % G.
+    for (int idx = tid; idx < AT_QV * AT_D; idx += blockDim.x) {
+        const int v = idx / AT_D, d = idx % AT_D;
+        float x = 0.f;
+        if (v < nqv && d < D) {
+            x = q[(i64)(i0 + v / G) * qc + (i64)(kh * G + v % G) * D + d];
+        }
+        Qs[v][d] = x;
+    }
+    if (tid < AT_QV) {
+        ms[tid] = NEG_INF;
+        ls[tid] = 0.f;
+    }
+    const int pd = tid % AT_D, pg = tid / AT_D;
+    float acc[AT_QV / 2];
+#pragma unroll
+    for (int j = 0; j < AT_QV / 2; j++) {
+        acc[j] = 0.f;
+    }
+
+    const int keys = pos0 + i0 + rows; // the keys the block's last row sees
+    for (int j0 = 0; j0 < keys; j0 += AT_BK) {
+        __syncthreads(); // the previous tile's values are read; Qs, ms, ls are written
+        for (int idx = tid; idx < AT_BK * AT_D; idx += blockDim.x) {
+            const int key = idx / AT_D, d = idx % AT_D;
+            KV[key][d] = (j0 + key < keys && d < D) ? kc[(i64)(j0 + key) * kvc + (i64)kh * D + d] : 0.f;
+        }
+        __syncthreads();
+        {
+            float s[4] = {0.f, 0.f, 0.f, 0.f};
+            for (int d = 0; d < D; d += 4) {
+                const f32x4 kv = *(const f32x4*)&KV[lane][d];
+#pragma unroll
+                for (int t = 0; t < 4; t++) {
+                    const f32x4 qq = *(const f32x4*)&Qs[warp + 8 * t][d];
+                    s[t] = fmaf(qq.x, kv.x, fmaf(qq.y, kv.y, fmaf(qq.z, kv.z, fmaf(qq.w, kv.w, s[t]))));
+                }
+            }
+#pragma unroll
+            for (int t = 0; t < 4; t++) {
+                const int v = warp + 8 * t;
+                const bool seen = v < nqv && j0 + lane <= pos0 + i0 + v / G;
+                const float sc = seen ? s[t] * scale : NEG_INF;
+                const float mold = ms[v];
+                const float mnew = fmaxf(mold, warp_max(sc));
+                const float p = seen ? expf(sc - mnew) : 0.f;
+                const float psum = warp_sum(p);
+                Ps[v][lane] = p;
+                __syncwarp();
+                if (lane == 0) {
+                    const float c = mnew == NEG_INF ? 1.f : expf(mold - mnew);
+                    cs[v] = c;
+                    ls[v] = ls[v] * c + psum;
+                    ms[v] = mnew;
+                }
+            }
+        }
+        __syncthreads(); // probabilities and corrections are written; the keys are read
+        for (int idx = tid; idx < AT_BK * AT_D; idx += blockDim.x) {
+            const int key = idx / AT_D, d = idx % AT_D;
+            KV[key][d] = (j0 + key < keys && d < D) ? vc[(i64)(j0 + key) * kvc + (i64)kh * D + d] : 0.f;
+        }
+        __syncthreads();
+        if (pd < D) {
+#pragma unroll
+            for (int j = 0; j < AT_QV / 2; j++) {
+                acc[j] *= cs[pg + 2 * j];
+            }
+            for (int key = 0; key < AT_BK; key += 4) {
+                const float v0 = KV[key][pd], v1 = KV[key + 1][pd], v2 = KV[key + 2][pd], v3 = KV[key + 3][pd];
+#pragma unroll
+                for (int j = 0; j < AT_QV / 2; j++) {
+                    const f32x4 p = *(const f32x4*)&Ps[pg + 2 * j][key];
+                    acc[j] = fmaf(p.x, v0, fmaf(p.y, v1, fmaf(p.z, v2, fmaf(p.w, v3, acc[j]))));
+                }
+            }
+        }
+    }
+    if (pd < D) {
+#pragma unroll
+        for (int j = 0; j < AT_QV / 2; j++) {
+            const int v = pg + 2 * j;
+            if (v < nqv) {
+                dst[(i64)(i0 + v / G) * qc + (i64)(kh * G + v % G) * D + pd] = acc[j] / ls[v];
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ type kernel int
 
 const (
 	kRoundBF16 kernel = iota
+	kSplitBF16
 	kWidenBF16
 	kWidenF16
 	kLayerNorm
@@ -23,6 +24,7 @@ const (
 	kEmbedBF16
 	kAttention
 	kAttentionCombine
+	kAttentionTiled
 	kGemvF32   // kGemvF32 + 4·dtype + log2(rows): gemv_{f32,f16,bf16}_{1,2,4,8}
 	numKernels = kGemvF32 + 12
 )
@@ -30,6 +32,7 @@ const (
 // kernelNames are the extern "C" names in kernels.cu, by kernel.
 var kernelNames = [numKernels]string{
 	kRoundBF16:        "round_bf16",
+	kSplitBF16:        "split_bf16",
 	kWidenBF16:        "widen_bf16",
 	kWidenF16:         "widen_f16",
 	kLayerNorm:        "layernorm1p",
@@ -41,6 +44,7 @@ var kernelNames = [numKernels]string{
 	kEmbedBF16:        "embed_bf16",
 	kAttention:        "attention",
 	kAttentionCombine: "attention_combine",
+	kAttentionTiled:   "attention_tiled",
 	kGemvF32 + 0:      "gemv_f32_1",
 	kGemvF32 + 1:      "gemv_f32_2",
 	kGemvF32 + 2:      "gemv_f32_4",
@@ -55,6 +59,11 @@ var kernelNames = [numKernels]string{
 	kGemvF32 + 11:     "gemv_bf16_8",
 }
 
+// FastRoundingEnv set to "single" makes fast precision round the activations of prefill GEMMs
+// to bf16 once, instead of splitting them into two bf16 terms: faster, less accurate (for
+// measuring the trade; see Backend.singleRounding).
+const FastRoundingEnv = "MINITRON_CUDA_FAST_ROUNDING"
+
 // Launch shapes shared with kernels.cu; a test checks that the #defines there agree.
 const (
 	gemvWarps     = 8   // GEMV_WARPS: rows of w per block of gemv
@@ -62,6 +71,8 @@ const (
 	embedIDs      = 256 // EMBED_IDS: token ids one embed launch carries in its parameters
 	attThreads    = 256 // ATT_THREADS
 	attMaxHeadDim = 256 // ATT_MAXD
+	atQueryVecs   = 32  // AT_QV: query vectors (rows × heads sharing a KV head) per attention_tiled block
+	atMaxHeadDim  = 128 // AT_D
 	blockThreads  = 256 // element-wise and layernorm kernels
 )
 
@@ -77,6 +88,18 @@ const (
 	attnMinKeys   = 16
 	attnMaxSplits = 64
 )
+
+// attentionTiled reports whether attention_tiled computes the attention of n query rows, and
+// with how many rows per block: the head dimension must suit it, and its blocks (a tile of
+// rows per KV head) must fill the device (a prompt; decoding splits the keys instead).
+func attentionTiled(n, heads, kvHeads, headDim, sms int) (ok bool, rowsPerBlock int) {
+	group := heads / kvHeads
+	if headDim > atMaxHeadDim || headDim%4 != 0 || group > atQueryVecs {
+		return false, 0
+	}
+	rowsPerBlock = atQueryVecs / group
+	return kvHeads*ceilDiv(n, rowsPerBlock) >= sms, rowsPerBlock
+}
 
 // attentionSplits returns how many splits the attention of n query rows at positions
 // pos0…pos0+n-1 over heads heads uses on a device of sms multiprocessors, and the keys each

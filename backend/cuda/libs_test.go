@@ -334,6 +334,7 @@ func TestKernelSource(t *testing.T) {
 	// The launch shapes the Go side assumes are the ones the kernels are written for.
 	for macro, want := range map[string]int{
 		"GEMV_WARPS": gemvWarps, "EMBED_IDS": embedIDs, "ATT_THREADS": attThreads, "ATT_MAXD": attMaxHeadDim,
+		"AT_QV": atQueryVecs, "AT_D": atMaxHeadDim,
 	} {
 		m := regexp.MustCompile(`#define ` + macro + ` (\d+)`).FindStringSubmatch(src)
 		if m == nil {
@@ -346,5 +347,25 @@ func TestKernelSource(t *testing.T) {
 	}
 	if got := fmt.Sprint(len(regexp.MustCompile(`GEMV_KERNEL\(gemv_`).FindAllString(src, -1))); got != "12" {
 		t.Errorf("%s gemv kernels, want 12", got)
+	}
+}
+
+func TestAttentionTiled(t *testing.T) {
+	for _, tc := range []struct {
+		n, heads, kvHeads, headDim, sms int
+		ok                              bool
+		perBlock                        int
+	}{
+		{512, 24, 8, 128, 132, true, 10}, // Minitron's prompt: 8 KV heads × 52 tiles of 10 rows
+		{128, 24, 8, 128, 132, false, 10},
+		{1, 24, 8, 128, 132, false, 10},
+		{512, 8, 8, 256, 132, false, 0}, // heads too wide for the tile
+		{512, 8, 8, 66, 132, false, 0},
+		{512, 64, 1, 64, 132, false, 0}, // more query heads per KV head than a block holds
+	} {
+		ok, per := attentionTiled(tc.n, tc.heads, tc.kvHeads, tc.headDim, tc.sms)
+		if ok != tc.ok || per != tc.perBlock {
+			t.Errorf("attentionTiled(%d, %d, %d, %d, %d) = %v, %d; want %v, %d", tc.n, tc.heads, tc.kvHeads, tc.headDim, tc.sms, ok, per, tc.ok, tc.perBlock)
+		}
 	}
 }

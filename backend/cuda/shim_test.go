@@ -115,7 +115,8 @@ func openForTest(t *testing.T, p backend.Precision) *Backend {
 	return b
 }
 
-// Attention split among blocks matches the CPU whatever the number of splits, over contexts
+// Attention matches the CPU whichever kernel computes it: split among blocks in any number of
+// splits, a block per row and head, or a block per tile of rows and KV head, over contexts
 // longer than a tile.
 func TestAttentionSplitsMatchCPU(t *testing.T) {
 	b := openForTest(t, backend.Exact)
@@ -134,17 +135,22 @@ func TestAttentionSplitsMatchCPU(t *testing.T) {
 	}
 	for _, tc := range []struct{ n, pos0, heads, kvHeads, headDim int }{
 		{1, 1200, 24, 8, 128}, {3, 700, 4, 2, 64}, {20, 1030, 2, 1, 80},
+		{45, 0, 24, 8, 128}, {37, 70, 6, 3, 32}, {70, 5, 8, 2, 16}, {9, 3, 4, 4, 4},
 	} {
 		rows := tc.pos0 + tc.n
 		qc, kvc := tc.heads*tc.headDim, tc.kvHeads*tc.headDim
 		q, k, v := randn(tc.n*qc), randn(rows*kvc), randn(rows*kvc)
 		var want []float32
-		for i, be := range []backend.Backend{c, b, b, b} {
+		for i, be := range []backend.Backend{c, b, b, b, b} {
 			switch i {
+			case 1:
+				b.forceTiled = -1
 			case 2:
 				b.forceSplits = 1
 			case 3:
 				b.forceSplits = 7
+			case 4:
+				b.forceSplits, b.forceTiled = 0, 1
 			}
 			up := func(x []float32, shape ...int) backend.Tensor {
 				tt, err := be.Upload(tensor.FromF32(x, shape...))
@@ -165,11 +171,11 @@ func TestAttentionSplitsMatchCPU(t *testing.T) {
 			}
 			for j := range got {
 				if d := got[j] - want[j]; d > 1e-4 || d < -1e-4 || d != d {
-					t.Fatalf("%+v splits=%d: element %d is %v, CPU %v", tc, b.forceSplits, j, got[j], want[j])
+					t.Fatalf("%+v splits=%d tiled=%d: element %d is %v, CPU %v", tc, b.forceSplits, b.forceTiled, j, got[j], want[j])
 				}
 			}
 		}
-		b.forceSplits = 0
+		b.forceSplits, b.forceTiled = 0, 0
 	}
 }
 
