@@ -88,11 +88,17 @@ func loadModel(t testing.TB, model string, threads int) *nemotron.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { b.Close() })
+	return loadModelOn(t, model, b)
+}
+
+func loadModelOn(t testing.TB, model string, b backend.Backend) *nemotron.Model {
+	t.Helper()
 	m, err := nemotron.Load(filepath.Join("..", "testdata", "models", model), b, nemotron.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close(); b.Close() })
+	t.Cleanup(func() { m.Close() })
 	return m
 }
 
