@@ -25,7 +25,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/minitron-go/minitron/backend"
-	_ "github.com/minitron-go/minitron/backend/cpu" // registers the CPU backend
+	_ "github.com/minitron-go/minitron/backend/cpu"  // registers the CPU backend
+	_ "github.com/minitron-go/minitron/backend/cuda" // registers the GPU backend
 	"github.com/minitron-go/minitron/hub"
 	"github.com/minitron-go/minitron/nemotron"
 	"github.com/minitron-go/minitron/sentencepiece"

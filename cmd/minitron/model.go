@@ -7,7 +7,8 @@ import (
 	"runtime"
 
 	"github.com/minitron-go/minitron/backend"
-	_ "github.com/minitron-go/minitron/backend/cpu" // registers "cpu"
+	_ "github.com/minitron-go/minitron/backend/cpu"  // registers "cpu"
+	_ "github.com/minitron-go/minitron/backend/cuda" // registers "cuda"
 	"github.com/minitron-go/minitron/nemotron"
 )
 
