@@ -233,3 +233,12 @@ func gemmBF16Generic(R int) func(tile []float32, xp []uint16, w []uint16, ldw, k
 		}
 	}
 }
+
+func transposeGeneric(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	for i := range rows {
+		row := dst[i*ldd : i*ldd+cols]
+		for j := range row {
+			row[j] = src[j*lds+i]
+		}
+	}
+}

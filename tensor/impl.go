@@ -69,6 +69,10 @@ type Kernels struct {
 	// float32; k is even. Nil where the CPU has no bf16 dot product.
 	GemmBF16 func(tile []float32, xp []uint16, w []uint16, ldw, k, nw int, acc bool)
 
+	// Transpose copies a block: dst[i·ldd + j] = src[j·lds + i] for i < rows, j < cols. It
+	// turns the transposed tiles of the Gemm kernels into rows of the output.
+	Transpose func(dst []float32, ldd int, src []float32, lds, rows, cols int)
+
 	// Vector kernels.
 	Dot         func(x, y []float32) float32              // Σ x[i]·y[i], len(y) ≥ len(x)
 	Axpy        func(a float32, x, y []float32)           // y[i] += a·x[i]
@@ -92,6 +96,7 @@ var generic = Kernels{
 	PackF32:     packF32Generic(8),
 	GemmF32:     gemmF32Generic(8),
 	PackBF16:    packBF16Generic(8),
+	Transpose:   transposeGeneric,
 	Dot:         dotGeneric,
 	Axpy:        axpyGeneric,
 	Add:         addGeneric,

@@ -298,3 +298,31 @@ func TestSoftmaxExtremes(t *testing.T) {
 		}
 	})
 }
+
+func TestTranspose(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	forEachImpl(t, func(t *testing.T, kn *Kernels) {
+		for _, sh := range [][2]int{{1, 1}, {16, 16}, {15, 17}, {48, 64}, {33, 8}, {47, 70}, {5, 32}} {
+			rows, cols := sh[0], sh[1]
+			lds, ldd := rows+3, cols+5
+			src := randSlice(rng, cols*lds, 1)
+			got, check := guarded(rows*ldd)
+			for i := range got {
+				got[i] = -1
+			}
+			kn.Transpose(got, ldd, src, lds, rows, cols)
+			check(t, fmt.Sprintf("Transpose %dx%d", rows, cols))
+			for i := range rows {
+				for j := range ldd {
+					want := float32(-1)
+					if j < cols {
+						want = src[j*lds+i]
+					}
+					if got[i*ldd+j] != want {
+						t.Fatalf("Transpose %dx%d: [%d][%d] = %v, want %v", rows, cols, i, j, got[i*ldd+j], want)
+					}
+				}
+			}
+		}
+	})
+}

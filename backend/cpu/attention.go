@@ -110,23 +110,22 @@ func (b *Backend) attendPanels(a *attention) {
 			}
 
 			// Softmax of each query's scores over the keys it may see; the rest are zero.
-			col := growF32(&ws.attn, seen)
+			// The scores are turned into rows for it, and back.
+			rowsT := growF32(&ws.attn, R*seen)
+			kn.Transpose(rowsT, seen, st, R, R, seen)
 			for i := range R {
+				row := rowsT[i*seen : (i+1)*seen]
 				visible := a.pos0 + i0 + i + 1
 				if i >= rows {
 					visible = 0
 				}
 				for j := range visible {
-					col[j] = st[j*R+i] * a.scale
+					row[j] *= a.scale
 				}
-				kn.Softmax(col[:visible])
-				for j := range visible {
-					st[j*R+i] = col[j]
-				}
-				for j := visible; j < seen; j++ {
-					st[j*R+i] = 0
-				}
+				kn.Softmax(row[:visible])
+				clear(row[visible:])
 			}
+			kn.Transpose(st, R, rowsT, seen, seen, R)
 
 			// out[i][d] = Σ_j P[i][j]·V[j][d], with st as the panel and vt's rows as weights.
 			tile := growF32(&ws.tile, hd*R)
@@ -134,12 +133,7 @@ func (b *Backend) attendPanels(a *attention) {
 			for d0 := 0; d0 < hd; d0 += C {
 				kn.GemmF32(tile[d0*R:], st, vg[d0*seenAll:], seenAll, seen, min(C, hd-d0), false)
 			}
-			for i := range rows {
-				out := a.out[(i0+i)*a.qc+h*hd:]
-				for dd := range hd {
-					out[dd] = tile[dd*R+i]
-				}
-			}
+			kn.Transpose(a.out[i0*a.qc+h*hd:], a.qc, tile, R, rows, hd)
 		}
 	})
 }

@@ -132,16 +132,9 @@ func (b *Backend) gemm(ds, xs []float32, wt *Tensor, n, k, m int) {
 				}
 			}
 		}
-		// Transpose the tiles into dst, writing along its rows: the strided reads hit the
-		// tiles in cache, where strided writes would each touch a new line of dst.
+		// The tiles, transposed, are this chunk's columns of dst.
 		for p := range panels {
-			tile := tiles[p*rowsW*R:]
-			for i := range min(R, n-p*R) {
-				row := ds[(p*R+i)*m+lo : (p*R+i)*m+hi]
-				for j := range row {
-					row[j] = tile[j*R+i]
-				}
-			}
+			kn.Transpose(ds[p*R*m+lo:], m, tiles[p*rowsW*R:], R, min(R, n-p*R), rowsW)
 		}
 	})
 }
