@@ -306,7 +306,7 @@ func TestTranspose(t *testing.T) {
 			rows, cols := sh[0], sh[1]
 			lds, ldd := rows+3, cols+5
 			src := randSlice(rng, cols*lds, 1)
-			got, check := guarded(rows*ldd)
+			got, check := guarded(rows * ldd)
 			for i := range got {
 				got[i] = -1
 			}
