@@ -61,8 +61,9 @@ type Backend interface {
 	// Embed copies rows ids of table [vocab, width] into dst [len(ids), width] as F32.
 	// The caller checks that ids are in range.
 	Embed(dst, table Tensor, ids []int32)
-	// Copy copies src into dst of the same shape (dst F32).
-	Copy(dst, src Tensor)
+	// Copy copies the rows of src (F32) into dst from row row0 on: dst[row0+i] = src[i]. It
+	// is how new keys and values enter the KV cache.
+	Copy(dst Tensor, row0 int, src Tensor)
 
 	// Read copies an F32 tensor to the host, after all queued work; it reports sticky errors.
 	Read(dst []float32, t Tensor) error

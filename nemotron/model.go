@@ -105,11 +105,35 @@ type State struct {
 	x      backend.Tensor // (chunk, hidden) the residual stream
 	h      backend.Tensor // (chunk, hidden) normalised input of a block, then its output
 	q, att backend.Tensor // (chunk, heads·head_dim)
+	kv     backend.Tensor // (2·chunk, kv_heads·head_dim) new keys, then values, for the cache
 	up     backend.Tensor // (chunk, intermediate)
 	logits backend.Tensor // (logitRows, vocab)
+	rows   views          // the scratch above cut to the rows of the current pass
 
 	hostLogits []float32
 	hostRows   []float32 // for observers
+}
+
+// views are the first n rows of a State's scratch. Decoding passes one row after another, so
+// they are made when n changes, not on every pass.
+type views struct {
+	n                      int
+	x, h, q, att, k, v, up backend.Tensor
+	lastH, logits1         backend.Tensor // h's last row, one row of logits
+}
+
+func (s *State) viewsFor(n int) *views {
+	if s.rows.n == n && s.rows.x != nil {
+		return &s.rows
+	}
+	b := s.m.b
+	s.rows = views{
+		n: n,
+		x: b.Rows(s.x, 0, n), h: b.Rows(s.h, 0, n), q: b.Rows(s.q, 0, n), att: b.Rows(s.att, 0, n),
+		k: b.Rows(s.kv, 0, n), v: b.Rows(s.kv, s.chunk, s.chunk+n), up: b.Rows(s.up, 0, n),
+		lastH: b.Rows(s.h, n-1, n), logits1: b.Rows(s.logits, 0, 1),
+	}
+	return &s.rows
 }
 
 // logitRows bounds how many positions' logits are computed at once: a row of the 4B model's
@@ -145,6 +169,7 @@ func (m *Model) NewState(maxLen int) (*State, error) {
 	s.h = alloc(s.chunk, c.Hidden)
 	s.q = alloc(s.chunk, c.QDim())
 	s.att = alloc(s.chunk, c.QDim())
+	s.kv = alloc(2*s.chunk, c.KVDim())
 	s.up = alloc(s.chunk, c.Intermediate)
 	s.logits = alloc(min(logitRows, s.chunk), c.VocabSize)
 	if err := errors.Join(errs...); err != nil {
@@ -172,7 +197,7 @@ func (s *State) Truncate(pos int) {
 
 // Close frees the state's backend memory.
 func (s *State) Close() {
-	for _, t := range append(append([]backend.Tensor{s.x, s.h, s.q, s.att, s.up, s.logits}, s.k...), s.v...) {
+	for _, t := range append(append([]backend.Tensor{s.x, s.h, s.q, s.att, s.kv, s.up, s.logits}, s.k...), s.v...) {
 		if t != nil {
 			s.m.b.Free(t)
 		}
@@ -233,8 +258,8 @@ func (s *State) forward(ctx context.Context, ids []int32, dst []float32, obs Obs
 	w := m.w
 	n, pos := len(ids), s.pos
 	eps := float32(c.NormEps)
-	x, h := b.Rows(s.x, 0, n), b.Rows(s.h, 0, n)
-	q, att, up := b.Rows(s.q, 0, n), b.Rows(s.att, 0, n), b.Rows(s.up, 0, n)
+	r := s.viewsFor(n)
+	x, h, q, k, v, att, up := r.x, r.h, r.q, r.k, r.v, r.att, r.up
 
 	b.Embed(x, w.embed, ids)
 	if err := s.observe(obs, "embed", x, pos, n); err != nil {
@@ -245,14 +270,15 @@ func (s *State) forward(ctx context.Context, ids []int32, dst []float32, obs Obs
 			return err
 		}
 		// Attention: h = LN1(x); q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ; rotate q and k by position;
-		// k and v go straight into the cache rows of these positions.
-		k, v := b.Rows(s.k[l], pos, pos+n), b.Rows(s.v[l], pos, pos+n)
+		// k and v join the cache at these positions, and q attends over all of it.
 		b.LayerNorm1P(h, x, lw.ln1W, lw.ln1B, eps)
 		b.MatMul(q, h, lw.q)
 		b.MatMul(k, h, lw.k)
 		b.MatMul(v, h, lw.v)
 		b.Rotary(q, c.Heads, c.HeadDim, c.RotaryDims(), pos, c.RopeTheta)
 		b.Rotary(k, c.KVHeads, c.HeadDim, c.RotaryDims(), pos, c.RopeTheta)
+		b.Copy(s.k[l], pos, k)
+		b.Copy(s.v[l], pos, v)
 		b.Attention(att, q, s.k[l], s.v[l], c.Heads, c.KVHeads, pos)
 		b.MatMul(h, att, lw.o)
 		b.Add(x, h) // x += attention(LN1(x))·Woᵀ
@@ -275,15 +301,23 @@ func (s *State) forward(ctx context.Context, ids []int32, dst []float32, obs Obs
 		return err
 	}
 
-	// Logits = LN_f(x)·W_headᵀ for the rows asked for, a few rows at a time.
+	// Logits = LN_f(x)·W_headᵀ for the rows asked for: the last one when decoding, else a few
+	// rows at a time.
 	rows := len(dst) / c.VocabSize
-	for r := n - rows; r < n; r += logitRows {
-		e := min(r+logitRows, n)
-		lg := b.Rows(s.logits, 0, e-r)
-		b.MatMul(lg, b.Rows(h, r, e), w.head)
-		off := (r - (n - rows)) * c.VocabSize
-		if err := b.Read(dst[off:off+(e-r)*c.VocabSize], lg); err != nil {
+	if rows == 1 {
+		b.MatMul(r.logits1, r.lastH, w.head)
+		if err := b.Read(dst, r.logits1); err != nil {
 			return err
+		}
+	} else {
+		for i := n - rows; i < n; i += logitRows {
+			e := min(i+logitRows, n)
+			lg := b.Rows(s.logits, 0, e-i)
+			b.MatMul(lg, b.Rows(h, i, e), w.head)
+			off := (i - (n - rows)) * c.VocabSize
+			if err := b.Read(dst[off:off+(e-i)*c.VocabSize], lg); err != nil {
+				return err
+			}
 		}
 	}
 	if err := b.Sync(); err != nil {

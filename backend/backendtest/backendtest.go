@@ -311,14 +311,17 @@ func (s *suite) embed(t *testing.T) {
 func (s *suite) rowsAndCopy(t *testing.T) {
 	src, sr := s.activations(t, s.randn(6*4, 1), 6, 4)
 	dst := s.alloc(t, 6, 4)
-	// Copy rows 2..4 of src into rows 1..3 of dst through views.
-	s.b.Copy(s.b.Rows(dst, 1, 3), s.b.Rows(src, 2, 4))
+	// Rows 2..4 of src into rows 1..3 of dst, through a view of src and a row offset.
+	s.b.Copy(dst, 1, s.b.Rows(src, 2, 4))
 	want := make([]float64, 24)
 	copy(want[4:12], sr[8:16])
-	s.check(t, "copy through row views", s.read(t, dst), want, 0)
+	s.check(t, "copy of a view to a row offset", s.read(t, dst), want, 0)
 	if got := s.b.Rows(dst, 1, 3).Shape(); len(got) != 2 || got[0] != 2 || got[1] != 4 {
 		t.Errorf("view shape %v", got)
 	}
-	got := s.read(t, s.b.Rows(dst, 1, 2))
-	s.check(t, "read of a view", got, want[4:8], 0)
+	s.check(t, "read of a view", s.read(t, s.b.Rows(dst, 1, 2)), want[4:8], 0)
+	// Writes through a view land in the viewed tensor.
+	s.b.Copy(s.b.Rows(dst, 4, 6), 1, s.b.Rows(src, 0, 1))
+	copy(want[20:24], sr[0:4])
+	s.check(t, "copy into a view", s.read(t, dst), want, 0)
 }

@@ -48,92 +48,115 @@ type attention struct {
 // attendRows gives each (query row, head) a task: scores by dot products with every key it
 // sees, softmax, then the weighted sum of values.
 func (b *Backend) attendRows(a *attention) {
-	kn, hd := b.kernels, a.headDim
-	b.pool.Run(a.n*a.heads, 1, func(worker, lo, hi int) {
-		for task := lo; task < hi; task++ {
-			i, h := task/a.heads, task%a.heads
-			seen := a.pos0 + i + 1
-			scores := b.scratchFor(worker, seen)
-			qh := a.q[i*a.qc+h*hd : i*a.qc+(h+1)*hd]
-			off := (h / a.group) * hd
-			for j := range seen {
-				scores[j] = kn.Dot(qh, a.k[j*a.kvc+off:j*a.kvc+off+hd]) * a.scale
-			}
-			kn.Softmax(scores)
-			out := a.out[i*a.qc+h*hd : i*a.qc+(h+1)*hd]
-			clear(out)
-			for j, p := range scores {
-				kn.Axpy(p, a.v[j*a.kvc+off:j*a.kvc+off+hd], out)
-			}
+	b.tasks.rows = attnRowsTask{b: b, a: *a}
+	b.pool.Run(a.n*a.heads, 1, &b.tasks.rows)
+}
+
+type attnRowsTask struct {
+	b *Backend
+	a attention
+}
+
+func (t *attnRowsTask) run(worker, lo, hi int) {
+	a, kn, hd := &t.a, t.b.kernels, t.a.headDim
+	for task := lo; task < hi; task++ {
+		i, h := task/a.heads, task%a.heads
+		seen := a.pos0 + i + 1
+		scores := t.b.scratchFor(worker, seen)
+		qh := a.q[i*a.qc+h*hd : i*a.qc+(h+1)*hd]
+		off := (h / a.group) * hd
+		for j := range seen {
+			scores[j] = kn.Dot(qh, a.k[j*a.kvc+off:j*a.kvc+off+hd]) * a.scale
 		}
-	})
+		kn.Softmax(scores)
+		out := a.out[i*a.qc+h*hd : i*a.qc+(h+1)*hd]
+		clear(out)
+		for j, p := range scores {
+			kn.Axpy(p, a.v[j*a.kvc+off:j*a.kvc+off+hd], out)
+		}
+	}
 }
 
 // attendPanels computes attention for blocks of GemmRows queries of one head at a time.
 // Scores come out of the kernels transposed, st[j·R+i] for key j and query i, which is also
-// the packed-panel layout of the probabilities P[i][j]: after a softmax down each column,
-// st is multiplied by the values as it stands. The values are first transposed (per KV head,
-// vt[d][j]) so that they can play the weights' part.
+// the packed-panel layout of the probabilities P[i][j]: after a softmax of each query's
+// scores, st is multiplied by the values as it stands. The values are first transposed (per
+// KV head, vt[d][j]) so that they can play the weights' part.
 func (b *Backend) attendPanels(a *attention) {
-	kn, hd := b.kernels, a.headDim
+	hd, seenAll := a.headDim, a.pos0+a.n
+	vt := &b.tasks.vt
+	*vt = vtTask{kn: b.kernels, a: *a, vt: growF32(&b.vt, (a.heads/a.group)*hd*seenAll)}
+	b.pool.Run(a.heads/a.group, 1, vt)
+
+	pt := &b.tasks.panel
+	*pt = attnPanelTask{b: b, a: *a, vt: vt.vt}
+	R := b.kernels.GemmRows
+	b.pool.Run((a.n+R-1)/R*a.heads, 1, pt)
+}
+
+// vtTask transposes the value cache of each KV head.
+type vtTask struct {
+	kn *tensor.Kernels
+	a  attention
+	vt []float32
+}
+
+func (t *vtTask) run(_, lo, hi int) {
+	a, hd, seenAll := &t.a, t.a.headDim, t.a.pos0+t.a.n
+	for g := lo; g < hi; g++ {
+		t.kn.Transpose(t.vt[g*hd*seenAll:], seenAll, a.v[g*hd:], a.kvc, hd, seenAll)
+	}
+}
+
+type attnPanelTask struct {
+	b  *Backend
+	a  attention
+	vt []float32
+}
+
+func (t *attnPanelTask) run(worker, lo, hi int) {
+	a, kn, hd := &t.a, t.b.kernels, t.a.headDim
 	R, C := kn.GemmRows, kn.GemmCols
 	seenAll := a.pos0 + a.n
-	kvHeads := a.heads / a.group
+	ws := &t.b.workers[worker]
+	for task := lo; task < hi; task++ {
+		blk, h := task/a.heads, task%a.heads
+		i0 := blk * R
+		rows := min(R, a.n-i0)
+		seen := a.pos0 + i0 + rows // keys the last query of the block sees
+		g := h / a.group
 
-	vt := growF32(&b.vt, kvHeads*hd*seenAll)
-	b.pool.Run(kvHeads*hd, 8, func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			g, dd := r/hd, r%hd
-			row := vt[r*seenAll : (r+1)*seenAll]
-			src := a.v[g*hd+dd:]
-			for j := range row {
-				row[j] = src[j*a.kvc]
-			}
+		xp := growF32(&ws.qpanel, hd*R)
+		kn.PackF32(xp, a.q[i0*a.qc+h*hd:], a.qc, rows, hd)
+		st := growF32(&ws.scores, seen*R)
+		for j0 := 0; j0 < seen; j0 += C {
+			kn.GemmF32(st[j0*R:], xp, a.k[j0*a.kvc+g*hd:], a.kvc, hd, min(C, seen-j0), false)
 		}
-	})
 
-	blocks := (a.n + R - 1) / R
-	b.pool.Run(blocks*a.heads, 1, func(worker, lo, hi int) {
-		ws := &b.workers[worker]
-		for task := lo; task < hi; task++ {
-			blk, h := task/a.heads, task%a.heads
-			i0 := blk * R
-			rows := min(R, a.n-i0)
-			seen := a.pos0 + i0 + rows // keys the last query of the block sees
-			g := h / a.group
-
-			xp := growF32(&ws.qpanel, hd*R)
-			kn.PackF32(xp, a.q[i0*a.qc+h*hd:], a.qc, rows, hd)
-			st := growF32(&ws.scores, seen*R)
-			for j0 := 0; j0 < seen; j0 += C {
-				kn.GemmF32(st[j0*R:], xp, a.k[j0*a.kvc+g*hd:], a.kvc, hd, min(C, seen-j0), false)
+		// Softmax of each query's scores over the keys it may see; the rest are zero.
+		// The scores are turned into rows for it, and back.
+		rowsT := growF32(&ws.attn, R*seen)
+		kn.Transpose(rowsT, seen, st, R, R, seen)
+		for i := range R {
+			row := rowsT[i*seen : (i+1)*seen]
+			visible := a.pos0 + i0 + i + 1
+			if i >= rows {
+				visible = 0
 			}
-
-			// Softmax of each query's scores over the keys it may see; the rest are zero.
-			// The scores are turned into rows for it, and back.
-			rowsT := growF32(&ws.attn, R*seen)
-			kn.Transpose(rowsT, seen, st, R, R, seen)
-			for i := range R {
-				row := rowsT[i*seen : (i+1)*seen]
-				visible := a.pos0 + i0 + i + 1
-				if i >= rows {
-					visible = 0
-				}
-				for j := range visible {
-					row[j] *= a.scale
-				}
-				kn.Softmax(row[:visible])
-				clear(row[visible:])
+			for j := range visible {
+				row[j] *= a.scale
 			}
-			kn.Transpose(st, R, rowsT, seen, seen, R)
-
-			// out[i][d] = Σ_j P[i][j]·V[j][d], with st as the panel and vt's rows as weights.
-			tile := growF32(&ws.tile, hd*R)
-			vg := vt[g*hd*seenAll:]
-			for d0 := 0; d0 < hd; d0 += C {
-				kn.GemmF32(tile[d0*R:], st, vg[d0*seenAll:], seenAll, seen, min(C, hd-d0), false)
-			}
-			kn.Transpose(a.out[i0*a.qc+h*hd:], a.qc, tile, R, rows, hd)
+			kn.Softmax(row[:visible])
+			clear(row[visible:])
 		}
-	})
+		kn.Transpose(st, R, rowsT, seen, seen, R)
+
+		// out[i][d] = Σ_j P[i][j]·V[j][d], with st as the panel and vt's rows as weights.
+		tile := growF32(&ws.tile, hd*R)
+		vg := t.vt[g*hd*seenAll:]
+		for d0 := 0; d0 < hd; d0 += C {
+			kn.GemmF32(tile[d0*R:], st, vg[d0*seenAll:], seenAll, seen, min(C, hd-d0), false)
+		}
+		kn.Transpose(a.out[i0*a.qc+h*hd:], a.qc, tile, R, rows, hd)
+	}
 }

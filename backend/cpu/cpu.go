@@ -47,9 +47,20 @@ type Backend struct {
 	workers []workerScratch
 	xp      []float32 // x packed into panels
 	xb      []uint16  // x rounded to bf16 (fast mode), plain or packed
-	vt      []float32 // the value cache transposed, for attention on panels
-	ropeMu  sync.Mutex
-	rope    map[ropeKey][]float32
+	tasks   struct {  // the work of the operation under way, for the pool
+		norm  normTask
+		rope  ropeTask
+		elem  elemTask
+		gemv  gemvTask
+		pack  packTask
+		gemm  gemmTask
+		rows  attnRowsTask
+		vt    vtTask
+		panel attnPanelTask
+	}
+	vt     []float32 // the value cache transposed, for attention on panels
+	ropeMu sync.Mutex
+	rope   map[ropeKey][]float32
 }
 
 type ropeKey struct {
@@ -148,12 +159,13 @@ func (b *Backend) Read(dst []float32, bt backend.Tensor) error {
 	return nil
 }
 
-func (b *Backend) Copy(dst, src backend.Tensor) {
+func (b *Backend) Copy(dst backend.Tensor, row0 int, src backend.Tensor) {
 	d, s := dst.(*Tensor), src.(*Tensor)
-	if len(d.f32) != len(s.f32) || s.f32 == nil {
-		panic("cpu: copy between mismatched tensors")
+	c := d.cols()
+	if s.f32 == nil || d.f32 == nil || s.cols() != c || row0 < 0 || row0+s.rows() > d.rows() {
+		panic(fmt.Sprintf("cpu: copy of %s into rows %d… of %s", tensor.ShapeString(s.shape), row0, tensor.ShapeString(d.shape)))
 	}
-	copy(d.f32, s.f32)
+	copy(d.f32[row0*c:], s.f32)
 }
 
 // scratchFor returns a worker's attention scratch of n floats, kept between calls.
@@ -165,32 +177,54 @@ func (b *Backend) LayerNorm1P(dst, x, weight, bias backend.Tensor, eps float32) 
 	if len(w.f32) != c || len(bs.f32) != c || len(d.f32) != len(xt.f32) {
 		panic("cpu: layernorm shapes")
 	}
-	b.pool.Run(xt.rows(), 4, func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			tensor.LayerNorm1P(d.f32[r*c:(r+1)*c], xt.f32[r*c:(r+1)*c], w.f32, bs.f32, eps)
-		}
-	})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tasks.norm = normTask{kn: b.kernels, dst: d.f32, x: xt.f32, w: w.f32, b: bs.f32, eps: eps, c: c}
+	b.pool.Run(xt.rows(), 4, &b.tasks.norm)
+}
+
+type normTask struct {
+	kn           *tensor.Kernels
+	dst, x, w, b []float32
+	eps          float32
+	c            int
+}
+
+func (t *normTask) run(_, lo, hi int) {
+	for r := lo; r < hi; r++ {
+		t.kn.LayerNorm1P(t.dst[r*t.c:(r+1)*t.c], t.x[r*t.c:(r+1)*t.c], t.w, t.b, t.eps)
+	}
 }
 
 func (b *Backend) Rotary(x backend.Tensor, heads, headDim, rotDims, pos0 int, theta float64) {
 	xt := x.(*Tensor)
-	c := xt.cols()
-	if c != heads*headDim || rotDims > headDim || rotDims%2 != 0 {
+	if xt.cols() != heads*headDim || rotDims > headDim || rotDims%2 != 0 {
 		panic("cpu: rotary shapes")
 	}
 	inv := b.invFreq(rotDims, theta)
-	half := rotDims / 2
-	b.pool.Run(xt.rows(), 1, func(worker, lo, hi int) {
-		cs := b.scratchFor(worker, 2*half)
-		cos, sin := cs[:half], cs[half:]
-		for r := lo; r < hi; r++ {
-			tensor.RopeAngles(cos, sin, inv, pos0+r)
-			row := xt.f32[r*c : (r+1)*c]
-			for h := range heads {
-				tensor.RotateHalf(row[h*headDim:(h+1)*headDim], cos, sin)
-			}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tasks.rope = ropeTask{b: b, x: xt.f32, inv: inv, heads: heads, headDim: headDim, pos0: pos0}
+	b.pool.Run(xt.rows(), 1, &b.tasks.rope)
+}
+
+type ropeTask struct {
+	b                    *Backend
+	x, inv               []float32
+	heads, headDim, pos0 int
+}
+
+func (t *ropeTask) run(worker, lo, hi int) {
+	half, c := len(t.inv), t.heads*t.headDim
+	cs := t.b.scratchFor(worker, 2*half)
+	cos, sin := cs[:half], cs[half:]
+	for r := lo; r < hi; r++ {
+		tensor.RopeAngles(cos, sin, t.inv, t.pos0+r)
+		row := t.x[r*c : (r+1)*c]
+		for h := range t.heads {
+			t.b.kernels.RotateHalf(row[h*t.headDim:(h+1)*t.headDim], cos, sin)
 		}
-	})
+	}
 }
 
 // invFreq caches the rotary inverse frequencies; sessions on other goroutines share them.
@@ -207,8 +241,10 @@ func (b *Backend) invFreq(rotDims int, theta float64) []float32 {
 }
 
 func (b *Backend) ReLU2(x backend.Tensor) {
-	xs := x.(*Tensor).f32
-	b.pool.Run(len(xs), 1<<14, func(_, lo, hi int) { tensor.ReLU2(xs[lo:hi]) })
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tasks.elem = elemTask{kn: b.kernels, x: x.(*Tensor).f32}
+	b.pool.Run(len(b.tasks.elem.x), 1<<14, &b.tasks.elem)
 }
 
 func (b *Backend) Add(dst, x backend.Tensor) {
@@ -216,7 +252,24 @@ func (b *Backend) Add(dst, x backend.Tensor) {
 	if len(ds) != len(xs) {
 		panic("cpu: add shapes")
 	}
-	b.pool.Run(len(xs), 1<<14, func(_, lo, hi int) { tensor.Add(ds[lo:hi], xs[lo:hi]) })
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tasks.elem = elemTask{kn: b.kernels, dst: ds, x: xs}
+	b.pool.Run(len(xs), 1<<14, &b.tasks.elem)
+}
+
+// elemTask is an element-wise op: dst += x when dst is set, x = relu(x)² otherwise.
+type elemTask struct {
+	kn     *tensor.Kernels
+	dst, x []float32
+}
+
+func (t *elemTask) run(_, lo, hi int) {
+	if t.dst != nil {
+		t.kn.Add(t.dst[lo:hi], t.x[lo:hi])
+	} else {
+		t.kn.ReLU2(t.x[lo:hi])
+	}
 }
 
 func (b *Backend) Embed(dst, table backend.Tensor, ids []int32) {

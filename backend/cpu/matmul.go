@@ -33,31 +33,41 @@ func (b *Backend) MatMul(dst, x, w backend.Tensor) {
 
 func (b *Backend) gemv(ds, xs []float32, wt *Tensor, n, k, m int) {
 	kn := b.kernels
-	fast := b.opts.Precision == backend.Fast && wt.dt == tensor.BF16 && kn.GemvBF16Fast != nil
-	var xb []uint16
-	if fast {
-		xb = b.bf16Scratch(&b.xb, n*k)
-		kn.F32ToBF16(xb, xs[:n*k])
+	t := &b.tasks.gemv
+	*t = gemvTask{kn: kn, ds: ds, xs: xs, w: wt, n: n, k: k, m: m}
+	if b.opts.Precision == backend.Fast && wt.dt == tensor.BF16 && kn.GemvBF16Fast != nil {
+		t.xb = b.bf16Scratch(&b.xb, n*k)
+		kn.F32ToBF16(t.xb, xs[:n*k])
 	}
 	// Blocks of rows small enough that n rows of x reuse them from cache, many enough
 	// that workers finishing early find more.
-	grain := max(16, min(256, m/(b.opts.Threads*8)))
-	b.pool.Run(m, grain, func(_, lo, hi int) {
-		for i := range n {
-			out := ds[i*m+lo : i*m+hi]
-			xi := xs[i*k : (i+1)*k]
-			switch {
-			case fast:
-				kn.GemvBF16Fast(out, wt.u16[lo*k:hi*k], xb[i*k:(i+1)*k])
-			case wt.dt == tensor.BF16:
-				kn.GemvBF16(out, wt.u16[lo*k:hi*k], xi)
-			case wt.dt == tensor.F16:
-				kn.GemvF16(out, wt.u16[lo*k:hi*k], xi)
-			default:
-				kn.GemvF32(out, wt.f32[lo*k:hi*k], xi)
-			}
+	b.pool.Run(m, max(16, min(256, m/(b.opts.Threads*8))), t)
+}
+
+type gemvTask struct {
+	kn      *tensor.Kernels
+	ds, xs  []float32
+	xb      []uint16 // x rounded to bf16, in fast mode
+	w       *Tensor
+	n, k, m int
+}
+
+func (t *gemvTask) run(_, lo, hi int) {
+	k, m, w := t.k, t.m, t.w
+	for i := range t.n {
+		out := t.ds[i*m+lo : i*m+hi]
+		xi := t.xs[i*k : (i+1)*k]
+		switch {
+		case t.xb != nil:
+			t.kn.GemvBF16Fast(out, w.u16[lo*k:hi*k], t.xb[i*k:(i+1)*k])
+		case w.dt == tensor.BF16:
+			t.kn.GemvBF16(out, w.u16[lo*k:hi*k], xi)
+		case w.dt == tensor.F16:
+			t.kn.GemvF16(out, w.u16[lo*k:hi*k], xi)
+		default:
+			t.kn.GemvF32(out, w.f32[lo*k:hi*k], xi)
 		}
-	})
+	}
 }
 
 // kBlock bounds the columns of one packed panel that a kernel call runs over, so that a
@@ -71,72 +81,97 @@ func (b *Backend) gemm(ds, xs []float32, wt *Tensor, n, k, m int) {
 	fast := b.opts.Precision == backend.Fast && wt.dt == tensor.BF16 && kn.GemmBF16 != nil && k%2 == 0
 
 	// Pack x, a panel per task.
-	var xp []float32
-	var xpb []uint16
+	pk := &b.tasks.pack
+	*pk = packTask{kn: kn, xs: xs, n: n, k: k}
 	if fast {
-		xpb = b.bf16Scratch(&b.xb, panels*k*R)
+		pk.xpb = b.bf16Scratch(&b.xb, panels*k*R)
 	} else {
-		xp = b.f32Scratch(&b.xp, panels*k*R)
+		pk.xp = b.f32Scratch(&b.xp, panels*k*R)
 	}
-	b.pool.Run(panels, 1, func(_, lo, hi int) {
-		for p := lo; p < hi; p++ {
-			rows := min(R, n-p*R)
-			if fast {
-				kn.PackBF16(xpb[p*k*R:(p+1)*k*R], xs[p*R*k:], k, rows, k)
-			} else {
-				kn.PackF32(xp[p*k*R:(p+1)*k*R], xs[p*R*k:], k, rows, k)
-			}
-		}
-	})
+	b.pool.Run(panels, 1, pk)
 
 	// Each task takes a chunk of w's rows. For every k-block it widens that block of the chunk
 	// once (exact mode) and multiplies it by every panel: each weight is read from memory and
 	// converted once per matmul, while the transposed tiles of all panels accumulate.
+	g := &b.tasks.gemm
+	*g = gemmTask{b: b, ds: ds, xp: pk.xp, xpb: pk.xpb, w: wt, n: n, k: k, m: m, panels: panels, fast: fast}
+	b.pool.Run(m, max(C, min(64, (m/(b.opts.Threads*4))/C*C)), g)
+}
+
+type packTask struct {
+	kn     *tensor.Kernels
+	xs, xp []float32
+	xpb    []uint16
+	n, k   int
+}
+
+func (t *packTask) run(_, lo, hi int) {
+	R, k := t.kn.GemmRows, t.k
+	for p := lo; p < hi; p++ {
+		rows := min(R, t.n-p*R)
+		if t.xpb != nil {
+			t.kn.PackBF16(t.xpb[p*k*R:(p+1)*k*R], t.xs[p*R*k:], k, rows, k)
+		} else {
+			t.kn.PackF32(t.xp[p*k*R:(p+1)*k*R], t.xs[p*R*k:], k, rows, k)
+		}
+	}
+}
+
+type gemmTask struct {
+	b               *Backend
+	ds, xp          []float32
+	xpb             []uint16
+	w               *Tensor
+	n, k, m, panels int
+	fast            bool
+}
+
+func (t *gemmTask) run(worker, lo, hi int) {
+	kn := t.b.kernels
+	R, C := kn.GemmRows, kn.GemmCols
+	k, w := t.k, t.w
+	ws := &t.b.workers[worker]
+	rowsW := hi - lo
+	tiles := growF32(&ws.tile, t.panels*rowsW*R)
 	kc := min(k, kBlock)
-	chunk := max(C, min(64, (m/(b.opts.Threads*4))/C*C))
-	b.pool.Run(m, chunk, func(worker, lo, hi int) {
-		ws := &b.workers[worker]
-		rowsW := hi - lo
-		tiles := growF32(&ws.tile, panels*rowsW*R)
-		convert := !fast && wt.dt != tensor.F32
-		var wconv []float32
+	convert := !t.fast && w.dt != tensor.F32
+	var wconv []float32
+	if convert {
+		wconv = growF32(&ws.wconv, rowsW*kc)
+	}
+	for k0 := 0; k0 < k; k0 += kc {
+		kcur := min(kc, k-k0)
+		acc := k0 > 0
 		if convert {
-			wconv = growF32(&ws.wconv, rowsW*kc)
-		}
-		for k0 := 0; k0 < k; k0 += kc {
-			kcur := min(kc, k-k0)
-			acc := k0 > 0
-			if convert {
-				for j := range rowsW {
-					src := wt.u16[(lo+j)*k+k0 : (lo+j)*k+k0+kcur]
-					if wt.dt == tensor.BF16 {
-						kn.BF16ToF32(wconv[j*kcur:], src)
-					} else {
-						kn.F16ToF32(wconv[j*kcur:], src)
-					}
-				}
-			}
-			for p := range panels {
-				tile := tiles[p*rowsW*R:]
-				for j0 := 0; j0 < rowsW; j0 += C {
-					nw := min(C, rowsW-j0)
-					t := tile[j0*R:]
-					switch {
-					case fast:
-						kn.GemmBF16(t, xpb[p*k*R+k0*R:], wt.u16[(lo+j0)*k+k0:], k, kcur, nw, acc)
-					case convert:
-						kn.GemmF32(t, xp[p*k*R+k0*R:], wconv[j0*kcur:], kcur, kcur, nw, acc)
-					default:
-						kn.GemmF32(t, xp[p*k*R+k0*R:], wt.f32[(lo+j0)*k+k0:], k, kcur, nw, acc)
-					}
+			for j := range rowsW {
+				src := w.u16[(lo+j)*k+k0 : (lo+j)*k+k0+kcur]
+				if w.dt == tensor.BF16 {
+					kn.BF16ToF32(wconv[j*kcur:], src)
+				} else {
+					kn.F16ToF32(wconv[j*kcur:], src)
 				}
 			}
 		}
-		// The tiles, transposed, are this chunk's columns of dst.
-		for p := range panels {
-			kn.Transpose(ds[p*R*m+lo:], m, tiles[p*rowsW*R:], R, min(R, n-p*R), rowsW)
+		for p := range t.panels {
+			tile := tiles[p*rowsW*R:]
+			for j0 := 0; j0 < rowsW; j0 += C {
+				nw := min(C, rowsW-j0)
+				tj := tile[j0*R:]
+				switch {
+				case t.fast:
+					kn.GemmBF16(tj, t.xpb[p*k*R+k0*R:], w.u16[(lo+j0)*k+k0:], k, kcur, nw, acc)
+				case convert:
+					kn.GemmF32(tj, t.xp[p*k*R+k0*R:], wconv[j0*kcur:], kcur, kcur, nw, acc)
+				default:
+					kn.GemmF32(tj, t.xp[p*k*R+k0*R:], w.f32[(lo+j0)*k+k0:], k, kcur, nw, acc)
+				}
+			}
 		}
-	})
+	}
+	// The tiles, transposed, are this chunk's columns of dst.
+	for p := range t.panels {
+		kn.Transpose(t.ds[p*R*t.m+lo:], t.m, tiles[p*rowsW*R:], R, min(R, t.n-p*R), rowsW)
+	}
 }
 
 // workerScratch is memory one worker reuses from call to call.

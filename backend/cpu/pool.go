@@ -14,7 +14,7 @@ type pool struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex // one Run at a time: the fields below belong to it
 
-	fn    func(worker, lo, hi int)
+	t     task
 	n     int
 	grain int
 	next  atomic.Int64
@@ -35,23 +35,29 @@ func newPool(workers int) *pool {
 	return p
 }
 
-// Run calls fn(worker, lo, hi) over disjoint chunks that cover [0, n), at most grain long,
-// on all workers (the caller is worker 0), and returns when every chunk is done. worker
-// indexes per-worker scratch.
-func (p *pool) Run(n, grain int, fn func(worker, lo, hi int)) {
+// A task is work split by a pool. Tasks are structs the backend keeps and refills for each
+// operation, so that handing one to the workers allocates nothing.
+type task interface {
+	run(worker, lo, hi int)
+}
+
+// Run calls t.run(worker, lo, hi) over disjoint chunks that cover [0, n), at most grain
+// long, on all workers (the caller is worker 0), and returns when every chunk is done.
+// worker indexes per-worker scratch.
+func (p *pool) Run(n, grain int, t task) {
 	if n <= 0 {
 		return
 	}
 	grain = max(grain, 1)
 	if n <= grain || p.workers == 1 {
 		p.mu.Lock()
-		fn(0, 0, n)
+		t.run(0, 0, n)
 		p.mu.Unlock()
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.fn, p.n, p.grain = fn, n, grain
+	p.t, p.n, p.grain = t, n, grain
 	p.next.Store(0)
 	helpers := min(len(p.wake), (n+grain-1)/grain-1)
 	p.wg.Add(helpers)
@@ -60,7 +66,7 @@ func (p *pool) Run(n, grain int, fn func(worker, lo, hi int)) {
 	}
 	p.work(0)
 	p.wg.Wait()
-	p.fn = nil
+	p.t = nil
 }
 
 func (p *pool) work(worker int) {
@@ -69,7 +75,7 @@ func (p *pool) work(worker int) {
 		if lo >= p.n {
 			return
 		}
-		p.fn(worker, lo, min(lo+p.grain, p.n))
+		p.t.run(worker, lo, min(lo+p.grain, p.n))
 	}
 }
 

@@ -866,15 +866,16 @@ func (b *Backend) Embed(dst, table backend.Tensor, ids []int32) {
 	}
 }
 
-func (b *Backend) Copy(dst, src backend.Tensor) {
+func (b *Backend) Copy(dst backend.Tensor, row0 int, src backend.Tensor) {
 	d, s := b.f32(dst, "copy dst"), b.f32(src, "copy src")
-	if d.len() != s.len() {
-		panic("cuda: copy between mismatched tensors")
+	c := d.cols()
+	if s.cols() != c || row0 < 0 || row0+s.rows() > d.rows() {
+		panic(fmt.Sprintf("cuda: copy of %s into rows %d… of %s", tensor.ShapeString(s.shape), row0, tensor.ShapeString(d.shape)))
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.ready() || d.len() == 0 {
+	if !b.ready() || s.len() == 0 {
 		return
 	}
-	b.note("cuMemcpyDtoDAsync_v2", C.mt_dtod(b.dev, d.ptr, s.ptr, C.size_t(4*d.len())))
+	b.note("cuMemcpyDtoDAsync_v2", C.mt_dtod(b.dev, d.at(row0*c), s.ptr, C.size_t(4*s.len())))
 }
