@@ -39,9 +39,9 @@ func (b *Backend) gemv(ds, xs []float32, wt *Tensor, n, k, m int) {
 		t.xb = b.bf16Scratch(&b.xb, n*k)
 		kn.F32ToBF16(t.xb, xs[:n*k])
 	}
-	// Blocks of rows small enough that n rows of x reuse them from cache, many enough
-	// that workers finishing early find more.
-	b.pool.Run(m, max(16, min(256, m/(b.opts.Threads*8))), t)
+	// Blocks of rows small enough that workers finish together (a matmul waits for its
+	// slowest worker, 224 times a token), large enough to amortise the hand-out.
+	b.pool.Run(m, max(16, min(256, m/(b.opts.Threads*32))&^3), t)
 }
 
 type gemvTask struct {
