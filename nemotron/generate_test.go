@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/minitron-go/minitron/nemotron"
+	"github.com/minitron-go/minitron/nemotron/goldentest"
 )
 
 func generate(t *testing.T, m *nemotron.Model, prompt []int32, opts nemotron.GenerateOptions) ([]int32, nemotron.Generation) {
@@ -25,8 +26,8 @@ func generate(t *testing.T, m *nemotron.Model, prompt []int32, opts nemotron.Gen
 }
 
 func TestGenerateGreedyGolden(t *testing.T) {
-	for _, name := range goldenModels {
-		g := loadGolden(t, name)
+	for _, name := range goldentest.Models {
+		g := goldentest.Load(t, goldentest.Dir(1, name))
 		m := loadModel(t, name, 2)
 		for _, gc := range g.Greedy {
 			ids, res := generate(t, m, gc.PromptIDs, nemotron.GenerateOptions{MaxTokens: len(gc.NewIDs), EOS: []int32{}})

@@ -2,12 +2,7 @@ package cuda_test
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
-	"fmt"
-	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -17,8 +12,8 @@ import (
 	_ "github.com/minitron-go/minitron/backend/cpu" // for "auto" to fall back to
 	"github.com/minitron-go/minitron/backend/cuda"
 	"github.com/minitron-go/minitron/bench"
-	"github.com/minitron-go/minitron/checkpoint/safetensors"
 	"github.com/minitron-go/minitron/nemotron"
+	"github.com/minitron-go/minitron/nemotron/goldentest"
 )
 
 // open opens the GPU backend, or skips the test with the reason: no library, no device, or a
@@ -79,173 +74,25 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// Golden models: logits of every position against the float64 transformers references, as
-// nemotron's CPU test checks them (testdata/GOLDEN.md).
-const (
-	exactGoldenTol = 1e-3 // float32 on the GPU; the CPU reaches 1e-4
-	fastGoldenTol  = 5e-2 // bf16 tensor cores in prefill GEMMs
-	// fastMargin is the top-1/top-2 gap above which fast precision must keep the top token.
-	fastMargin = 0.1
+// Golden models against the float64 transformers references (testdata/GOLDEN.md), as the
+// CPU's tests check them, with the GPU's tolerances.
+var (
+	exactGolden = goldentest.Tolerance{Logits: 1e-3}              // float32 on the GPU; the CPU reaches 1e-4
+	fastGolden  = goldentest.Tolerance{Logits: 5e-2, Margin: 0.1} // bf16 tensor cores in prefill GEMMs
 )
-
-var goldenModels = []string{"tiny-a", "tiny-b", "small-c"}
-
-type golden struct {
-	Cases []struct {
-		Name string  `json:"name"`
-		IDs  []int32 `json:"ids"`
-	} `json:"cases"`
-	Greedy []struct {
-		Case      string  `json:"case"`
-		PromptIDs []int32 `json:"prompt_ids"`
-		NewIDs    []int32 `json:"new_ids"`
-	} `json:"greedy"`
-	ref *safetensors.File
-}
-
-func modelDir(name string) string { return filepath.Join("..", "..", "testdata", "models", name) }
-
-func loadGolden(t *testing.T, name string) *golden {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(modelDir(name), "golden.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &golden{}
-	if err := json.Unmarshal(raw, g); err != nil {
-		t.Fatal(err)
-	}
-	if g.ref, err = safetensors.Open(filepath.Join(modelDir(name), "golden.safetensors")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.ref.Close() })
-	return g
-}
-
-func (g *golden) logits(t *testing.T, c string) []float32 {
-	t.Helper()
-	h, ok := g.ref.Tensor(c + ".logits")
-	if !ok {
-		t.Fatalf("golden tensor %s.logits missing", c)
-	}
-	return h.F32()
-}
-
-func (g *golden) ids(t *testing.T, c string) []int32 {
-	t.Helper()
-	h, ok := g.ref.Tensor(c + ".ids")
-	if !ok {
-		t.Fatalf("golden tensor %s.ids missing", c)
-	}
-	out := make([]int32, h.Len())
-	for i := range out {
-		out[i] = int32(binary.LittleEndian.Uint64(h.Data[8*i:]))
-	}
-	return out
-}
-
-func loadModel(t *testing.T, name string, b backend.Backend) *nemotron.Model {
-	t.Helper()
-	m, err := nemotron.Load(modelDir(name), b, nemotron.LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
-}
-
-// top2 returns the best index and its margin over the runner-up.
-func top2(v []float32) (int, float64) {
-	best := argmax(v)
-	second := math.Inf(-1)
-	for i, x := range v {
-		if i != best {
-			second = math.Max(second, float64(x))
-		}
-	}
-	return best, float64(v[best]) - second
-}
-
-// checkLogits compares rows of logits with the reference: within tol everywhere; in fast
-// precision, also the same top token wherever the reference's top-1/top-2 margin is clear.
-func checkLogits(t *testing.T, what string, got, want []float32, vocab int, p backend.Precision) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d logits, want %d", what, len(got), len(want))
-	}
-	tol := exactGoldenTol
-	if p == backend.Fast {
-		tol = fastGoldenTol
-	}
-	worst, at := 0.0, 0
-	for i := range got {
-		d := math.Abs(float64(got[i]) - float64(want[i]))
-		if d > worst || d != d {
-			worst, at = d, i
-		}
-	}
-	if worst > tol || worst != worst {
-		t.Errorf("%s: max |diff| %.3g at %d (got %v, want %v), tolerance %g", what, worst, at, got[at], want[at], tol)
-	} else {
-		t.Logf("%s: max |diff| %.3g", what, worst)
-	}
-	if p == backend.Fast {
-		for r := 0; r < len(want)/vocab; r++ {
-			wantTop, margin := top2(want[r*vocab : (r+1)*vocab])
-			if gotTop := argmax(got[r*vocab : (r+1)*vocab]); margin > fastMargin && gotTop != wantTop {
-				t.Errorf("%s: position %d: top token %d, want %d (margin %.3g)", what, r, gotTop, wantTop, margin)
-			}
-		}
-	}
-}
 
 func TestGoldenLogits(t *testing.T) {
 	for _, p := range []backend.Precision{backend.Exact, backend.Fast} {
 		t.Run(p.String(), func(t *testing.T) {
 			b := open(t, p)
-			for _, name := range goldenModels {
+			tol := exactGolden
+			if p == backend.Fast {
+				tol = fastGolden
+			}
+			for _, name := range goldentest.Models {
 				t.Run(name, func(t *testing.T) {
-					g := loadGolden(t, name)
-					m := loadModel(t, name, b)
-					vocab := m.Config.VocabSize
-					for _, c := range g.Cases {
-						want := g.logits(t, c.Name)
-						if fmt.Sprint(g.ids(t, c.Name)) != fmt.Sprint(c.IDs) {
-							t.Fatalf("%s: ids in golden.json and golden.safetensors differ", c.Name)
-						}
-						s, err := m.NewState(len(c.IDs))
-						if err != nil {
-							t.Fatal(err)
-						}
-						got, err := s.Forward(context.Background(), c.IDs, nemotron.AllLogits, nil)
-						if err != nil {
-							t.Fatal(err)
-						}
-						checkLogits(t, c.Name+" prefill", got, want, vocab, p)
-
-						// Token by token through the KV cache.
-						s.Reset()
-						step := make([]float32, 0, len(want))
-						for _, id := range c.IDs {
-							lg, err := s.Forward(context.Background(), []int32{id}, nemotron.LastLogits, nil)
-							if err != nil {
-								t.Fatal(err)
-							}
-							step = append(step, lg[:vocab]...)
-						}
-						checkLogits(t, c.Name+" decode", step, want, vocab, p)
-						s.Close()
-					}
+					dir := goldentest.Dir(2, name)
+					goldentest.CheckLogits(t, goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir), tol)
 				})
 			}
 		})
@@ -253,41 +100,15 @@ func TestGoldenLogits(t *testing.T) {
 }
 
 // Greedy decoding reproduces transformers' ids exactly in exact precision. In fast precision
-// a near tie may flip, so the first divergence is logged rather than failed.
+// a near tie may flip, so a divergence is logged rather than failed.
 func TestGoldenGreedy(t *testing.T) {
 	for _, p := range []backend.Precision{backend.Exact, backend.Fast} {
 		t.Run(p.String(), func(t *testing.T) {
 			b := open(t, p)
-			for _, name := range goldenModels {
+			for _, name := range goldentest.Models {
 				t.Run(name, func(t *testing.T) {
-					g := loadGolden(t, name)
-					m := loadModel(t, name, b)
-					for _, gc := range g.Greedy {
-						s, err := m.NewState(len(gc.PromptIDs) + len(gc.NewIDs))
-						if err != nil {
-							t.Fatal(err)
-						}
-						lg, err := s.Forward(context.Background(), gc.PromptIDs, nemotron.LastLogits, nil)
-						if err != nil {
-							t.Fatal(err)
-						}
-						got := []int32{int32(argmax(lg))}
-						for len(got) < len(gc.NewIDs) {
-							if lg, err = s.Forward(context.Background(), got[len(got)-1:], nemotron.LastLogits, nil); err != nil {
-								t.Fatal(err)
-							}
-							got = append(got, int32(argmax(lg)))
-						}
-						s.Close()
-						if fmt.Sprint(got) == fmt.Sprint(gc.NewIDs) {
-							continue
-						}
-						if p == backend.Exact {
-							t.Errorf("%s greedy:\n got %v\nwant %v", gc.Case, got, gc.NewIDs)
-						} else {
-							t.Logf("%s greedy (fast) diverges:\n got %v\nwant %v", gc.Case, got, gc.NewIDs)
-						}
-					}
+					dir := goldentest.Dir(2, name)
+					goldentest.CheckGreedy(t, goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir), p == backend.Exact)
 				})
 			}
 		})

@@ -1,0 +1,270 @@
+// Package goldentest checks a Nemotron model, on any backend, against the reference data in
+// testdata/models (testdata/GOLDEN.md): every case's logits at every position, by one prefill
+// and token by token through the KV cache; each layer's output; greedy continuations. Backend
+// test suites call it with their own backend and tolerances.
+package goldentest
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/checkpoint/safetensors"
+	"github.com/minitron-go/minitron/nemotron"
+)
+
+// Models are the golden checkpoints: bf16 and f32 weights, one file and shards, grouped and
+// full KV heads, partial and full rotary, both config.json styles.
+var Models = []string{"tiny-a", "tiny-b", "small-c"}
+
+// Case is a prompt whose logits the reference holds.
+type Case struct {
+	Name string  `json:"name"`
+	IDs  []int32 `json:"ids"`
+}
+
+// Greedy is a prompt and transformers' greedy continuation of it.
+type Greedy struct {
+	Case      string  `json:"case"`
+	PromptIDs []int32 `json:"prompt_ids"`
+	NewIDs    []int32 `json:"new_ids"`
+}
+
+// Golden is one model's reference data.
+type Golden struct {
+	Dir    string
+	Cases  []Case   `json:"cases"`
+	Greedy []Greedy `json:"greedy"`
+	ref    *safetensors.File
+}
+
+// Dir is the directory of a golden model, from a test's package directory at depth levels
+// below the module root.
+func Dir(depth int, model string) string {
+	parts := []string{}
+	for range depth {
+		parts = append(parts, "..")
+	}
+	return filepath.Join(append(parts, "testdata", "models", model)...)
+}
+
+// Load reads the reference data of the model in dir.
+func Load(t testing.TB, dir string) *Golden {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Golden{Dir: dir}
+	if err := json.Unmarshal(raw, g); err != nil {
+		t.Fatal(err)
+	}
+	if g.ref, err = safetensors.Open(filepath.Join(dir, "golden.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.ref.Close() })
+	for _, c := range g.Cases {
+		if fmt.Sprint(g.IDs(t, c.Name)) != fmt.Sprint(c.IDs) {
+			t.Fatalf("%s: %s: ids in golden.json and golden.safetensors differ", dir, c.Name)
+		}
+	}
+	return g
+}
+
+// Tensor returns a reference tensor, "<case>.logits" or "prompt0.layer1.out" say.
+func (g *Golden) Tensor(t testing.TB, name string) []float32 {
+	t.Helper()
+	h, ok := g.ref.Tensor(name)
+	if !ok {
+		t.Fatalf("golden tensor %s missing", name)
+	}
+	return h.F32()
+}
+
+// IDs returns a case's input ids as the reference stores them (int64).
+func (g *Golden) IDs(t testing.TB, c string) []int32 {
+	t.Helper()
+	h, ok := g.ref.Tensor(c + ".ids")
+	if !ok {
+		t.Fatalf("golden tensor %s.ids missing", c)
+	}
+	out := make([]int32, h.Len())
+	for i := range out {
+		out[i] = int32(binary.LittleEndian.Uint64(h.Data[8*i:]))
+	}
+	return out
+}
+
+// LoadModel loads the golden model in dir onto b.
+func LoadModel(t testing.TB, dir string, b backend.Backend) *nemotron.Model {
+	t.Helper()
+	m, err := nemotron.Load(dir, b, nemotron.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// Tolerance is how close a backend must come to the references.
+type Tolerance struct {
+	Logits float64 // largest |logit - reference|
+	// Margin, when set, requires the reference's top token wherever the reference's top two
+	// differ by more than Margin (for precisions that may swap near ties).
+	Margin float64
+}
+
+// CheckLogits compares every case's logits at every position, by one prefill and by decoding
+// token by token, and returns the largest difference seen.
+func CheckLogits(t *testing.T, m *nemotron.Model, g *Golden, tol Tolerance) float64 {
+	t.Helper()
+	vocab := m.Config.VocabSize
+	ctx := context.Background()
+	var worst float64
+	for _, c := range g.Cases {
+		want := g.Tensor(t, c.Name+".logits")
+		s, err := m.NewState(len(c.IDs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefill, err := s.Forward(ctx, c.IDs, nemotron.AllLogits, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefill = append([]float32(nil), prefill...)
+		s.Reset()
+		decode := make([]float32, 0, len(want))
+		for _, id := range c.IDs {
+			lg, err := s.Forward(ctx, []int32{id}, nemotron.LastLogits, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			decode = append(decode, lg...)
+		}
+		s.Close()
+		for _, run := range []struct {
+			how string
+			got []float32
+		}{{"prefill", prefill}, {"decode", decode}} {
+			what := c.Name + " " + run.how
+			worst = max(worst, Close(t, what, run.got, want, tol.Logits))
+			if tol.Margin > 0 {
+				for pos := range len(c.IDs) {
+					row, ref := run.got[pos*vocab:(pos+1)*vocab], want[pos*vocab:(pos+1)*vocab]
+					if best, margin := Top2(ref); margin > tol.Margin && Argmax(row) != best {
+						t.Errorf("%s position %d: top token %d, reference %d (margin %.3g)", what, pos, Argmax(row), best, margin)
+					}
+				}
+			}
+		}
+	}
+	return worst
+}
+
+// CheckLayers compares the embeddings, every layer's output and the final norm of prompt0.
+func CheckLayers(t *testing.T, m *nemotron.Model, g *Golden, tol float64) {
+	t.Helper()
+	c := g.Cases[0]
+	if c.Name != "prompt0" {
+		t.Fatalf("first case is %s, want prompt0", c.Name)
+	}
+	s, err := m.NewState(len(c.IDs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	seen := map[string]bool{}
+	_, err = s.Forward(context.Background(), c.IDs, nemotron.NoLogits, func(name string, pos0, n int, data []float32) {
+		seen[name] = true
+		Close(t, name, data, g.Tensor(t, "prompt0."+name), tol)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := m.Config.Layers + 2; len(seen) != want {
+		t.Errorf("observed %d activations, want %d", len(seen), want)
+	}
+}
+
+// CheckGreedy decodes greedily and compares with transformers' continuations; strict fails
+// on a difference, otherwise it is logged (a near tie may flip in low precision).
+func CheckGreedy(t *testing.T, m *nemotron.Model, g *Golden, strict bool) {
+	t.Helper()
+	ctx := context.Background()
+	for _, gc := range g.Greedy {
+		s, err := m.NewState(len(gc.PromptIDs) + len(gc.NewIDs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lg, err := s.Forward(ctx, gc.PromptIDs, nemotron.LastLogits, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []int32{int32(Argmax(lg))}
+		for len(got) < len(gc.NewIDs) {
+			if lg, err = s.Forward(ctx, got[len(got)-1:], nemotron.LastLogits, nil); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, int32(Argmax(lg)))
+		}
+		s.Close()
+		if fmt.Sprint(got) == fmt.Sprint(gc.NewIDs) {
+			continue
+		}
+		if strict {
+			t.Errorf("%s greedy:\n got %v\nwant %v", gc.Case, got, gc.NewIDs)
+		} else {
+			t.Logf("%s greedy diverges:\n got %v\nwant %v", gc.Case, got, gc.NewIDs)
+		}
+	}
+}
+
+// Close fails the test when some |got - want| exceeds tol, and returns the largest.
+func Close(t *testing.T, what string, got, want []float32, tol float64) float64 {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	worst, at := 0.0, 0
+	for i := range got {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if d > worst || math.IsNaN(d) {
+			worst, at = d, i
+		}
+	}
+	if worst > tol || math.IsNaN(worst) {
+		t.Errorf("%s: max |diff| %.3g at %d (got %v, want %v), tolerance %g", what, worst, at, got[at], want[at], tol)
+	} else {
+		t.Logf("%s: max |diff| %.3g", what, worst)
+	}
+	return worst
+}
+
+// Argmax is the index of the largest value, the first among equals (as torch.argmax).
+func Argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// Top2 returns the index of the largest value and its lead over the runner-up.
+func Top2(v []float32) (int, float64) {
+	best := Argmax(v)
+	second := math.Inf(-1)
+	for i, x := range v {
+		if i != best {
+			second = max(second, float64(x))
+		}
+	}
+	return best, float64(v[best]) - second
+}
