@@ -3,11 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minitron-go/minitron/nemotron/goldentest"
 )
 
 // buildCommand builds the minitron binary once per test run.
@@ -28,20 +29,7 @@ func TestGenerateGoldenGreedy(t *testing.T) {
 	}
 	bin := buildCommand(t)
 	for _, model := range []string{"tiny-a", "tiny-b", "small-c"} {
-		raw, err := os.ReadFile(filepath.Join(modelDir(model), "golden.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var golden struct {
-			Greedy []struct {
-				Case      string  `json:"case"`
-				PromptIDs []int32 `json:"prompt_ids"`
-				NewIDs    []int32 `json:"new_ids"`
-			} `json:"greedy"`
-		}
-		if err := json.Unmarshal(raw, &golden); err != nil {
-			t.Fatal(err)
-		}
+		golden := goldentest.Load(t, modelDir(model))
 		for _, g := range golden.Greedy {
 			ids := strings.Trim(strings.ReplaceAll(fmt.Sprint(g.PromptIDs), " ", ","), "[]")
 			cmd := exec.Command(bin, "generate", "-model", modelDir(model), "-ids", ids, "-temp", "0", "-n", fmt.Sprint(len(g.NewIDs)), "-print-ids")
