@@ -78,13 +78,28 @@ func (b *Backend) gemm(ds, xs []float32, wt *Tensor, n, k, m int) {
 	kn := b.kernels
 	R, C := kn.GemmRows, kn.GemmCols
 	panels := (n + R - 1) / R
-	fast := b.opts.Precision == backend.Fast && wt.dt == tensor.BF16 && kn.GemmBF16 != nil && k%2 == 0
+	// x meets bf16 weights as bf16: rounded in fast mode; in exact mode on AMX, split into
+	// three bf16 terms whose sum is x to float32 precision (8 significant bits each), every
+	// product exact and summed in float32 by the tiles — float32 arithmetic, three tile
+	// passes, still faster than float32 FMA. Elsewhere exact mode widens w to float32.
+	terms := 0
+	if wt.dt == tensor.BF16 && kn.GemmBF16 != nil && k%2 == 0 {
+		switch {
+		case b.opts.Precision == backend.Fast:
+			terms = 1
+		case kn.Level >= tensor.AMX:
+			terms = 3
+		}
+	}
 
 	// Pack x, a panel per task.
 	pk := &b.tasks.pack
-	*pk = packTask{kn: kn, xs: xs, n: n, k: k}
-	if fast {
-		pk.xpb = b.bf16Scratch(&b.xb, panels*k*R)
+	*pk = packTask{kn: kn, xs: xs, n: n, k: k, terms: terms}
+	if terms > 0 {
+		pk.xpb = b.bf16Scratch(&b.xb, terms*panels*k*R)
+		if terms > 1 {
+			pk.rest = b.f32Scratch(&b.xp, 2*R*k*b.opts.Threads)
+		}
 	} else {
 		pk.xp = b.f32Scratch(&b.xp, panels*k*R)
 	}
@@ -94,7 +109,7 @@ func (b *Backend) gemm(ds, xs []float32, wt *Tensor, n, k, m int) {
 	// once (exact mode) and multiplies it by every panel: each weight is read from memory and
 	// converted once per matmul, while the transposed tiles of all panels accumulate.
 	g := &b.tasks.gemm
-	*g = gemmTask{b: b, ds: ds, xp: pk.xp, xpb: pk.xpb, w: wt, n: n, k: k, m: m, panels: panels, fast: fast}
+	*g = gemmTask{b: b, ds: ds, xp: pk.xp, xpb: pk.xpb, w: wt, n: n, k: k, m: m, panels: panels, terms: terms}
 	b.pool.Run(m, max(C, min(64, (m/(b.opts.Threads*4))/C*C)), g)
 }
 
@@ -102,17 +117,45 @@ type packTask struct {
 	kn     *tensor.Kernels
 	xs, xp []float32
 	xpb    []uint16
+	rest   []float32 // per worker, two panels of residuals when x is split
 	n, k   int
+	terms  int // bf16 panels per panel of x: 0 (float32), 1 (rounded) or 3 (split)
 }
 
-func (t *packTask) run(_, lo, hi int) {
-	R, k := t.kn.GemmRows, t.k
+func (t *packTask) run(worker, lo, hi int) {
+	kn, R, k := t.kn, t.kn.GemmRows, t.k
+	size := k * R
 	for p := lo; p < hi; p++ {
 		rows := min(R, t.n-p*R)
-		if t.xpb != nil {
-			t.kn.PackBF16(t.xpb[p*k*R:(p+1)*k*R], t.xs[p*R*k:], k, rows, k)
-		} else {
-			t.kn.PackF32(t.xp[p*k*R:(p+1)*k*R], t.xs[p*R*k:], k, rows, k)
+		x := t.xs[p*R*k:]
+		switch t.terms {
+		case 0:
+			kn.PackF32(t.xp[p*size:(p+1)*size], x, k, rows, k)
+		case 1:
+			kn.PackBF16(t.xpb[p*size:(p+1)*size], x, k, rows, k)
+		default:
+			// x = hi + mid + lo: each term is the bf16 rounding of what the ones before left.
+			rest := t.rest[worker*2*size : (worker+1)*2*size]
+			r1, r2 := rest[:size], rest[size:]
+			panel := t.xpb[p*t.terms*size:]
+			kn.PackBF16(panel[:size], x, k, rows, k)
+			residual(kn, r1, x, rows, k, panel[size:2*size])
+			kn.PackBF16(panel[size:2*size], r1, k, rows, k)
+			residual(kn, r2, r1, rows, k, panel[2*size:3*size])
+			kn.PackBF16(panel[2*size:3*size], r2, k, rows, k)
+		}
+	}
+}
+
+// residual writes x - widen(bf16(x)) for rows of k values into r, using tmp (k bf16 values,
+// at least) as scratch.
+func residual(kn *tensor.Kernels, r, x []float32, rows, k int, tmp []uint16) {
+	for i := range rows {
+		xi, ri := x[i*k:(i+1)*k], r[i*k:(i+1)*k]
+		kn.F32ToBF16(tmp[:k], xi)
+		kn.BF16ToF32(ri, tmp[:k])
+		for j, v := range xi {
+			ri[j] = v - ri[j] // exact: the rounding error of a float32 to bf16 is a float32
 		}
 	}
 }
@@ -123,7 +166,7 @@ type gemmTask struct {
 	xpb             []uint16
 	w               *Tensor
 	n, k, m, panels int
-	fast            bool
+	terms           int
 }
 
 func (t *gemmTask) run(worker, lo, hi int) {
@@ -134,14 +177,14 @@ func (t *gemmTask) run(worker, lo, hi int) {
 	rowsW := hi - lo
 	tiles := growF32(&ws.tile, t.panels*rowsW*R)
 	kc := min(k, kBlock)
-	convert := !t.fast && w.dt != tensor.F32
+	convert := t.terms == 0 && w.dt != tensor.F32
 	var wconv []float32
 	if convert {
 		wconv = growF32(&ws.wconv, rowsW*kc)
 	}
+	size := k * R
 	for k0 := 0; k0 < k; k0 += kc {
 		kcur := min(kc, k-k0)
-		acc := k0 > 0
 		if convert {
 			for j := range rowsW {
 				src := w.u16[(lo+j)*k+k0 : (lo+j)*k+k0+kcur]
@@ -158,12 +201,15 @@ func (t *gemmTask) run(worker, lo, hi int) {
 				nw := min(C, rowsW-j0)
 				tj := tile[j0*R:]
 				switch {
-				case t.fast:
-					kn.GemmBF16(tj, t.xpb[p*k*R+k0*R:], w.u16[(lo+j0)*k+k0:], k, kcur, nw, acc)
+				case t.terms > 0:
+					for term := range t.terms {
+						xp := t.xpb[(p*t.terms+term)*size+k0*R:]
+						kn.GemmBF16(tj, xp, w.u16[(lo+j0)*k+k0:], k, kcur, nw, k0 > 0 || term > 0)
+					}
 				case convert:
-					kn.GemmF32(tj, t.xp[p*k*R+k0*R:], wconv[j0*kcur:], kcur, kcur, nw, acc)
+					kn.GemmF32(tj, t.xp[p*size+k0*R:], wconv[j0*kcur:], kcur, kcur, nw, k0 > 0)
 				default:
-					kn.GemmF32(tj, t.xp[p*k*R+k0*R:], w.f32[(lo+j0)*k+k0:], k, kcur, nw, acc)
+					kn.GemmF32(tj, t.xp[p*size+k0*R:], w.f32[(lo+j0)*k+k0:], k, kcur, nw, k0 > 0)
 				}
 			}
 		}
