@@ -74,19 +74,6 @@ func Open(dir string) (*Checkpoint, error) {
 	return nil, fmt.Errorf("%s: no weights found (looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json)", dir)
 }
 
-// Files opens the given weights files as one checkpoint (for tools that are handed files).
-func Files(paths ...string) (*Checkpoint, error) {
-	c := &Checkpoint{tensors: map[string]located{}}
-	for _, p := range paths {
-		if err := c.add(p, nil); err != nil {
-			c.Close()
-			return nil, err
-		}
-	}
-	c.sortNames()
-	return c, nil
-}
-
 func openIndexed(dir, indexPath string) (*Checkpoint, error) {
 	raw, err := os.ReadFile(indexPath)
 	if err != nil {
@@ -160,7 +147,7 @@ func (c *Checkpoint) sortNames() {
 	sort.Strings(c.names)
 }
 
-// Dir is the directory the checkpoint was opened from ("" for Files).
+// Dir is the directory the checkpoint was opened from.
 func (c *Checkpoint) Dir() string { return c.dir }
 
 // Names lists every tensor, sorted.

@@ -84,11 +84,9 @@ func Convert(c *Checkpoint, out string, maxShard int64, progress func(name strin
 			return err
 		}
 	}
-	if c.Dir() != "" {
-		for _, name := range companions {
-			if err := copyFile(filepath.Join(c.Dir(), name), filepath.Join(tmp, name)); err != nil && !os.IsNotExist(err) {
-				return err
-			}
+	for _, name := range companions {
+		if err := copyFile(filepath.Join(c.Dir(), name), filepath.Join(tmp, name)); err != nil && !os.IsNotExist(err) {
+			return err
 		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {

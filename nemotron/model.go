@@ -188,13 +188,6 @@ func (s *State) MaxLen() int { return s.maxLen }
 // Reset forgets the sequence, keeping the memory.
 func (s *State) Reset() { s.pos = 0 }
 
-// Truncate forgets every token from position pos on, so that a sequence can be rewound.
-func (s *State) Truncate(pos int) {
-	if pos >= 0 && pos < s.pos {
-		s.pos = pos
-	}
-}
-
 // Close frees the state's backend memory.
 func (s *State) Close() {
 	for _, t := range append(append([]backend.Tensor{s.x, s.h, s.q, s.att, s.kv, s.up, s.logits}, s.k...), s.v...) {
