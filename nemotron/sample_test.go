@@ -4,6 +4,8 @@ import (
 	"math"
 	"sort"
 	"testing"
+
+	"github.com/minitron-go/minitron/internal/near"
 )
 
 // hfReference mirrors transformers' logits processors step by step on a whole vector:
@@ -136,7 +138,7 @@ func TestSamplingDistribution(t *testing.T) {
 		}
 		want := hfReference(logits, history, c)
 		for i := range want {
-			if math.Abs(got[i]-want[i]) > 1e-12 {
+			if near.Diff(got[i], want[i]) > 1e-12 {
 				t.Errorf("%+v: P(%d) = %.15f, want %.15f\n got %v\nwant %v", c, i, got[i], want[i], got, want)
 				break
 			}
@@ -149,20 +151,20 @@ func TestSamplingByHand(t *testing.T) {
 	// Temperature 1, top-k 2 over logits ln 3, ln 1, ln 2: tokens 0 and 2 with 3/5 and 2/5.
 	s, _ := NewSampler(Sampling{Temperature: 1, TopK: 2})
 	ids, probs := s.Distribution([]float32{float32(math.Log(3)), 0, float32(math.Log(2))}, nil)
-	if len(ids) != 2 || ids[0] != 0 || ids[1] != 2 || math.Abs(probs[0]-0.6) > 1e-7 || math.Abs(probs[1]-0.4) > 1e-7 {
+	if len(ids) != 2 || ids[0] != 0 || ids[1] != 2 || near.Diff(probs[0], 0.6) > 1e-7 || near.Diff(probs[1], 0.4) > 1e-7 {
 		t.Errorf("top-k: %v %v", ids, probs)
 	}
 	// Probabilities .5 .3 .2 with top-p 0.6: token 0 (mass above it 0 < .6) and token 1
 	// (mass above .5 < .6) stay; token 2 (mass above .8) goes.
 	s, _ = NewSampler(Sampling{Temperature: 1, TopP: 0.6})
 	ids, probs = s.Distribution([]float32{float32(math.Log(.5)), float32(math.Log(.3)), float32(math.Log(.2))}, nil)
-	if len(ids) != 2 || math.Abs(probs[0]-0.625) > 1e-7 || math.Abs(probs[1]-0.375) > 1e-7 {
+	if len(ids) != 2 || near.Diff(probs[0], 0.625) > 1e-7 || near.Diff(probs[1], 0.375) > 1e-7 {
 		t.Errorf("top-p: %v %v", ids, probs)
 	}
 	// Min-p 0.5 with .5 .3 .2: .3 >= .25 stays, .2 goes.
 	s, _ = NewSampler(Sampling{Temperature: 1, MinP: 0.5})
 	ids, probs = s.Distribution([]float32{float32(math.Log(.5)), float32(math.Log(.3)), float32(math.Log(.2))}, nil)
-	if len(ids) != 2 || math.Abs(probs[0]-0.625) > 1e-7 {
+	if len(ids) != 2 || near.Diff(probs[0], 0.625) > 1e-7 {
 		t.Errorf("min-p: %v %v", ids, probs)
 	}
 }
@@ -189,7 +191,7 @@ func TestSamplingFrequencies(t *testing.T) {
 	}
 	for id, p := range want {
 		f := float64(counts[id]) / n
-		if se := math.Sqrt(p * (1 - p) / n); math.Abs(f-p) > 5*se {
+		if se := math.Sqrt(p * (1 - p) / n); near.Diff(f, p) > 5*se {
 			t.Errorf("token %d drawn with frequency %.4f, want %.4f", id, f, p)
 		}
 	}

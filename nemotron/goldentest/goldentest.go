@@ -16,6 +16,7 @@ import (
 
 	"github.com/minitron-go/minitron/backend"
 	"github.com/minitron-go/minitron/checkpoint/safetensors"
+	"github.com/minitron-go/minitron/internal/near"
 	"github.com/minitron-go/minitron/nemotron"
 )
 
@@ -231,14 +232,11 @@ func Close(t *testing.T, what string, got, want []float32, tol float64) float64 
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
 	}
-	worst, at := 0.0, 0
-	for i := range got {
-		d := math.Abs(float64(got[i]) - float64(want[i]))
-		if d > worst || math.IsNaN(d) {
-			worst, at = d, i
-		}
+	worst, at := near.Max(got, want)
+	if at < 0 {
+		t.Fatalf("%s: no values", what)
 	}
-	if worst > tol || math.IsNaN(worst) {
+	if !(worst <= tol) {
 		t.Errorf("%s: max |diff| %.3g at %d (got %v, want %v), tolerance %g", what, worst, at, got[at], want[at], tol)
 	} else {
 		t.Logf("%s: max |diff| %.3g", what, worst)
