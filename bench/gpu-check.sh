@@ -36,7 +36,8 @@ if [ ! -x bench/cuda.test ]; then
 	status=1
 else
 	# From the package directory, so that ../../testdata resolves.
-	(cd backend/cuda && timeout 90 "$root/bench/cuda.test" -test.v -test.count=1 -test.timeout=85s) >"$out/cuda-test.log" 2>&1
+	# MINITRON_CUDA_REQUIRE=1: on this machine a backend that cannot be opened is a failure.
+	(cd backend/cuda && MINITRON_CUDA_REQUIRE=1 timeout 90 "$root/bench/cuda.test" -test.v -test.count=1 -test.timeout=85s) >"$out/cuda-test.log" 2>&1
 	rc=$?
 	# The summary: skips and failures with their reasons, parity lines, the verdict.
 	grep -E -- '--- (FAIL|SKIP)|CUDA backend unavailable|max \|diff\||greedy|cuda/|NVRTC supports|sm_[0-9]+: [0-9]+ bytes|panic|^(ok|FAIL|PASS)' "$out/cuda-test.log" |
@@ -80,7 +81,7 @@ else
 fi
 if [ "$status" -ne 0 ] && [ -x bench/cuda.test ] && grep -q 'unknown backend "cuda"' "$out"/bench-*.err 2>/dev/null; then
 	section "minitron has no cuda backend registered yet: timing through the test binary"
-	(cd backend/cuda && MINITRON_CUDA_SPEED=1 timeout 90 "$root/bench/cuda.test" -test.v -test.run 'TestSpeedMinitronShape' -test.timeout=85s) 2>&1 |
+	(cd backend/cuda && MINITRON_CUDA_REQUIRE=1 MINITRON_CUDA_SPEED=1 timeout 90 "$root/bench/cuda.test" -test.v -test.run 'TestSpeedMinitronShape' -test.timeout=85s) 2>&1 |
 		grep -E 'prefill 512|FAIL|SKIP|panic|^ok' | tail -n 10
 fi
 

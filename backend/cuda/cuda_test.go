@@ -14,7 +14,22 @@ import (
 	"github.com/minitron-go/minitron/bench"
 	"github.com/minitron-go/minitron/nemotron"
 	"github.com/minitron-go/minitron/nemotron/goldentest"
+	"github.com/minitron-go/minitron/tensor"
 )
+
+// requireEnv, set to 1 (bench/gpu-check.sh sets it), makes a CUDA backend that cannot be
+// opened a failure instead of a skip: on a GPU machine, a broken library path must not pass
+// as "no GPU here".
+const requireEnv = "MINITRON_CUDA_REQUIRE"
+
+// unavailable skips the test for want of a GPU, or fails it under MINITRON_CUDA_REQUIRE=1.
+func unavailable(t *testing.T, err error) {
+	t.Helper()
+	if os.Getenv(requireEnv) == "1" {
+		t.Fatalf("CUDA backend unavailable with %s=1: %v", requireEnv, err)
+	}
+	t.Skipf("CUDA backend unavailable: %v", err)
+}
 
 // open opens the GPU backend, or skips the test with the reason: no library, no device, or a
 // build without cgo, as on machines without an NVIDIA GPU.
@@ -22,7 +37,7 @@ func open(t *testing.T, p backend.Precision) backend.Backend {
 	t.Helper()
 	b, err := cuda.New(backend.Options{Precision: p})
 	if err != nil {
-		t.Skipf("CUDA backend unavailable: %v", err)
+		unavailable(t, err)
 	}
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
@@ -35,6 +50,9 @@ func open(t *testing.T, p backend.Precision) backend.Backend {
 
 func TestRegistered(t *testing.T) {
 	if b, err := backend.Open("cuda", backend.Options{}); err != nil {
+		if os.Getenv(requireEnv) == "1" {
+			t.Errorf("cuda unavailable with %s=1: %v", requireEnv, err)
+		}
 		t.Logf("cuda unavailable: %v", err)
 	} else {
 		b.Close()
@@ -55,6 +73,9 @@ func TestAutoFallsBack(t *testing.T) {
 		g.Close()
 		t.Skip("CUDA is available here")
 	}
+	if os.Getenv(requireEnv) == "1" {
+		t.Fatalf("CUDA backend unavailable with %s=1: %v", requireEnv, cerr)
+	}
 	var warned string
 	b, err := backend.Open("auto", backend.Options{Threads: 1, Warn: func(msg string) { warned = msg }})
 	if err != nil {
@@ -66,10 +87,29 @@ func TestAutoFallsBack(t *testing.T) {
 	}
 }
 
+// config describes what MatMul does to the activations, as cuda.go decides: up to
+// GemvMaxRows rows (and in exact precision up to 32) the gemv kernel multiplies float32 x;
+// above, fast precision against bf16 weights runs tensor-core bf16 GEMMs on x split into two
+// bf16 terms, or rounded once with FastRoundingEnv=single; everything else is a float32 GEMM.
+// (A device before compute capability 8.0 has no bf16 GEMM and multiplies float32 x, within
+// MatMulTol of the two-term model but not of the single rounding.)
+func config(p backend.Precision) backendtest.Config {
+	single := os.Getenv(cuda.FastRoundingEnv) == "single"
+	return backendtest.Config{Precision: p, MatMulActivations: func(w tensor.DType, n, k int) backendtest.Activations {
+		switch {
+		case p != backend.Fast || w != tensor.BF16 || n <= cuda.GemvMaxRows:
+			return backendtest.Float32
+		case single:
+			return backendtest.BF16
+		}
+		return backendtest.BF16x2
+	}}
+}
+
 func TestConformance(t *testing.T) {
 	for _, p := range []backend.Precision{backend.Exact, backend.Fast} {
 		t.Run(p.String(), func(t *testing.T) {
-			backendtest.Run(t, open(t, p), p)
+			backendtest.Run(t, open(t, p), config(p))
 		})
 	}
 }
@@ -124,7 +164,7 @@ func TestSpeedMinitronShape(t *testing.T) {
 	}
 	g, err := cuda.New(backend.Options{})
 	if err != nil {
-		t.Skipf("CUDA backend unavailable: %v", err)
+		unavailable(t, err)
 	}
 	g.Close()
 	cfg := nemotron.Minitron4B()

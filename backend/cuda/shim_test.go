@@ -61,7 +61,7 @@ func TestBrokenLibraryMessage(t *testing.T) {
 func nvrtcForTest(t *testing.T) {
 	t.Helper()
 	if _, _, err := osSearchEnv().loadLibrary(libNVRTC, 0, dlopener(bindNVRTC)); err != nil {
-		t.Skipf("no NVRTC: %v", err)
+		skipOrRequire(t, "no NVRTC: %v", err)
 	}
 }
 
@@ -109,7 +109,7 @@ func openForTest(t *testing.T, p backend.Precision) *Backend {
 	t.Helper()
 	b, err := New(backend.Options{Precision: p})
 	if err != nil {
-		t.Skipf("no CUDA backend: %v", err)
+		skipOrRequire(t, "no CUDA backend: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
 	return b

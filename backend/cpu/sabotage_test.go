@@ -1,0 +1,86 @@
+package cpu_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/backend/backendtest"
+	"github.com/minitron-go/minitron/backend/cpu"
+	"github.com/minitron-go/minitron/tensor"
+)
+
+// A test of the test: the conformance suite's matrix-product check must reject a backend
+// that drops the k-blocks after the first (the defect fast precision's old tolerance hid) or
+// gets one output row 10% wrong, in either precision, and accept the real backend.
+func TestSabotage(t *testing.T) {
+	for _, p := range []backend.Precision{backend.Exact, backend.Fast} {
+		b, err := cpu.New(backend.Options{Threads: 2, Precision: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, sh := range [][3]int{{2, 4100, 9}, {5, 2100, 13}, {12, 4099, 9}} {
+			n, k, m := sh[0], sh[1], sh[2]
+			for _, dt := range backendtest.WeightTypes {
+				if _, err := backendtest.CheckMatMul(b, config(p), rng, dt, n, k, m); err != nil {
+					t.Errorf("%s: the real backend fails: %v", p, err)
+				}
+				for _, bad := range []backend.Backend{droppedBlocks{b}, rowOff{b}} {
+					rel, err := backendtest.CheckMatMul(bad, config(p), rng, dt, n, k, m)
+					if err == nil {
+						t.Errorf("%s %T: %s n=%d k=%d m=%d accepted (error %.3g of √k·mean|ref|)", p, bad, dt, n, k, m, rel)
+					}
+				}
+			}
+		}
+	}
+}
+
+// droppedBlocks multiplies only the first cpu.KBlock columns of x and w.
+type droppedBlocks struct{ backend.Backend }
+
+func (s droppedBlocks) MatMul(dst, x, w backend.Tensor) {
+	n, k := x.Shape()[0], x.Shape()[1]
+	if k <= cpu.KBlock {
+		s.Backend.MatMul(dst, x, w)
+		return
+	}
+	h := tensor.Zeros(tensor.F32, n, k)
+	v := h.F32()
+	if err := s.Read(v, x); err != nil {
+		panic(err)
+	}
+	for i := range n {
+		clear(v[i*k+cpu.KBlock : (i+1)*k])
+	}
+	xt, err := s.Upload(h)
+	if err != nil {
+		panic(err)
+	}
+	defer s.Free(xt)
+	s.Backend.MatMul(dst, xt, w)
+}
+
+// rowOff scales the middle row of the product by 1.1.
+type rowOff struct{ backend.Backend }
+
+func (s rowOff) MatMul(dst, x, w backend.Tensor) {
+	s.Backend.MatMul(dst, x, w)
+	n, m := dst.Shape()[0], dst.Shape()[1]
+	h := tensor.Zeros(tensor.F32, 1, m)
+	row := h.F32()
+	if err := s.Read(row, s.Rows(dst, n/2, n/2+1)); err != nil {
+		panic(err)
+	}
+	for j := range row {
+		row[j] *= 1.1
+	}
+	up, err := s.Upload(h)
+	if err != nil {
+		panic(err)
+	}
+	defer s.Free(up)
+	s.Copy(dst, n/2, up)
+}
