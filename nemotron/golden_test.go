@@ -16,10 +16,19 @@ import (
 // references: float32 arithmetic drifts about 1e-5 from them on logits up to |15| (GOLDEN.md).
 var exact = goldentest.Tolerance{Logits: 1e-4}
 
-// fast bounds fast precision, which rounds activations to bfloat16 (8 significant bits where
-// exact keeps 24) before matrix products; it must keep the reference's top token wherever the
-// top two are clearly apart. The errors measured are in README.md.
-var fast = goldentest.Tolerance{Logits: 0.25, Margin: 0.5}
+// fastTolerance bounds fast precision, which rounds activations to bfloat16 (8 significant
+// bits where exact keeps 24) before the matrix products with bf16 weights where the CPU has
+// bf16 dot products (avx512bf16, amx); below that level fast precision multiplies float32
+// activations and is held to exact's tolerance. Measured on an AMD Zen 4, max |logit error|
+// over the goldens: 0.078 at avx512bf16 (tiny-a; small-c 0.068, tiny-b's f32 weights 9.8e-6);
+// 1.6e-5 at generic, 1.4e-5 at avx2 and avx512. The bound sits just above: 0.1. The top token
+// must be the reference's wherever the top two are more than twice that apart.
+func fastTolerance() goldentest.Tolerance {
+	if tensor.Active().GemmBF16 == nil {
+		return exact
+	}
+	return goldentest.Tolerance{Logits: 0.1, Margin: 0.2}
+}
 
 func cpuBackend(t testing.TB, p backend.Precision) backend.Backend {
 	t.Helper()
@@ -63,7 +72,7 @@ func TestGoldenLayers(t *testing.T) {
 func TestGoldenGreedy(t *testing.T) {
 	for _, name := range goldentest.Models {
 		t.Run(name, func(t *testing.T) {
-			goldentest.CheckGreedy(t, loadModel(t, name, 2), goldentest.Load(t, goldentest.Dir(1, name)), true)
+			goldentest.CheckGreedy(t, loadModel(t, name, 2), goldentest.Load(t, goldentest.Dir(1, name)), 0)
 		})
 	}
 }
@@ -74,8 +83,20 @@ func TestGoldenFast(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b := cpuBackend(t, backend.Fast)
 			m := goldentest.LoadModel(t, goldentest.Dir(1, name), b)
-			worst := goldentest.CheckLogits(t, m, goldentest.Load(t, goldentest.Dir(1, name)), fast)
+			worst := goldentest.CheckLogits(t, m, goldentest.Load(t, goldentest.Dir(1, name)), fastTolerance())
 			t.Logf("%s fast (%s): max |logit error| %.3g", name, b.Name(), worst)
+		})
+	}
+}
+
+// Greedy ids in fast precision: wherever the top two are further apart than twice the logit
+// tolerance, the reference's id.
+func TestGoldenGreedyFast(t *testing.T) {
+	tol := fastTolerance()
+	for _, name := range goldentest.Models {
+		t.Run(name, func(t *testing.T) {
+			m := goldentest.LoadModel(t, goldentest.Dir(1, name), cpuBackend(t, backend.Fast))
+			goldentest.CheckGreedy(t, m, goldentest.Load(t, goldentest.Dir(1, name)), 2*tol.Logits)
 		})
 	}
 }

@@ -115,24 +115,25 @@ func TestConformance(t *testing.T) {
 }
 
 // Golden models against the float64 transformers references (testdata/GOLDEN.md), as the
-// CPU's tests check them, with the GPU's tolerances.
-var (
-	exactGolden = goldentest.Tolerance{Logits: 1e-3}              // float32 on the GPU; the CPU reaches 1e-4
-	fastGolden  = goldentest.Tolerance{Logits: 5e-2, Margin: 0.1} // bf16 tensor cores in prefill GEMMs
-)
+// CPU's tests check them, with the tolerances doc.go claims: 1e-4 in exact precision and in
+// fast precision's two bf16 terms (measured on the emulated GPU, tiny-a fast: 9.4e-5 in
+// prefill, 3.8e-6 decoding); with FastRoundingEnv=single, 0.1 (doc.go: "up to 0.08";
+// measured on the emulated GPU, tiny-a: 0.078).
+func goldenTolerance(p backend.Precision) goldentest.Tolerance {
+	if p == backend.Fast && os.Getenv(cuda.FastRoundingEnv) == "single" {
+		return goldentest.Tolerance{Logits: 0.1, Margin: 0.2}
+	}
+	return goldentest.Tolerance{Logits: 1e-4}
+}
 
 func TestGoldenLogits(t *testing.T) {
 	for _, p := range []backend.Precision{backend.Exact, backend.Fast} {
 		t.Run(p.String(), func(t *testing.T) {
 			b := open(t, p)
-			tol := exactGolden
-			if p == backend.Fast {
-				tol = fastGolden
-			}
 			for _, name := range goldentest.Models {
 				t.Run(name, func(t *testing.T) {
 					dir := goldentest.Dir(2, name)
-					goldentest.CheckLogits(t, goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir), tol)
+					goldentest.CheckLogits(t, goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir), goldenTolerance(p))
 				})
 			}
 		})
@@ -140,15 +141,21 @@ func TestGoldenLogits(t *testing.T) {
 }
 
 // Greedy decoding reproduces transformers' ids exactly in exact precision. In fast precision
-// a near tie may flip, so a divergence is logged rather than failed.
+// an id is asserted wherever the top two logits are more than twice the logit tolerance apart
+// (goldentest.CheckGreedy): at 1e-4 that is every id of the goldens (their smallest reference
+// margin is 0.008); with single rounding, the steps that are not near ties.
 func TestGoldenGreedy(t *testing.T) {
 	for _, p := range []backend.Precision{backend.Exact, backend.Fast} {
 		t.Run(p.String(), func(t *testing.T) {
 			b := open(t, p)
+			margin := 0.0
+			if p == backend.Fast {
+				margin = 2 * goldenTolerance(p).Logits
+			}
 			for _, name := range goldentest.Models {
 				t.Run(name, func(t *testing.T) {
 					dir := goldentest.Dir(2, name)
-					goldentest.CheckGreedy(t, goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir), p == backend.Exact)
+					goldentest.CheckGreedy(t, goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir), margin)
 				})
 			}
 		})
