@@ -31,9 +31,9 @@ const Tol = 2e-5
 // 1.6e-7 (generic), 2.0e-7 (avx2, avx512, avx512bf16) in exact precision, 1.4e-7 in fast at
 // avx512bf16 (bf16 x; the levels below multiply float32 x in fast precision too); the
 // emulated GPU (TestEmulatedGPU), 1.8e-7 exact, 1.0e-7 fast (two bf16 terms, and single
-// rounding). 2e-6 leaves room for other
-// summation orders (cuBLAS on a GPU), while a dropped 2048-column block or one row 10% off is
-// 1e-2 or more and fails (TestSabotage in backend/cpu).
+// rounding). 2e-6 leaves room for other summation orders (cuBLAS on a GPU), while a dropped
+// 2048-column block (at least 9e-3) or one row 10% off (at least 2.4e-3) fails by three orders
+// of magnitude (TestSabotage in backend/cpu).
 const MatMulTol = 2e-6
 
 // Activations is what a backend's matrix product does to x before multiplying it by w; the
