@@ -123,7 +123,7 @@ func (m *Model) Net() *nemotron.Model { return m.net }
 // Config is the model's architecture, as its config.json gives it.
 func (m *Model) Config() nemotron.Config { return m.net.Config }
 
-// BackendName names the backend the model runs on, such as "cpu (avx512, 2 threads)".
+// BackendName describes the backend the model runs on, such as "cpu/avx512 exact, 2 threads".
 func (m *Model) BackendName() string { return m.backend.Name() }
 
 // GenerateOptions configure a generation. The zero value decodes greedily until EOS or a
