@@ -70,8 +70,11 @@ func (r Role) Matrix() bool { return r >= RoleQuery && r <= RoleHead }
 
 // A Param is one tensor the architecture expects: its Hugging Face name, its shape, its role
 // and, for a layer's tensor, the layer's index (-1 for the embedding, final norm and head).
+// Part is the row of the table it comes from, the same for a tensor in every layer: what a
+// mapping to another format's names, or a choice of format, is keyed by.
 type Param struct {
-	Name  string
+	Name  string // "model.layers.3.self_attn.q_proj.weight"
+	Part  string // "self_attn.q_proj.weight"; Name for the embedding, final norm and head
 	Shape []int
 	Role  Role
 	Layer int
@@ -130,13 +133,13 @@ func (c Config) Params() []Param {
 			if s.role == RoleHead && c.TieEmbeddings {
 				continue // the head is the embedding table
 			}
-			ps = append(ps, Param{Name: s.name, Shape: s.shape(c), Role: s.role, Layer: -1, dst: s.field})
+			ps = append(ps, Param{Name: s.name, Part: s.name, Shape: s.shape(c), Role: s.role, Layer: -1, dst: s.field})
 		}
 	}
 	global(embedSpecs)
 	for l := range c.Layers {
 		for _, s := range layerSpecs {
-			ps = append(ps, Param{Name: fmt.Sprintf("model.layers.%d.%s", l, s.name), Shape: s.shape(c), Role: s.role, Layer: l,
+			ps = append(ps, Param{Name: fmt.Sprintf("model.layers.%d.%s", l, s.name), Part: s.name, Shape: s.shape(c), Role: s.role, Layer: l,
 				dst: func(w *weights) *backend.Tensor { return s.field(&w.layers[l]) }})
 		}
 	}

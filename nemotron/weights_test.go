@@ -47,6 +47,9 @@ func TestWeightTableFillsEveryField(t *testing.T) {
 			if p.Role.Matrix() != (len(p.Shape) == 2 && p.Role != RoleEmbedding) || (p.Role == RoleNorm) != (len(p.Shape) == 1) {
 				t.Errorf("%s: role %s does not fit shape %v", p.Name, p.Role, p.Shape)
 			}
+			if !strings.HasSuffix(p.Name, p.Part) || (p.Layer < 0) != (p.Part == p.Name) {
+				t.Errorf("%s: part %q", p.Name, p.Part)
+			}
 			if want := fmt.Sprintf("model.layers.%d.", p.Layer); p.Layer >= c.Layers || p.Layer >= 0 != strings.HasPrefix(p.Name, want) || p.Layer < 0 && strings.HasPrefix(p.Name, "model.layers.") {
 				t.Errorf("%s: layer %d", p.Name, p.Layer)
 			}
@@ -86,6 +89,29 @@ func TestWeightTableFillsEveryField(t *testing.T) {
 		}
 		if tied && w.head != w.embed {
 			t.Error("a tied head is not the embedding table")
+		}
+	}
+}
+
+// Each role is where the architecture puts it: one embedding and one head, four norms per
+// layer and two after the last, one of each projection per layer.
+func TestWeightRoles(t *testing.T) {
+	c := Minitron4B()
+	count := map[Role]int{}
+	for _, p := range c.Params() {
+		count[p.Role]++
+		if p.Role.String() == fmt.Sprintf("Role(%d)", int(p.Role)) {
+			t.Errorf("%s: role %d has no name", p.Name, p.Role)
+		}
+	}
+	want := map[Role]int{RoleEmbedding: 1, RoleHead: 1, RoleNorm: 4*c.Layers + 2,
+		RoleQuery: c.Layers, RoleKey: c.Layers, RoleValue: c.Layers, RoleAttnOut: c.Layers, RoleUp: c.Layers, RoleDown: c.Layers}
+	if !reflect.DeepEqual(count, want) {
+		t.Errorf("roles %v, want %v", count, want)
+	}
+	for r := RoleEmbedding; r <= RoleHead; r++ {
+		if r.Matrix() == (r == RoleEmbedding || r == RoleNorm) {
+			t.Errorf("%s.Matrix() = %v", r, r.Matrix())
 		}
 	}
 }
