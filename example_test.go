@@ -2,6 +2,7 @@ package minitron_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 
@@ -64,4 +65,45 @@ func ExampleModel_Generate_stop() {
 	}
 	fmt.Printf("%q %s\n", res.Text, res.Stop)
 	// Output: "舍幸袖8ข袖" stop string
+}
+
+// Options and prompts the library refuses are of a kind errors.Is tells apart from failures
+// of the files or the machine; the command exits with status 2 for them.
+func ExampleErrBadInput() {
+	m, err := minitron.Load("testdata/models/tiny-a", minitron.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	_, err = m.Generate(context.Background(), "Once upon a time", minitron.GenerateOptions{MaxTokens: 1000}, nil)
+	fmt.Println(errors.Is(err, minitron.ErrBadInput), err)
+	// Output: true 1000 new tokens after a prompt of 8 exceed the context of 512 tokens (at most 504)
+}
+
+// Net is the network beneath the text API: here, the logits of a prompt's last position and
+// the greedy choice among them, which is the first token Generate would give.
+func ExampleModel_Net() {
+	m, err := minitron.Load("testdata/models/tiny-a", minitron.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	ids := m.Tokenizer.Encode("Once upon a time")
+	s, err := m.Net().NewState(len(ids))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	logits, err := s.Forward(context.Background(), ids, nemotron.LastLogits, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	best := 0
+	for i, l := range logits {
+		if l > logits[best] {
+			best = i
+		}
+	}
+	fmt.Println(len(logits) == m.Config().VocabSize, best)
+	// Output: true 4058
 }

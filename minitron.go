@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"iter"
 	"runtime"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -32,6 +33,13 @@ import (
 	"github.com/minitron-go/minitron/sentencepiece"
 )
 
+// Errors of these kinds are the caller's to fix, tested with errors.Is (a command maps them to
+// a usage error); any other error is a failure of the files, the model or the machine.
+var (
+	ErrBadInput  = nemotron.ErrBadInput  // a prompt that is empty or does not fit the context
+	ErrBadOption = nemotron.ErrBadOption // an option out of its range, an unknown backend
+)
+
 // Options configure Load. The zero value runs on the CPU, on every core, in exact precision.
 type Options struct {
 	Backend   string                  // "cpu" (default), "cuda" or "auto"
@@ -41,29 +49,47 @@ type Options struct {
 	Progress  func(done, total int64) // bytes of weights loaded, as loading goes
 }
 
-// Model is a loaded model and its tokenizer. It is safe for concurrent use.
+// validate checks the options and fills in the defaults.
+func (o *Options) validate() error {
+	if o.Backend == "" {
+		o.Backend = "cpu"
+	}
+	if o.Backend != "auto" && !slices.Contains(backend.Names(), o.Backend) {
+		return nemotron.BadOption("unknown backend %q (have %s, auto)", o.Backend, strings.Join(backend.Names(), ", "))
+	}
+	switch {
+	case o.Threads < 0:
+		return nemotron.BadOption("%d threads: want at least 1, or 0 for one per core", o.Threads)
+	case o.Threads == 0:
+		o.Threads = runtime.NumCPU()
+	}
+	if o.Precision != backend.Exact && o.Precision != backend.Fast {
+		return nemotron.BadOption("unknown precision %d", int(o.Precision))
+	}
+	return nil
+}
+
+// Model is a loaded model: the network on its backend and the tokenizer that turns text into
+// its token ids. It is safe for concurrent use.
 type Model struct {
-	*nemotron.Model
+	net       *nemotron.Model
+	backend   backend.Backend
 	Tokenizer *sentencepiece.Tokenizer
 	Dir       string // where the checkpoint was found
-	backend   backend.Backend
 }
 
 // Load opens a model: a checkpoint directory, or a Hugging Face id (ORG/NAME[@REV]) already
-// in the local Hugging Face cache (see `minitron pull`).
+// in the local Hugging Face cache (see `minitron pull`). Options out of range are
+// ErrBadOption; a model that cannot be found or read is not.
 func Load(model string, opts Options) (*Model, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	dir, err := hub.Resolve(model)
 	if err != nil {
 		return nil, err
 	}
-	name := opts.Backend
-	if name == "" {
-		name = "cpu"
-	}
-	if opts.Threads == 0 {
-		opts.Threads = runtime.NumCPU()
-	}
-	b, err := backend.Open(name, backend.Options{Threads: opts.Threads, Precision: opts.Precision, Warn: opts.Warn})
+	b, err := backend.Open(opts.Backend, backend.Options{Threads: opts.Threads, Precision: opts.Precision, Warn: opts.Warn})
 	if err != nil {
 		return nil, err
 	}
@@ -72,26 +98,33 @@ func Load(model string, opts Options) (*Model, error) {
 		b.Close()
 		return nil, err
 	}
-	m, err := nemotron.Load(dir, b, nemotron.LoadOptions{Progress: opts.Progress})
+	net, err := nemotron.Load(dir, b, nemotron.LoadOptions{Progress: opts.Progress})
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
-	if v := m.Config.VocabSize; tok.VocabSize() > v {
-		m.Close()
+	if v := net.Config.VocabSize; tok.VocabSize() > v {
+		net.Close()
 		b.Close()
 		return nil, fmt.Errorf("%s: tokenizer.model has %d pieces, more than the model's vocabulary of %d", dir, tok.VocabSize(), v)
 	}
-	return &Model{Model: m, Tokenizer: tok, Dir: dir, backend: b}, nil
+	return &Model{net: net, backend: b, Tokenizer: tok, Dir: dir}, nil
 }
 
 // Close releases the weights and the backend.
 func (m *Model) Close() error {
-	return errors.Join(m.Model.Close(), m.backend.Close())
+	return errors.Join(m.net.Close(), m.backend.Close())
 }
 
-// Backend describes the backend the model runs on.
-func (m *Model) Backend() string { return m.backend.Name() }
+// Net is the network itself, for what the text API does not cover: states of its own
+// (Forward with every position's logits, activations), generation from token ids without text.
+func (m *Model) Net() *nemotron.Model { return m.net }
+
+// Config is the model's architecture, as its config.json gives it.
+func (m *Model) Config() nemotron.Config { return m.net.Config }
+
+// BackendName describes the backend the model runs on, such as "cpu/avx512 exact, 2 threads".
+func (m *Model) BackendName() string { return m.backend.Name() }
 
 // GenerateOptions configure a generation. The zero value decodes greedily until EOS or a
 // full context.
@@ -101,6 +134,21 @@ type GenerateOptions struct {
 	Stop      []string // stop before any of these strings; they are not part of the output
 	// EOS lists the token ids that end the generation; nil means the model's eos_token_id.
 	EOS []int32
+}
+
+// Validate checks the options on their own, as Generate does first, so that a caller can
+// check them before loading a model. Its errors are ErrBadOption.
+func (o GenerateOptions) Validate() error {
+	for _, s := range o.Stop {
+		if s == "" || !utf8.ValidString(s) {
+			return nemotron.BadOption("stop string %q: must be non-empty, valid UTF-8", s)
+		}
+	}
+	return o.nemotron().Validate()
+}
+
+func (o GenerateOptions) nemotron() nemotron.GenerateOptions {
+	return nemotron.GenerateOptions{Sampling: o.Sampling, MaxTokens: o.MaxTokens, EOS: o.EOS}
 }
 
 // Token is one generated token and the text it completes. Text may be empty (a token that
@@ -122,24 +170,22 @@ type Result struct {
 // onToken (which may be nil) for each token as it is decoded; onToken returning false stops.
 func (m *Model) Generate(ctx context.Context, prompt string, opts GenerateOptions, onToken func(Token) bool) (Result, error) {
 	if prompt == "" {
-		return Result{}, errors.New("empty prompt")
+		return Result{}, nemotron.BadInput("empty prompt")
 	}
 	return m.GenerateIDs(ctx, m.Tokenizer.Encode(prompt), opts, onToken)
 }
 
 // GenerateIDs is Generate for a prompt given as token ids.
 func (m *Model) GenerateIDs(ctx context.Context, prompt []int32, opts GenerateOptions, onToken func(Token) bool) (Result, error) {
-	for _, s := range opts.Stop {
-		if s == "" || !utf8.ValidString(s) {
-			return Result{}, fmt.Errorf("stop string %q: must be non-empty, valid UTF-8", s)
-		}
+	if err := opts.Validate(); err != nil {
+		return Result{}, err
 	}
 	var res Result
 	var text strings.Builder
 	dec := m.Tokenizer.NewDecoder()
 	stop := stopper{stops: opts.Stop}
 	var decErr error
-	g, err := m.Model.Generate(ctx, prompt, nemotron.GenerateOptions{Sampling: opts.Sampling, MaxTokens: opts.MaxTokens, EOS: opts.EOS},
+	g, err := m.net.Generate(ctx, prompt, opts.nemotron(),
 		func(id int32, last bool) bool {
 			res.IDs = append(res.IDs, id)
 			piece, err := dec.Next(id)

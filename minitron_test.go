@@ -2,8 +2,12 @@ package minitron
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/minitron-go/minitron/nemotron"
 )
 
 func TestStopper(t *testing.T) {
@@ -62,13 +66,99 @@ func TestStreamBreakAndErrors(t *testing.T) {
 	for _, err := range m.Stream(context.Background(), "", GenerateOptions{}) {
 		errs = append(errs, err)
 	}
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "empty prompt") {
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "empty prompt") || !errors.Is(errs[0], ErrBadInput) {
 		t.Errorf("empty prompt: %v", errs)
 	}
-	if _, err := m.Generate(context.Background(), "x", GenerateOptions{Stop: []string{"\xc3"}}, nil); err == nil {
-		t.Error("invalid UTF-8 stop string accepted")
+	if _, err := Load("testdata/models/nonexistent", Options{}); err == nil || errors.Is(err, ErrBadOption) || errors.Is(err, ErrBadInput) {
+		t.Errorf("a missing model: %v, want an error of neither kind", err)
 	}
-	if _, err := Load("testdata/models/nonexistent", Options{}); err == nil {
-		t.Error("loaded a missing model")
+}
+
+// Every option and input the library refuses is refused with its kind, before any work.
+func TestErrorKinds(t *testing.T) {
+	for _, tt := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{Backend: "nosuch"}, `unknown backend "nosuch"`},
+		{Options{Threads: -2}, "-2 threads"},
+		{Options{Precision: 7}, "unknown precision 7"},
+	} {
+		m, err := Load("testdata/models/tiny-a", tt.opts)
+		if err == nil {
+			m.Close()
+		}
+		if !errors.Is(err, ErrBadOption) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Load(%+v): %v, want ErrBadOption %q", tt.opts, err, tt.want)
+		}
+	}
+
+	m, err := Load("testdata/models/tiny-a", Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	long := strings.Repeat("word ", 600)
+	for _, tt := range []struct {
+		prompt string
+		opts   GenerateOptions
+		kind   error
+		want   string
+	}{
+		{"x", GenerateOptions{Stop: []string{"\xc3"}}, ErrBadOption, "valid UTF-8"},
+		{"x", GenerateOptions{Stop: []string{""}}, ErrBadOption, "non-empty"},
+		{"x", GenerateOptions{MaxTokens: -1}, ErrBadOption, "negative"},
+		{"x", GenerateOptions{Sampling: nemotron.Sampling{Temperature: -1}}, ErrBadOption, "temperature"},
+		{"", GenerateOptions{}, ErrBadInput, "empty prompt"},
+		{long, GenerateOptions{}, ErrBadInput, "leaves no room in the context of 512"},
+		{"x", GenerateOptions{MaxTokens: 600}, ErrBadInput, "exceed the context of 512 tokens"},
+	} {
+		_, err := m.Generate(ctx, tt.prompt, tt.opts, func(Token) bool { t.Error("a refused generation yielded a token"); return false })
+		if !errors.Is(err, tt.kind) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Generate(%.10q, %+v): %v, want %v %q", tt.prompt, tt.opts, err, tt.kind, tt.want)
+		}
+		if tt.kind == ErrBadOption && tt.prompt != "" {
+			if verr := tt.opts.Validate(); !errors.Is(verr, ErrBadOption) {
+				t.Errorf("%+v.Validate() = %v, want ErrBadOption", tt.opts, verr)
+			}
+		}
+	}
+	if err := (GenerateOptions{MaxTokens: 3, Stop: []string{"\n"}}).Validate(); err != nil {
+		t.Errorf("valid options refused: %v", err)
+	}
+}
+
+// The model names its parts: the network, its configuration, the backend and the tokenizer.
+func TestModelParts(t *testing.T) {
+	m, err := Load("testdata/models/tiny-a", Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if c := m.Config(); c.VocabSize != 4096 || c.MaxPositions != 512 || m.Net().Config.Hidden != c.Hidden {
+		t.Errorf("config %+v", c)
+	}
+	if !strings.HasPrefix(m.BackendName(), "cpu") {
+		t.Errorf("backend %q", m.BackendName())
+	}
+	if m.Tokenizer.VocabSize() > m.Config().VocabSize || m.Dir != "testdata/models/tiny-a" {
+		t.Errorf("tokenizer of %d pieces, dir %q", m.Tokenizer.VocabSize(), m.Dir)
+	}
+	// The network generates from ids as the model does from the same ids.
+	ids := m.Tokenizer.Encode("Once upon a time")
+	res, err := m.GenerateIDs(context.Background(), ids, GenerateOptions{MaxTokens: 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int32
+	if _, err := m.Net().Generate(context.Background(), ids, nemotron.GenerateOptions{MaxTokens: 4}, func(id int32, _ bool) bool {
+		got = append(got, id)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(res.IDs) {
+		t.Errorf("Net().Generate %v, GenerateIDs %v", got, res.IDs)
 	}
 }

@@ -2,7 +2,6 @@ package nemotron
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -54,28 +53,47 @@ type Generation struct {
 	Decode       time.Duration // every later step
 }
 
-// Generate continues prompt, calling yield with each new token as soon as it is chosen,
-// and last set when the generation ends with it; yield returning false stops the generation. Each call owns its KV cache, sized for the
-// prompt and MaxTokens, so one Model serves many generations at once. Cancelling ctx stops
-// within one token, returning ctx's error.
+// Validate checks the options on their own, as Generate does first: a caller may check them
+// before loading a model. Its errors are ErrBadOption.
+func (o GenerateOptions) Validate() error {
+	if o.MaxTokens < 0 {
+		return BadOption("max tokens %d is negative", o.MaxTokens)
+	}
+	if err := o.Sampling.Validate(); err != nil {
+		return BadOption("%w", err)
+	}
+	return nil
+}
+
+// Generate continues prompt, calling yield with each new token as soon as it is chosen, and
+// last set when the generation ends with it; yield returning false stops the generation.
+// Each call owns its KV cache, sized for the prompt and MaxTokens, so one Model serves many
+// generations at once. Cancelling ctx stops within one token, returning ctx's error.
+//
+// Options out of range are ErrBadOption; a prompt that is empty, or that leaves no room for
+// a new token or for MaxTokens of them in the context, is ErrBadInput.
 func (m *Model) Generate(ctx context.Context, prompt []int32, opts GenerateOptions, yield func(id int32, last bool) bool) (g Generation, err error) {
 	g.PromptTokens = len(prompt)
+	if err := opts.Validate(); err != nil {
+		return g, err
+	}
 	if len(prompt) == 0 {
-		return g, errors.New("generate: empty prompt")
-	}
-	if opts.MaxTokens < 0 {
-		return g, fmt.Errorf("generate: max tokens %d is negative", opts.MaxTokens)
-	}
-	sampler, err := NewSampler(opts.Sampling)
-	if err != nil {
-		return g, fmt.Errorf("generate: %w", err)
+		return g, BadInput("empty prompt")
 	}
 	limit := m.Config.MaxPositions
 	if len(prompt) >= limit {
-		return g, fmt.Errorf("generate: a prompt of %d tokens leaves no room in the context of %d", len(prompt), limit)
+		return g, BadInput("a prompt of %d tokens leaves no room in the context of %d", len(prompt), limit)
 	}
 	if opts.MaxTokens > 0 {
-		limit = min(limit, len(prompt)+opts.MaxTokens)
+		if len(prompt)+opts.MaxTokens > limit {
+			return g, BadInput("%d new tokens after a prompt of %d exceed the context of %d tokens (at most %d)",
+				opts.MaxTokens, len(prompt), limit, limit-len(prompt))
+		}
+		limit = len(prompt) + opts.MaxTokens
+	}
+	sampler, err := NewSampler(opts.Sampling)
+	if err != nil {
+		return g, err
 	}
 	eos := opts.EOS
 	if eos == nil {

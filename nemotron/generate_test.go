@@ -66,21 +66,38 @@ func TestGenerateStops(t *testing.T) {
 	if err != nil || n != 2 || res.Stop != nemotron.StopRequested {
 		t.Errorf("requested: %d %v %v", n, res.Stop, err)
 	}
-	// Bad input.
+	// Bad input and options, each of its kind; a token outside the vocabulary is neither yet
+	// (the logits command's tests expect exit status 1 for it).
 	for _, tt := range []struct {
 		prompt []int32
 		opts   nemotron.GenerateOptions
+		kind   error
 		want   string
 	}{
-		{nil, nemotron.GenerateOptions{}, "empty prompt"},
-		{make([]int32, 512), nemotron.GenerateOptions{}, "leaves no room"},
-		{prompt, nemotron.GenerateOptions{MaxTokens: -1}, "negative"},
-		{prompt, nemotron.GenerateOptions{Sampling: nemotron.Sampling{TopP: 2}}, "top-p"},
-		{[]int32{2, 9999}, nemotron.GenerateOptions{}, "outside the vocabulary"},
+		{nil, nemotron.GenerateOptions{}, nemotron.ErrBadInput, "empty prompt"},
+		{make([]int32, 512), nemotron.GenerateOptions{}, nemotron.ErrBadInput, "leaves no room"},
+		{make([]int32, 500), nemotron.GenerateOptions{MaxTokens: 13}, nemotron.ErrBadInput, "13 new tokens after a prompt of 500 exceed the context of 512 tokens (at most 12)"},
+		{prompt, nemotron.GenerateOptions{MaxTokens: -1}, nemotron.ErrBadOption, "negative"},
+		{prompt, nemotron.GenerateOptions{Sampling: nemotron.Sampling{TopP: 2}}, nemotron.ErrBadOption, "top-p"},
+		{[]int32{2, 9999}, nemotron.GenerateOptions{}, nil, "outside the vocabulary"},
 	} {
-		if _, err := m.Generate(context.Background(), tt.prompt, tt.opts, func(int32, bool) bool { return true }); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%v %+v: %v, want %q", tt.prompt, tt.opts, err, tt.want)
+		_, err := m.Generate(context.Background(), tt.prompt, tt.opts, func(int32, bool) bool { return true })
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%d ids %+v: %v, want %q", len(tt.prompt), tt.opts, err, tt.want)
 		}
+		for _, kind := range []error{nemotron.ErrBadInput, nemotron.ErrBadOption} {
+			if errors.Is(err, kind) != (kind == tt.kind) {
+				t.Errorf("%d ids %+v: %v: errors.Is(%v) = %v", len(tt.prompt), tt.opts, err, kind, !(kind == tt.kind))
+			}
+		}
+		if err != nil && strings.Contains(err.Error(), "bad ") {
+			t.Errorf("the kind's name leaked into the message %q", err)
+		}
+	}
+	// The limit is exact: the prompt and MaxTokens may fill the context.
+	ids, res = generate(t, m, make([]int32, 500), nemotron.GenerateOptions{MaxTokens: 12, EOS: []int32{}})
+	if len(ids) != 12 || res.Stop != nemotron.StopMaxTokens {
+		t.Errorf("prompt and max tokens filling the context: %d tokens, %v", len(ids), res.Stop)
 	}
 }
 

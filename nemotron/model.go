@@ -151,7 +151,7 @@ func (m *Model) NewState(maxLen int) (*State, error) {
 		maxLen = c.MaxPositions
 	}
 	if maxLen < 0 || maxLen > c.MaxPositions {
-		return nil, fmt.Errorf("context of %d tokens is outside 1…%d (max_position_embeddings)", maxLen, c.MaxPositions)
+		return nil, BadInput("context of %d tokens is outside 1…%d (max_position_embeddings)", maxLen, c.MaxPositions)
 	}
 	s := &State{m: m, maxLen: maxLen, chunk: min(maxLen, DefaultChunk)}
 	b := m.b

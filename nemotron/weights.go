@@ -10,8 +10,8 @@ import (
 	"github.com/minitron-go/minitron/tensor"
 )
 
-// weights are a model's parameters, uploaded to its backend. Shapes follow torch.nn.Linear:
-// [out, in].
+// weights are a model's parameters, uploaded to its backend; the table of specs below says
+// which checkpoint tensor goes where.
 type weights struct {
 	embed  backend.Tensor // (vocab, hidden)
 	layers []layerWeights
@@ -37,35 +37,113 @@ type Source interface {
 	Tensor(name string) (t tensor.Host, where string, ok bool)
 }
 
-// A Param is one tensor the architecture expects, with its Hugging Face name and shape.
-type Param struct {
-	Name  string
-	Shape []int
+// A Role is what a tensor does in the network. Formats are chosen per role (quantization
+// keeps norms in float, the embedding is read by rows and never multiplied), so every
+// tensor of the table below has one.
+type Role int
+
+const (
+	RoleEmbedding Role = iota + 1 // the token embedding table (vocab, hidden), read by row
+	RoleNorm                      // a LayerNorm1P weight or bias (hidden)
+	RoleQuery                     // the attention's projections: Wq, Wk, Wv, Wo
+	RoleKey
+	RoleValue
+	RoleAttnOut
+	RoleUp // the MLP's projections: Wup, Wdown
+	RoleDown
+	RoleHead // lm_head (vocab, hidden); absent from a checkpoint that ties it to the embedding
+)
+
+var roleNames = [...]string{RoleEmbedding: "embedding", RoleNorm: "norm", RoleQuery: "query",
+	RoleKey: "key", RoleValue: "value", RoleAttnOut: "attention output", RoleUp: "up", RoleDown: "down", RoleHead: "head"}
+
+func (r Role) String() string {
+	if r > 0 && int(r) < len(roleNames) {
+		return roleNames[r]
+	}
+	return fmt.Sprintf("Role(%d)", int(r))
 }
+
+// Matrix reports whether the role is a matrix that MatMul multiplies activations by: a
+// layer's projection or the head.
+func (r Role) Matrix() bool { return r >= RoleQuery && r <= RoleHead }
+
+// A Param is one tensor the architecture expects: its Hugging Face name, its shape, its role
+// and, for a layer's tensor, the layer's index (-1 for the embedding, final norm and head).
+// Part is the row of the table it comes from, the same for a tensor in every layer: what a
+// mapping to another format's names, or a choice of format, is keyed by.
+type Param struct {
+	Name  string // "model.layers.3.self_attn.q_proj.weight"
+	Part  string // "self_attn.q_proj.weight"; Name for the embedding, final norm and head
+	Shape []int
+	Role  Role
+	Layer int
+	dst   func(w *weights) *backend.Tensor // where binding puts it
+}
+
+// A spec is one row of the table of tensors below, the only place their names are written:
+// the Hugging Face name (after "model.layers.<L>." for a layer's tensor), the shape, the role
+// and the field of W that binding fills.
+type spec[W any] struct {
+	name  string
+	role  Role
+	shape func(c Config) []int
+	field func(w *W) *backend.Tensor
+}
+
+// The tensors of a Nemotron checkpoint, in the order of the forward pass (transformers'
+// NemotronForCausalLM): the embedding, each layer's, then the final norm and the head.
+var (
+	embedSpecs = []spec[weights]{
+		{"model.embed_tokens.weight", RoleEmbedding, vocabByHidden, func(w *weights) *backend.Tensor { return &w.embed }},
+	}
+	layerSpecs = []spec[layerWeights]{
+		{"input_layernorm.weight", RoleNorm, hidden, func(l *layerWeights) *backend.Tensor { return &l.ln1W }},
+		{"input_layernorm.bias", RoleNorm, hidden, func(l *layerWeights) *backend.Tensor { return &l.ln1B }},
+		{"self_attn.q_proj.weight", RoleQuery, qByHidden, func(l *layerWeights) *backend.Tensor { return &l.q }},
+		{"self_attn.k_proj.weight", RoleKey, kvByHidden, func(l *layerWeights) *backend.Tensor { return &l.k }},
+		{"self_attn.v_proj.weight", RoleValue, kvByHidden, func(l *layerWeights) *backend.Tensor { return &l.v }},
+		{"self_attn.o_proj.weight", RoleAttnOut, hiddenByQ, func(l *layerWeights) *backend.Tensor { return &l.o }},
+		{"post_attention_layernorm.weight", RoleNorm, hidden, func(l *layerWeights) *backend.Tensor { return &l.ln2W }},
+		{"post_attention_layernorm.bias", RoleNorm, hidden, func(l *layerWeights) *backend.Tensor { return &l.ln2B }},
+		{"mlp.up_proj.weight", RoleUp, interByHidden, func(l *layerWeights) *backend.Tensor { return &l.up }},
+		{"mlp.down_proj.weight", RoleDown, hiddenByInter, func(l *layerWeights) *backend.Tensor { return &l.down }},
+	}
+	finalSpecs = []spec[weights]{
+		{"model.norm.weight", RoleNorm, hidden, func(w *weights) *backend.Tensor { return &w.normW }},
+		{"model.norm.bias", RoleNorm, hidden, func(w *weights) *backend.Tensor { return &w.normB }},
+		{"lm_head.weight", RoleHead, vocabByHidden, func(w *weights) *backend.Tensor { return &w.head }},
+	}
+)
+
+// Shapes follow torch.nn.Linear: [out, in].
+func hidden(c Config) []int        { return []int{c.Hidden} }
+func vocabByHidden(c Config) []int { return []int{c.VocabSize, c.Hidden} }
+func qByHidden(c Config) []int     { return []int{c.QDim(), c.Hidden} }
+func kvByHidden(c Config) []int    { return []int{c.KVDim(), c.Hidden} }
+func hiddenByQ(c Config) []int     { return []int{c.Hidden, c.QDim()} }
+func interByHidden(c Config) []int { return []int{c.Intermediate, c.Hidden} }
+func hiddenByInter(c Config) []int { return []int{c.Hidden, c.Intermediate} }
 
 // Params lists every tensor of a checkpoint for this config, in the order of the forward pass.
 func (c Config) Params() []Param {
-	h, q, kv, in := c.Hidden, c.QDim(), c.KVDim(), c.Intermediate
-	ps := []Param{{"model.embed_tokens.weight", []int{c.VocabSize, h}}}
+	ps := make([]Param, 0, len(embedSpecs)+c.Layers*len(layerSpecs)+len(finalSpecs))
+	global := func(specs []spec[weights]) {
+		for _, s := range specs {
+			if s.role == RoleHead && c.TieEmbeddings {
+				continue // the head is the embedding table
+			}
+			ps = append(ps, Param{Name: s.name, Part: s.name, Shape: s.shape(c), Role: s.role, Layer: -1, dst: s.field})
+		}
+	}
+	global(embedSpecs)
 	for l := range c.Layers {
-		p := fmt.Sprintf("model.layers.%d.", l)
-		ps = append(ps,
-			Param{p + "input_layernorm.weight", []int{h}},
-			Param{p + "input_layernorm.bias", []int{h}},
-			Param{p + "self_attn.q_proj.weight", []int{q, h}},
-			Param{p + "self_attn.k_proj.weight", []int{kv, h}},
-			Param{p + "self_attn.v_proj.weight", []int{kv, h}},
-			Param{p + "self_attn.o_proj.weight", []int{h, q}},
-			Param{p + "post_attention_layernorm.weight", []int{h}},
-			Param{p + "post_attention_layernorm.bias", []int{h}},
-			Param{p + "mlp.up_proj.weight", []int{in, h}},
-			Param{p + "mlp.down_proj.weight", []int{h, in}},
-		)
+		for _, s := range layerSpecs {
+			ps = append(ps, Param{Name: fmt.Sprintf("model.layers.%d.%s", l, s.name), Part: s.name, Shape: s.shape(c), Role: s.role, Layer: l,
+				dst: func(w *weights) *backend.Tensor { return s.field(&w.layers[l]) }})
+		}
 	}
-	ps = append(ps, Param{"model.norm.weight", []int{h}}, Param{"model.norm.bias", []int{h}})
-	if !c.TieEmbeddings {
-		ps = append(ps, Param{"lm_head.weight", []int{c.VocabSize, h}})
-	}
+	global(finalSpecs)
 	return ps
 }
 
@@ -111,7 +189,7 @@ func bindWeights(c Config, src Source, b backend.Backend, progress func(done, to
 			total += int64(len(t.Data))
 		}
 	}
-	up := make(map[string]backend.Tensor, len(params))
+	w := &weights{layers: make([]layerWeights, c.Layers)}
 	for _, p := range params {
 		t, where, ok := src.Tensor(p.Name)
 		if !ok {
@@ -127,35 +205,13 @@ func bindWeights(c Config, src Source, b backend.Backend, progress func(done, to
 		if err != nil {
 			return nil, fmt.Errorf("%s: tensor %s: %w", where, p.Name, err)
 		}
-		up[p.Name] = bt
+		*p.dst(w) = bt
 		if done += int64(len(t.Data)); progress != nil {
 			progress(done, total)
 		}
 	}
-
-	w := &weights{
-		embed: up["model.embed_tokens.weight"],
-		normW: up["model.norm.weight"],
-		normB: up["model.norm.bias"],
-		head:  up["lm_head.weight"],
-	}
 	if c.TieEmbeddings {
 		w.head = w.embed
-	}
-	for l := range c.Layers {
-		p := fmt.Sprintf("model.layers.%d.", l)
-		w.layers = append(w.layers, layerWeights{
-			ln1W: up[p+"input_layernorm.weight"],
-			ln1B: up[p+"input_layernorm.bias"],
-			q:    up[p+"self_attn.q_proj.weight"],
-			k:    up[p+"self_attn.k_proj.weight"],
-			v:    up[p+"self_attn.v_proj.weight"],
-			o:    up[p+"self_attn.o_proj.weight"],
-			ln2W: up[p+"post_attention_layernorm.weight"],
-			ln2B: up[p+"post_attention_layernorm.bias"],
-			up:   up[p+"mlp.up_proj.weight"],
-			down: up[p+"mlp.down_proj.weight"],
-		})
 	}
 	return w, nil
 }

@@ -9,10 +9,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/minitron-go/minitron"
-	"github.com/minitron-go/minitron/backend"
 	"github.com/minitron-go/minitron/nemotron"
 )
 
@@ -56,15 +54,8 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usagef("give -prompt or -ids, not both")
 	case *prompt == "" && *idsFlag == "":
 		return usagef("empty prompt: give -prompt TEXT or -ids 2,380,...")
-	case *n < 0:
-		return usagef("-n %d: must be >= 0", *n)
 	case *bos != "auto" && *bos != "true" && *bos != "false":
 		return usagef("-bos %q: want auto, true or false", *bos)
-	}
-	for _, s := range stops {
-		if s == "" || !utf8.ValidString(s) {
-			return usagef("-stop %q: must be non-empty, valid UTF-8", s)
-		}
 	}
 	var ids []int32
 	if *idsFlag != "" {
@@ -82,28 +73,13 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	} else {
 		sampling.Seed = uint64(*seed)
 	}
-	if err := sampling.Validate(); err != nil {
-		return usagef("%v", err)
-	}
-	if mf.model == "" {
-		return usagef("-model is required")
-	}
-	prec, err := backend.ParsePrecision(mf.precision)
-	if err != nil {
-		return usagef("-precision: %v", err)
+	opts := minitron.GenerateOptions{Sampling: sampling, MaxTokens: *n, Stop: stops}
+	if err := opts.Validate(); err != nil {
+		return err // ErrBadOption
 	}
 
-	// Load, with progress for models that take a moment.
 	start := time.Now()
-	lp := newLoadProgress(stderr, mf.model)
-	m, err := minitron.Load(mf.model, minitron.Options{
-		Backend:   mf.backend,
-		Threads:   mf.threads,
-		Precision: prec,
-		Warn:      func(msg string) { fmt.Fprintln(stderr, msg) },
-		Progress:  lp.report,
-	})
-	lp.finish()
+	m, err := mf.load(stderr)
 	if err != nil {
 		return err
 	}
@@ -119,15 +95,8 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		ids = m.Tokenizer.Encode(*prompt)
 	}
-	ctxLen := m.Config.MaxPositions
-	if len(ids) >= ctxLen {
-		return usagef("the prompt is %d tokens; the model's context holds %d", len(ids), ctxLen)
-	}
-	if len(ids)+*n > ctxLen {
-		return usagef("-n %d after a %d-token prompt exceeds the model's context of %d tokens (at most -n %d)", *n, len(ids), ctxLen, ctxLen-len(ids))
-	}
 
-	opts := minitron.GenerateOptions{Sampling: sampling, MaxTokens: *n, Stop: stops}
+	// The library checks that the prompt and -n fit the context (ErrBadInput).
 	var w io.Writer = stdout
 	if *printIDs {
 		w = io.Discard
@@ -140,6 +109,9 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		return true
 	})
+	if isUsage(err) {
+		return err // refused before the first token: nothing to print
+	}
 	if *printIDs {
 		out := res.IDs
 		if out == nil {
@@ -157,7 +129,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	fmt.Fprintf(stderr, "load %.2f s (%s) | prompt %d tokens, %s | generated %d tokens, %s | stop: %s\n",
-		loadTime.Seconds(), m.Backend(),
+		loadTime.Seconds(), m.BackendName(),
 		res.PromptTokens, rate(res.PromptTokens, res.Prefill),
 		res.Tokens, rate(res.Tokens-1, res.Decode), res.Stop)
 	return nil

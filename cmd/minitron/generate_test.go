@@ -106,9 +106,13 @@ func TestGenerateUsage(t *testing.T) {
 		{[]string{"generate", "-model", tiny}, 2, "empty prompt"},
 		{[]string{"generate", "-model", tiny, "-prompt", ""}, 2, "empty prompt"},
 		{[]string{"generate", "-model", tiny, "-prompt", "a", "-ids", "2"}, 2, "not both"},
-		{[]string{"generate", "-model", tiny, "-prompt", "a", "-n", "-3"}, 2, "-n -3"},
-		{[]string{"generate", "-model", tiny, "-prompt", "a", "-n", "600"}, 2, "exceeds the model's context of 512 tokens"},
-		{[]string{"generate", "-model", tiny, "-prompt", long}, 2, "the model's context holds 512"},
+		{[]string{"generate", "-model", tiny, "-prompt", "a", "-n", "-3"}, 2, "max tokens -3 is negative"},
+		{[]string{"generate", "-model", tiny, "-prompt", "a", "-n", "600"}, 2, "exceed the context of 512 tokens (at most 510)"},
+		{[]string{"generate", "-model", tiny, "-prompt", "a", "-n", "600", "-print-ids"}, 2, "exceed the context of 512 tokens"},
+		{[]string{"generate", "-model", tiny, "-prompt", long}, 2, "leaves no room in the context of 512"},
+		{[]string{"generate", "-model", tiny, "-prompt", "a", "-backend", "nosuch"}, 2, `unknown backend "nosuch"`},
+		{[]string{"generate", "-model", tiny, "-prompt", "a", "-threads", "-1"}, 2, "-1 threads"},
+		{[]string{"generate", "-model", tiny, "-prompt", "a", "-precision", "sloppy"}, 2, "-precision"},
 		{[]string{"generate", "-model", tiny, "-prompt", "a", "-stop", "\xff"}, 2, "valid UTF-8"},
 		{[]string{"generate", "-model", tiny, "-prompt", "a", "-top-p", "2"}, 2, "top-p"},
 		{[]string{"generate", "-model", tiny, "-prompt", "a", "-temp", "-1"}, 2, "temperature"},
@@ -120,9 +124,12 @@ func TestGenerateUsage(t *testing.T) {
 	}
 	t.Setenv("HF_HUB_CACHE", t.TempDir())
 	for _, tt := range tests {
-		code, _, stderr := runCmd(tt.args...)
+		code, stdout, stderr := runCmd(tt.args...)
 		if code != tt.code || !strings.Contains(stderr, tt.want) {
-			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tt.args[:min(len(tt.args), 5)], code, stderr, tt.code, tt.want)
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tt.args[:min(len(tt.args), 7)], code, stderr, tt.code, tt.want)
+		}
+		if code == 2 && stdout != "" {
+			t.Errorf("%v: a usage error printed %q", tt.args[:min(len(tt.args), 7)], stdout)
 		}
 	}
 }

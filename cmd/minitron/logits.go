@@ -35,17 +35,13 @@ func runLogits(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usagef("-ids: %v", err)
 	}
-	m, b, err := mf.open(stderr)
+	m, err := mf.load(stderr)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
 	defer m.Close()
-	c := m.Config
-	if len(ids) > c.MaxPositions {
-		return fmt.Errorf("%d ids exceed max_position_embeddings %d", len(ids), c.MaxPositions)
-	}
-	s, err := m.NewState(len(ids))
+	c := m.Config()
+	s, err := m.Net().NewState(len(ids))
 	if err != nil {
 		return err
 	}
@@ -81,7 +77,7 @@ func runLogits(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, name := range order {
 		tensors = append(tensors, safetensors.Named{Name: name, Host: tensor.FromF32(acts[name], len(ids), c.Hidden)})
 	}
-	meta := map[string]string{"model": mf.model, "backend": b.Name()}
+	meta := map[string]string{"model": mf.model, "backend": m.BackendName()}
 	if err := safetensors.Write(*out, tensors, meta); err != nil {
 		return err
 	}

@@ -11,10 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+
+	"github.com/minitron-go/minitron"
 )
 
 // A command is one subcommand: it parses its own flags from args and writes to the given
-// streams. A usageError makes main exit with status 2; any other error with status 1.
+// streams. A usage error (see isUsage) makes main exit with status 2; any other error with
+// status 1.
 type command struct {
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
@@ -28,6 +31,13 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// isUsage reports whether err is the user's to fix by changing the command line: a bad flag,
+// or an option or input the library refused (minitron.ErrBadOption, minitron.ErrBadInput).
+func isUsage(err error) bool {
+	var ue usageError
+	return errors.As(err, &ue) || errors.Is(err, minitron.ErrBadOption) || errors.Is(err, minitron.ErrBadInput)
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -51,13 +61,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	err := cmd.run(ctx, args[1:], stdout, stderr)
-	var ue usageError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.As(err, &ue):
+	case isUsage(err):
 		fmt.Fprintf(stderr, "minitron %s: %v\n", args[0], err)
 		return 2
 	default:

@@ -6,10 +6,8 @@ import (
 	"io"
 	"runtime"
 
+	"github.com/minitron-go/minitron"
 	"github.com/minitron-go/minitron/backend"
-	_ "github.com/minitron-go/minitron/backend/cpu"  // registers "cpu"
-	_ "github.com/minitron-go/minitron/backend/cuda" // registers "cuda"
-	"github.com/minitron-go/minitron/nemotron"
 )
 
 // modelFlags are the flags every command that runs a model shares.
@@ -27,34 +25,33 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.precision, "precision", "exact", "exact (float32 activations) or fast (bf16 activations where the hardware multiplies them)")
 }
 
-// open resolves the model, opens the backend and loads the weights.
-func (f *modelFlags) open(stderr io.Writer) (*nemotron.Model, backend.Backend, error) {
+// options turns the flags into minitron.Options, warnings going to stderr. The library
+// checks their ranges; here only what it cannot see, the spelling of -precision.
+func (f *modelFlags) options(stderr io.Writer) (minitron.Options, error) {
 	if f.model == "" {
-		return nil, nil, usagef("-model is required")
-	}
-	if f.threads < 1 {
-		return nil, nil, usagef("-threads must be at least 1")
+		return minitron.Options{}, usagef("-model is required")
 	}
 	prec, err := backend.ParsePrecision(f.precision)
 	if err != nil {
-		return nil, nil, usagef("-precision: %v", err)
+		return minitron.Options{}, usagef("-precision: %v", err)
 	}
-	dir, err := resolveModel(f.model)
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := backend.Open(f.backend, backend.Options{
+	return minitron.Options{
+		Backend:   f.backend,
 		Threads:   f.threads,
 		Precision: prec,
 		Warn:      func(msg string) { fmt.Fprintln(stderr, msg) },
-	})
+	}, nil
+}
+
+// load loads the model through minitron.Load, showing progress on stderr when it takes a while.
+func (f *modelFlags) load(stderr io.Writer) (*minitron.Model, error) {
+	opts, err := f.options(stderr)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	m, err := nemotron.Load(dir, b, nemotron.LoadOptions{})
-	if err != nil {
-		b.Close()
-		return nil, nil, err
-	}
-	return m, b, nil
+	lp := newLoadProgress(stderr, f.model)
+	opts.Progress = lp.report
+	m, err := minitron.Load(f.model, opts)
+	lp.finish()
+	return m, err
 }

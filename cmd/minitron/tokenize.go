@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"unicode"
@@ -19,10 +20,12 @@ func init() {
 	}
 }
 
-const tokenizeUsage = `tokenize -model DIR [-json] [-pieces] [-bos=auto|true|false] TEXT
-       minitron tokenize -model DIR -decode [-json] IDS
+const tokenizeUsage = `tokenize -model DIR [-json] [-pieces] [-bos=auto|true|false] [TEXT | - | -f FILE]
+       minitron tokenize -model DIR -decode [-json] [IDS | - | -f FILE]
 
 Encodes TEXT with the model's tokenizer.model and prints the token ids, space-separated.
+Without TEXT, or with -, the text is read from standard input; with -f, from FILE. Text read
+is taken byte for byte (a final newline, NUL bytes and all), so any text can be tokenized.
 With -decode, IDS (such as "2,380,1554" or "2 380 1554") are decoded and the text printed.
 -bos=auto adds BOS as the checkpoint's tokenizer_config.json says (by default it does).`
 
@@ -33,23 +36,26 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	pieces := fs.Bool("pieces", false, "print each id with its piece, one per line")
 	bos := fs.String("bos", "auto", "add the BOS token: auto (as the checkpoint says), true or false")
 	decode := fs.Bool("decode", false, "decode the ids given as the argument")
+	file := fs.String("f", "", "read the text (the ids with -decode) from `FILE`")
 	if err := parseFlags(fs, args, true); err != nil {
 		return err
 	}
 	if *model == "" {
 		return usagef("-model is required")
 	}
-	if fs.NArg() != 1 {
-		what := "TEXT"
-		if *decode {
-			what = "IDS"
-		}
+	what := "TEXT"
+	if *decode {
+		what = "IDS"
+	}
+	switch {
+	case fs.NArg() > 1:
 		return usagef("want one %s argument (quote it), got %d", what, fs.NArg())
+	case fs.NArg() == 1 && *file != "":
+		return usagef("give %s or -f FILE, not both", what)
 	}
 	if *decode && *pieces {
 		return usagef("-pieces does not apply to -decode")
 	}
-	arg := fs.Arg(0)
 	var addBOS *bool
 	switch *bos {
 	case "auto":
@@ -59,9 +65,12 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	default:
 		return usagef("-bos must be auto, true or false, not %q", *bos)
 	}
+	arg, err := tokenizeInput(fs.Args(), *file)
+	if err != nil {
+		return err
+	}
 	var ids []int32
 	if *decode {
-		var err error
 		if ids, err = parseIDs(arg); err != nil {
 			return usagef("%v", err)
 		}
@@ -123,6 +132,26 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		_, err := fmt.Fprintln(stdout, strings.Join(s, " "))
 		return err
 	}
+}
+
+// stdin is what tokenize reads when its text comes from standard input; tests replace it.
+var stdin io.Reader = os.Stdin
+
+// tokenizeInput is tokenize's text: the argument, standard input when the argument is "-" or
+// absent, or the file named by -f.
+func tokenizeInput(args []string, file string) (string, error) {
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		return string(b), err // the error names the file
+	case len(args) == 0 || args[0] == "-":
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return "", fmt.Errorf("reading standard input: %w", err)
+		}
+		return string(b), nil
+	}
+	return args[0], nil
 }
 
 // tokenizerDir turns the -model flag into the directory holding tokenizer.model. It is the
