@@ -458,7 +458,7 @@ func pageEnd[T any](t *testing.T, n int) []T {
 // TestPageEnd runs every kernel on operands that end exactly at an unmapped page: a tail
 // handled by a load or store wider than the slice would crash here.
 func TestPageEnd(t *testing.T) {
-	if !cpu.X86.HasAVX2 {
+	if !hasLevel(AVX2) {
 		t.Skip("no assembly kernels on this CPU")
 	}
 	rng := rand.New(rand.NewPCG(15, 15))
@@ -530,4 +530,25 @@ func TestGemvModelShapes(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestCPUFeatures checks the features the levels are chosen from (klauspost/cpuid) against
+// a second reading, golang.org/x/sys/cpu's: both check the CPU's bits and the operating
+// system's register state.
+func TestCPUFeatures(t *testing.T) {
+	f, x := hostCPU().Features, cpu.X86
+	for _, c := range []struct {
+		name        string
+		cpuid, xsys bool
+	}{
+		{"AVX2", f.AVX2, x.HasAVX2}, {"FMA", f.FMA, x.HasFMA}, {"F16C", f.F16C, x.HasF16C},
+		{"AVX512F", f.AVX512F, x.HasAVX512F}, {"AVX512BW", f.AVX512BW, x.HasAVX512BW},
+		{"AVX512DQ", f.AVX512DQ, x.HasAVX512DQ}, {"AVX512VL", f.AVX512VL, x.HasAVX512VL},
+		{"AVX512BF16", f.AVX512BF16, x.HasAVX512BF16}, {"AVX512VNNI", f.AVX512VNNI, x.HasAVX512VNNI},
+		{"AVXVNNI", f.AVXVNNI, x.HasAVXVNNI}, {"AMXTile", f.AMXTile, x.HasAMXTile}, {"AMXBF16", f.AMXBF16, x.HasAMXBF16},
+	} {
+		if c.cpuid != c.xsys {
+			t.Errorf("%s: cpuid says %v, x/sys/cpu %v", c.name, c.cpuid, c.xsys)
+		}
+	}
 }
