@@ -6,3 +6,5 @@ require (
 	github.com/klauspost/cpuid/v2 v2.4.2
 	golang.org/x/sys v0.50.0
 )
+
+require github.com/x448/float16 v0.8.4
