@@ -14,8 +14,8 @@ import (
 // a benchmark names beside its figures.
 type CPU struct {
 	Vendor        string // "AMD", "Intel", …; "" when unknown
-	Brand         string // the brand string, e.g. "AMD EPYC 9R14 96-Core Processor"
-	Family, Model int    // display family and model (Zen 4 is AMD family 25, models 0x10-0x1f, 0x60-0x7f, 0xa0-0xaf)
+	Brand         string // the brand string the CPU reports (a VM may shorten it, e.g. "AMD EPYC")
+	Family, Model int    // display family and model, e.g. AMD family 25 model 17 for an EPYC Zen 4
 	L1D, L2, L3   int    // data cache sizes in bytes, per core or shared as cpuid reports them; 0 when unknown
 	Threads       int    // logical cores of the machine; 0 when unknown
 	Features      Features
@@ -53,9 +53,9 @@ func (f Features) names() []string {
 	return s
 }
 
-// String names the CPU in one line, e.g.
+// String names the CPU in one line, e.g. on this project's Zen 4 VM:
 //
-//	AMD EPYC 9R14 96-Core Processor (AMD family 25 model 17; L1d 32 KiB, L2 1 MiB, L3 32 MiB; 2 threads; avx2 fma … avx512_vnni; kernels avx512bf16)
+//	AMD EPYC (AMD family 25 model 17; L1d 32 KiB, L2 1 MiB, L3 32 MiB; 2 threads; avx2 fma f16c avx512f avx512bw avx512dq avx512vl avx512_bf16 avx512_vnni; kernels avx512bf16)
 func (c CPU) String() string {
 	size := func(b int) string {
 		switch {
