@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"syscall"
-
-	"golang.org/x/sys/cpu"
 )
 
 // The AMX level: GemmBF16 on Intel AMX tiles. One TDPBF16PS multiplies a 16×32 block of bf16
@@ -55,8 +53,8 @@ func init() {
 // Linux 5.16 on). The kernel refuses if it does not support AMX, or if some thread's signal
 // stack is too small for the larger signal frame.
 func amxRequest() bool {
-	x := cpu.X86
-	if !x.HasAMXTile || !x.HasAMXBF16 || !x.HasAVX512BF16 {
+	f := hostCPU().Features
+	if !f.AMXTile || !f.AMXBF16 || !f.AVX512BF16 {
 		return false
 	}
 	const archReqXcompPerm, xfeatureXtiledata = 0x1023, 18

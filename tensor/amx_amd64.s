@@ -1,6 +1,7 @@
 //go:build linux && !purego
 
 #include "textflag.h"
+#include "bf16_amd64.h"
 
 // AMX GemmBF16 kernels; see amx_amd64.go for the loop each function computes and for the
 // tile configurations they load.
@@ -12,53 +13,6 @@
 // at byte 64c, stride 192), and accumulators of 16 W rows × 16 panel rows stored at
 // &tile[16·jb·48 + 16c] with stride 48·4 = 192 bytes: the tile layout itself. One step
 // covers 32 columns of k: 64 bytes of each W row and 16 pair-rows (3072 bytes) of the panel.
-
-// Numbers of the general registers named in the hand-encoded instructions.
-#define rAX 0
-#define rCX 1
-#define rDX 2
-#define rSI 6
-#define rDI 7
-#define rR8 8
-#define rR9 9
-
-// The Go assembler has no AMX instructions. All are VEX-encoded in map 0F38 with W0, L0:
-// C4, then ~R ~X ~B and m-mmmm = 00010 (E2 less the inverted extension bits of the SIB index and
-// base), then W vvvv L pp (vvvv = 1111 unless it names a tile), opcode, ModRM [, SIB, disp32].
-// TestAMXEncoding reads every use back with objdump.
-
-// LDTILECFG (base) — VEX.128.NP.0F38.W0 49 /0: load the tile configuration, 64 bytes at base
-// (ModRM mod 00, so base is not SP, BP, R12 or R13). C4 E2 78 49 00 is LDTILECFG (AX).
-#define LDTILECFG(base) \
-	BYTE $0xC4; BYTE $(0xE2 ^ ((((base)>>3)&1)<<5)); BYTE $0x78; BYTE $0x49; BYTE $((base)&7)
-
-// TILERELEASE — VEX.128.NP.0F38.W0 49 C0: return the tiles to their initial state.
-#define TILERELEASE \
-	BYTE $0xC4; BYTE $0xE2; BYTE $0x78; BYTE $0x49; BYTE $0xC0
-
-// TILEZERO tmm(t) — VEX.128.F2.0F38.W0 49 11:ttt:000.
-#define TILEZERO(t) \
-	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x49; BYTE $(0xC0 | ((t)<<3))
-
-// TILELOADD disp(base)(index*1), tmm(t) — VEX.128.F2.0F38.W0 4B, ModRM 10:ttt:100, SIB
-// 00:index:base, disp32: load the configured rows of tmm(t), row r from base+disp+r·index.
-// index is not SP. C4 E2 7B 4B 8C 08 40 00 00 00 is TILELOADD 64(AX)(CX*1), TMM1.
-#define TILELOADD(t, base, index, disp) \
-	BYTE $0xC4; BYTE $(0xE2 ^ ((((index)>>3)&1)<<6) ^ ((((base)>>3)&1)<<5)); BYTE $0x7B; BYTE $0x4B; \
-	BYTE $(0x84 | ((t)<<3)); BYTE $((((index)&7)<<3) | ((base)&7)); LONG $(disp)
-
-// TILESTORED tmm(t), disp(base)(index*1) — VEX.128.F3.0F38.W0 4B, addressed as TILELOADD.
-#define TILESTORED(t, base, index, disp) \
-	BYTE $0xC4; BYTE $(0xE2 ^ ((((index)>>3)&1)<<6) ^ ((((base)>>3)&1)<<5)); BYTE $0x7A; BYTE $0x4B; \
-	BYTE $(0x84 | ((t)<<3)); BYTE $((((index)&7)<<3) | ((base)&7)); LONG $(disp)
-
-// TDPBF16PS tmm(b), tmm(a), tmm(c) — VEX.128.F3.0F38.W0 5C 11:ccc:aaa, vvvv = ~b:
-//
-//	c.f32[m][n] += Σ_q a.bf16[m][2q]·b.bf16[q][2n] + a.bf16[m][2q+1]·b.bf16[q][2n+1]
-//
-// C4 E2 42 5C C6 is TDPBF16PS TMM7, TMM6, TMM0.
-#define TDPBF16PS(b, a, c) \
-	BYTE $0xC4; BYTE $0xE2; BYTE $(0x02 | ((15-(b))<<3)); BYTE $0x5C; BYTE $(0xC0 | ((c)<<3) | (a))
 
 // func amxBF16x32(cfg *[64]byte, tile *float32, xp, w *uint16, ldw, steps int, acc bool)
 //

@@ -4,15 +4,12 @@ package tensor
 
 import (
 	"encoding/binary"
-	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/pprof"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -20,8 +17,8 @@ import (
 )
 
 // Tests of the AMX kernels beyond TestGemm and TestGemmBounds (which run them at every nw
-// and at k with and without a tail): the hand-encoded instructions, the signal frame, and
-// tile state surviving many goroutines, threads, signals and preemption.
+// and at k with and without a tail) and TestEncodings (the hand-encoded instructions): the
+// signal frame, and tile state surviving many goroutines, threads, signals and preemption.
 
 func amxKernels(t *testing.T) *Kernels {
 	t.Helper()
@@ -32,94 +29,6 @@ func amxKernels(t *testing.T) *Kernels {
 	}
 	t.Skip("no AMX on this CPU (or Linux refused the tile state)")
 	return nil
-}
-
-// The AMX macros in amx_amd64.s must encode, at every use, the instruction their arguments
-// name: read the kernels' machine code back with objdump (binutils ≥ 2.36) and compare.
-func TestAMXEncoding(t *testing.T) {
-	objdump, err := exec.LookPath("objdump")
-	if err != nil {
-		t.Skip("no objdump")
-	}
-	load := func(disp int, base string, index string, tmm int) string {
-		return fmt.Sprintf("tileloadd %#x(%%%s,%%%s,1),%%tmm%d", disp, base, index, tmm)
-	}
-	store := func(tmm, disp int, base string) string {
-		return fmt.Sprintf("tilestored %%tmm%d,%#x(%%%s,%%rcx,1)", tmm, disp, base)
-	}
-	dp := func(b, a, c int) string { return fmt.Sprintf("tdpbf16ps %%tmm%d,%%tmm%d,%%tmm%d", b, a, c) }
-	zero := func(t int) string { return fmt.Sprintf("tilezero %%tmm%d", t) }
-	// Accumulators t = 3jb+c at tile + 16·jb rows (AX, R9) + 64c bytes.
-	accBase := func(t int) (string, int) { return []string{"rax", "r9"}[t/3], 64 * (t % 3) }
-
-	var x32, x16 []string
-	x32 = append(x32, "ldtilecfg (%rax)")
-	for a := range 6 {
-		b, d := accBase(a)
-		x32 = append(x32, load(d, b, "rcx", a))
-	}
-	for a := range 6 {
-		x32 = append(x32, zero(a))
-	}
-	x32 = append(x32,
-		load(0, "rsi", "rdx", 6), load(0, "rdi", "rcx", 7), dp(7, 6, 0),
-		load(64, "rdi", "rcx", 7), dp(7, 6, 1),
-		load(128, "rdi", "rcx", 7), dp(7, 6, 2),
-		load(0, "r8", "rdx", 6), dp(7, 6, 5),
-		load(64, "rdi", "rcx", 7), dp(7, 6, 4),
-		load(0, "rdi", "rcx", 7), dp(7, 6, 3))
-	for a := range 6 {
-		b, d := accBase(a)
-		x32 = append(x32, store(a, d, b))
-	}
-	x32 = append(x32, "tilerelease")
-
-	x16 = append(x16, "ldtilecfg (%rax)")
-	for a := range 3 {
-		x16 = append(x16, load(64*a, "rax", "rcx", a))
-	}
-	for a := range 3 {
-		x16 = append(x16, zero(a))
-	}
-	x16 = append(x16, load(0, "rsi", "rdx", 3))
-	for c := range 3 {
-		x16 = append(x16, load(64*c, "rdi", "rcx", 4+c))
-	}
-	x16 = append(x16, dp(4, 3, 0), dp(5, 3, 1), dp(6, 3, 2))
-	for a := range 3 {
-		x16 = append(x16, store(a, 64*a, "rax"))
-	}
-	x16 = append(x16, "tilerelease")
-
-	for _, k := range []struct {
-		name string
-		fn   any
-		want []string
-	}{{"amxBF16x32", amxBF16x32, x32}, {"amxBF16x16", amxBF16x16, x16}} {
-		dis := disassemble(t, objdump, k.fn)
-		if strings.Contains(dis, "(bad)") {
-			t.Errorf("%s: objdump finds undecodable bytes:\n%s", k.name, dis)
-		}
-		var got []string
-		for line := range strings.Lines(dis) {
-			f := strings.SplitN(line, "\t", 2) // "  addr:", "insn operands"
-			if len(f) < 2 {
-				continue
-			}
-			insn := strings.Join(strings.Fields(f[1]), " ")
-			if strings.HasPrefix(insn, "tile") || strings.HasPrefix(insn, "tdp") || strings.HasPrefix(insn, "ldtilecfg") {
-				got = append(got, insn)
-			}
-		}
-		if len(got) != len(k.want) {
-			t.Fatalf("%s has %d AMX instructions, want %d:\n%s", k.name, len(got), len(k.want), strings.Join(got, "\n"))
-		}
-		for i := range k.want {
-			if got[i] != k.want[i] {
-				t.Errorf("%s: AMX instruction %d: objdump reads %q, want %q", k.name, i, got[i], k.want[i])
-			}
-		}
-	}
 }
 
 // A signal delivered while a kernel runs pushes the tile data (8 KiB) in its frame, on the

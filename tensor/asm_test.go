@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -48,36 +49,139 @@ func objdumpAt(t *testing.T, addr uintptr) string {
 	return listing
 }
 
-// wantInstructions checks that a listing holds each instruction, in order, and nothing the
-// disassembler could not decode.
-func wantInstructions(t *testing.T, listing string, want ...string) {
-	t.Helper()
-	if strings.Contains(listing, "(bad)") {
-		t.Fatalf("undecodable bytes:\n%s", listing)
+// gpr names the general registers as objdump does, by their ModRM numbers.
+var gpr = [16]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
+
+// disp formats a displacement as objdump does.
+func disp(d int) string {
+	if d < 0 {
+		return fmt.Sprintf("-%#x", -d)
 	}
-	space := regexp.MustCompile(`\s+`)
-	rest := space.ReplaceAllString(listing, " ")
-	for _, w := range want {
-		i := strings.Index(rest, w)
-		if i < 0 {
-			t.Fatalf("no %q (in order) in:\n%s", w, listing)
+	return fmt.Sprintf("%#x", d)
+}
+
+// encodings maps each macro of bf16_amd64.h to what objdump (AT&T syntax) must read for a use
+// with the given operands, in the macro's order.
+var encodings = map[string]func(op []int) string{
+	"VDPBF16PS": func(op []int) string {
+		return fmt.Sprintf("vdpbf16ps %%zmm%d,%%zmm%d,%%zmm%d", op[0], op[1], op[2])
+	},
+	"VCVTNEPS2BF16": func(op []int) string { return fmt.Sprintf("vcvtneps2bf16 %%zmm%d,%%ymm%d", op[0], op[1]) },
+	"LDTILECFG":     func(op []int) string { return fmt.Sprintf("ldtilecfg (%%%s)", gpr[op[0]]) },
+	"TILERELEASE":   func([]int) string { return "tilerelease" },
+	"TILEZERO":      func(op []int) string { return fmt.Sprintf("tilezero %%tmm%d", op[0]) },
+	"TILELOADD": func(op []int) string {
+		return fmt.Sprintf("tileloadd %s(%%%s,%%%s,1),%%tmm%d", disp(op[3]), gpr[op[1]], gpr[op[2]], op[0])
+	},
+	"TILESTORED": func(op []int) string {
+		return fmt.Sprintf("tilestored %%tmm%d,%s(%%%s,%%%s,1)", op[0], disp(op[3]), gpr[op[1]], gpr[op[2]])
+	},
+	"TDPBF16PS": func(op []int) string {
+		return fmt.Sprintf("tdpbf16ps %%tmm%d,%%tmm%d,%%tmm%d", op[0], op[1], op[2])
+	},
+}
+
+// TestEncodings checks every hand-encoded instruction macro of bf16_amd64.h against binutils:
+// the table in encodings_amd64.s (its source, parsed here) gives the uses, objdump reads their
+// bytes back from this binary, and each must read as the instruction its operands name. The
+// table must use every macro the header defines, and this test must know each of them, so a
+// macro added to the header without a test fails here. A macro right for these operands is
+// right at every use in the kernels: each operand bit lands in its own field of the encoding.
+func TestEncodings(t *testing.T) {
+	header, err := os.ReadFile("bf16_amd64.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	regs := map[string]int{}
+	defined := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^#define (\w+)(\(|\s+(\d+)$|\s)`).FindAllStringSubmatch(string(header), -1) {
+		switch {
+		case m[3] != "":
+			regs[m[1]], _ = strconv.Atoi(m[3])
+		default:
+			defined[m[1]] = true
 		}
-		rest = rest[i+len(w):]
+	}
+	for name := range defined {
+		if encodings[name] == nil {
+			t.Errorf("bf16_amd64.h defines %s, which TestEncodings does not know", name)
+		}
+	}
+
+	src, err := os.ReadFile("encodings_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(src)
+	start := strings.Index(body, "TEXT bf16Encodings<>(SB)")
+	end := strings.Index(body[start:], "\tRET\n")
+	if start < 0 || end < 0 {
+		t.Fatal("no bf16Encodings table in encodings_amd64.s")
+	}
+	var want, uses []string
+	used := map[string]bool{}
+	use := regexp.MustCompile(`^\t(\w+)(?:\((.*)\))?$`)
+	for line := range strings.Lines(body[start : start+end]) {
+		m := use.FindStringSubmatch(strings.TrimRight(line, "\n"))
+		if m == nil {
+			continue
+		}
+		var op []int
+		if m[2] != "" {
+			for _, a := range strings.Split(m[2], ",") {
+				a = strings.TrimSpace(a)
+				v, ok := regs[a]
+				if !ok {
+					if v, err = strconv.Atoi(a); err != nil {
+						t.Fatalf("%s: operand %q is neither a number nor a register of bf16_amd64.h", m[0], a)
+					}
+				}
+				op = append(op, v)
+			}
+		}
+		f := encodings[m[1]]
+		if f == nil {
+			t.Fatalf("encodings_amd64.s uses %s, which TestEncodings does not know", m[1])
+		}
+		used[m[1]] = true
+		uses = append(uses, strings.TrimSpace(m[0]))
+		want = append(want, f(op))
+	}
+	for name := range defined {
+		if !used[name] {
+			t.Errorf("the table in encodings_amd64.s does not use %s", name)
+		}
+	}
+
+	listing := objdumpAt(t, encodingsEntry())
+	if strings.Contains(listing, "(bad)") {
+		t.Errorf("objdump finds undecodable bytes:\n%s", listing)
+	}
+	var got []string
+	for line := range strings.Lines(listing) {
+		f := strings.SplitN(strings.TrimSpace(line), "\t", 2) // "addr:", "insn operands"
+		if len(f) == 2 && strings.HasSuffix(f[0], ":") {
+			if insn := strings.Join(strings.Fields(f[1]), " "); insn != "ret" {
+				got = append(got, insn)
+			}
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("objdump reads %d instructions, the table has %d:\n%s", len(got), len(want), listing)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("%s: objdump reads %q, want %q", uses[i], got[i], want[i])
+		}
 	}
 }
 
-func TestVDPBF16PSMacro(t *testing.T) {
+// TestVDPBF16PS runs the instruction on known values: small integers and halves, whose
+// products and sums are exact.
+func TestVDPBF16PS(t *testing.T) {
 	if !hasLevel(AVX512BF16) {
 		t.Skip("no AVX512-BF16")
 	}
-	vdp, _, fast := asmEntries()
-	wantInstructions(t, objdumpAt(t, vdp),
-		"vdpbf16ps %zmm1,%zmm2,%zmm3",
-		"vdpbf16ps %zmm17,%zmm9,%zmm30",
-		"vdpbf16ps %zmm8,%zmm20,%zmm5")
-	wantInstructions(t, objdumpAt(t, fast), "vdpbf16ps %zmm0,%zmm2,%zmm8", "vdpbf16ps %zmm1,%zmm17,%zmm15")
-
-	// Known values: small integers and halves, whose products and sums are exact.
 	rng := rand.New(rand.NewPCG(11, 11))
 	var a, b [32]uint16
 	for i := range a {
@@ -102,15 +206,12 @@ func TestVDPBF16PSMacro(t *testing.T) {
 	}
 }
 
-func TestVCVTNEPS2BF16Macro(t *testing.T) {
+// TestVCVTNEPS2BF16 runs the instruction on special values: it rounds to nearest even as
+// Float32ToBF16 does, except that it flushes subnormal inputs to zero.
+func TestVCVTNEPS2BF16(t *testing.T) {
 	if !hasLevel(AVX512BF16) {
 		t.Skip("no AVX512-BF16")
 	}
-	_, cvt, _ := asmEntries()
-	wantInstructions(t, objdumpAt(t, cvt),
-		"vcvtneps2bf16 %zmm1,%ymm2",
-		"vcvtneps2bf16 %zmm17,%ymm25")
-
 	src := [16]float32{
 		1, -2.5, 3.1415927, 65504, 1e30, -1e-30,
 		math.Float32frombits(0x3f808000), math.Float32frombits(0x3f818000), // ties, to even
@@ -217,9 +318,9 @@ func TestExp(t *testing.T) {
 	}
 }
 
-// TestConversionsExact runs the conversions over every 16-bit pattern and over float32
+// TestConversionsExact runs the bf16 conversions over every 16-bit pattern and over float32
 // special values and random bit patterns (NaNs, infinities, subnormals), which the shared
-// harness does not reach.
+// harness does not reach. TestF16ToFloat32 does the same for binary16.
 func TestConversionsExact(t *testing.T) {
 	all := make([]uint16, 1<<16)
 	for i := range all {
@@ -239,20 +340,6 @@ func TestConversionsExact(t *testing.T) {
 		for i, b := range all {
 			if math.Float32bits(got[i]) != math.Float32bits(BF16ToFloat32(b)) {
 				t.Fatalf("BF16ToF32(%#x) = %#x", b, math.Float32bits(got[i]))
-			}
-		}
-		kn.F16ToF32(got, all)
-		for i, h := range all {
-			want := F16ToFloat32(h)
-			if math.IsNaN(float64(want)) {
-				// VCVTPH2PS quiets a signalling NaN; the payload and sign stay.
-				if g := math.Float32bits(got[i]); !math.IsNaN(float64(got[i])) || g|0x400000 != math.Float32bits(want)|0x400000 {
-					t.Fatalf("F16ToF32(%#x) = %#x, want NaN %#x", h, g, math.Float32bits(want))
-				}
-				continue
-			}
-			if math.Float32bits(got[i]) != math.Float32bits(want) {
-				t.Fatalf("F16ToF32(%#x) = %v, want %v", h, got[i], want)
 			}
 		}
 		out := make([]uint16, len(fs))
@@ -357,7 +444,7 @@ func pageEnd[T any](t *testing.T, n int) []T {
 // TestPageEnd runs every kernel on operands that end exactly at an unmapped page: a tail
 // handled by a load or store wider than the slice would crash here.
 func TestPageEnd(t *testing.T) {
-	if !cpu.X86.HasAVX2 {
+	if !hasLevel(AVX2) {
 		t.Skip("no assembly kernels on this CPU")
 	}
 	rng := rand.New(rand.NewPCG(15, 15))
@@ -429,4 +516,25 @@ func TestGemvModelShapes(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestCPUFeatures checks the features the levels are chosen from (klauspost/cpuid) against
+// a second reading, golang.org/x/sys/cpu's: both check the CPU's bits and the operating
+// system's register state.
+func TestCPUFeatures(t *testing.T) {
+	f, x := hostCPU().Features, cpu.X86
+	for _, c := range []struct {
+		name        string
+		cpuid, xsys bool
+	}{
+		{"AVX2", f.AVX2, x.HasAVX2}, {"FMA", f.FMA, x.HasFMA}, {"F16C", f.F16C, x.HasF16C},
+		{"AVX512F", f.AVX512F, x.HasAVX512F}, {"AVX512BW", f.AVX512BW, x.HasAVX512BW},
+		{"AVX512DQ", f.AVX512DQ, x.HasAVX512DQ}, {"AVX512VL", f.AVX512VL, x.HasAVX512VL},
+		{"AVX512BF16", f.AVX512BF16, x.HasAVX512BF16}, {"AVX512VNNI", f.AVX512VNNI, x.HasAVX512VNNI},
+		{"AVXVNNI", f.AVXVNNI, x.HasAVXVNNI}, {"AMXTile", f.AMXTile, x.HasAMXTile}, {"AMXBF16", f.AMXBF16, x.HasAMXBF16},
+	} {
+		if c.cpuid != c.xsys {
+			t.Errorf("%s: cpuid says %v, x/sys/cpu %v", c.name, c.cpuid, c.xsys)
+		}
+	}
 }

@@ -18,14 +18,17 @@ func Float32ToBF16(f float32) uint16 {
 	return uint16(u >> 16)
 }
 
-// F16ToFloat32 widens one IEEE binary16 value (exact: every half is a float32).
+// F16ToFloat32 widens one IEEE binary16 value (exact: every half is a float32). A NaN keeps
+// its sign and payload and comes out quiet, as VCVTPH2PS makes it.
 func F16ToFloat32(h uint16) float32 {
 	sign := uint32(h&0x8000) << 16
 	exp := uint32(h>>10) & 0x1f
 	man := uint32(h & 0x3ff)
 	switch {
-	case exp == 0x1f: // Inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
+	case exp == 0x1f && man != 0: // NaN
+		return math.Float32frombits(sign | 0x7fc00000 | man<<13)
+	case exp == 0x1f: // Inf
+		return math.Float32frombits(sign | 0x7f800000)
 	case exp != 0: // normal
 		return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
 	case man == 0: // signed zero
@@ -40,6 +43,8 @@ func F16ToFloat32(h uint16) float32 {
 }
 
 // Float32ToF16 rounds one float32 to the nearest binary16 (ties to even), overflowing to ±Inf.
+// A NaN keeps its sign and the top 10 bits of its payload and comes out quiet, as
+// VCVTPS2PH makes it.
 func Float32ToF16(f float32) uint16 {
 	u := math.Float32bits(f)
 	sign := uint16(u>>16) & 0x8000
@@ -47,7 +52,7 @@ func Float32ToF16(f float32) uint16 {
 	man := u & 0x7fffff
 	if exp == 0xff { // Inf or NaN
 		if man != 0 {
-			return sign | 0x7e00
+			return sign | 0x7e00 | uint16(man>>13)
 		}
 		return sign | 0x7c00
 	}

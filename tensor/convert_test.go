@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/x448/float16"
 )
 
 func TestBF16(t *testing.T) {
@@ -41,58 +43,86 @@ func TestBF16(t *testing.T) {
 	}
 }
 
-// f16Ref converts with float64 arithmetic: the nearest binary16, ties to even.
-func f16Ref(f float32) uint16 {
-	x := float64(f)
-	sign := uint16(0)
-	if math.Signbit(x) {
-		sign, x = 0x8000, -x
+// The binary16 conversions are tested against github.com/x448/float16, whose authors checked
+// its conversions over every input (all 2³² float32 for Fromfloat32): it rounds to nearest,
+// ties to even, and treats NaN as the x86 instructions do (VCVTPH2PS, VCVTPS2PH): sign and
+// payload kept, quiet bit set. So the comparison is of bits, NaN included.
+
+// TestF16ToFloat32 widens every binary16 value, with F16ToFloat32 and with every
+// implementation's F16ToF32 kernel.
+func TestF16ToFloat32(t *testing.T) {
+	all := make([]uint16, 1<<16)
+	want := make([]uint32, len(all))
+	for h := range all {
+		all[h] = uint16(h)
+		want[h] = math.Float32bits(float16.Frombits(uint16(h)).Float32())
+		if got := math.Float32bits(F16ToFloat32(uint16(h))); got != want[h] {
+			t.Fatalf("F16ToFloat32(%#04x) = %#08x, want %#08x", h, got, want[h])
+		}
 	}
-	switch {
-	case math.IsNaN(x):
-		return 0x7e00
-	case x >= 65520: // halfway between max half 65504 and 65536 rounds up to Inf
-		return sign | 0x7c00
-	}
-	// Scale to an integer count of the spacing at x's exponent.
-	exp := max(math.Floor(math.Log2(x)), -14)
-	if x == 0 {
-		exp = -14
-	}
-	ulp := math.Ldexp(1, int(exp)-10)
-	q := math.RoundToEven(x / ulp)
-	v := q * ulp
-	if v == 0 {
-		return sign
-	}
-	e := max(math.Floor(math.Log2(v)), -14)
-	if e == -14 && v < math.Ldexp(1, -14) {
-		return sign | uint16(v/math.Ldexp(1, -24))
-	}
-	man := v/math.Ldexp(1, int(e)) - 1
-	return sign | uint16(e+15)<<10 | uint16(math.Round(man*1024))
+	forEachImpl(t, func(t *testing.T, kn *Kernels) {
+		got := make([]float32, len(all))
+		kn.F16ToF32(got, all)
+		for h := range all {
+			if g := math.Float32bits(got[h]); g != want[h] {
+				t.Fatalf("F16ToF32(%#04x) = %#08x, want %#08x", h, g, want[h])
+			}
+		}
+	})
 }
 
-func TestF16(t *testing.T) {
-	// Every half survives a round trip through float32.
-	for h := range 1 << 16 {
-		f := F16ToFloat32(uint16(h))
-		if f != f {
-			continue
+// f16Inputs returns float32 values where rounding to binary16 is decided: for every half
+// (subnormals, the largest finite and the infinities included) the half itself, the
+// midpoint to the next half above in magnitude, and the float32 values just around both;
+// every float32 exponent; NaNs with assorted payloads; and random bit patterns.
+func f16Inputs() []float32 {
+	var fs []float32
+	add := func(u uint32) { fs = append(fs, math.Float32frombits(u)) }
+	for h := range 1 << 15 {
+		lo := math.Float32bits(float16.Frombits(uint16(h)).Float32())
+		if lo >= 0x7f800000 {
+			break // Inf and NaN: below
 		}
-		if back := Float32ToF16(f); back != uint16(h) {
-			t.Fatalf("%#04x → %v → %#04x", h, f, back)
+		next := float64(65536) // past the largest finite half, 65504, the next step would be 2¹⁶
+		if h+1 < 0x7c00 {
+			next = float64(float16.Frombits(uint16(h + 1)).Float32())
+		}
+		mid := math.Float32bits(float32((float64(math.Float32frombits(lo)) + next) / 2)) // exact in float32
+		for _, u := range []uint32{lo, lo + 1, mid - 1, mid, mid + 1} {
+			add(u)
+			add(u | 0x80000000)
+		}
+		if lo > 0 {
+			add(lo - 1)
+		}
+	}
+	for e := range uint32(256) {
+		for _, m := range []uint32{0, 1, 0x1000, 0x2000, 0x3000, 0x400000, 0x7fffff} {
+			add(e<<23 | m)
+			add(0x80000000 | e<<23 | m)
 		}
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
-	for range 200000 {
-		// Values across the half range, subnormals and overflow included.
-		f := float32(math.Ldexp(rng.Float64()*2-1, rng.IntN(44)-26))
-		if got, want := Float32ToF16(f), f16Ref(f); got != want {
-			t.Fatalf("Float32ToF16(%v) = %#04x, want %#04x", f, got, want)
+	for range 1 << 20 {
+		add(rng.Uint32())
+	}
+	return fs
+}
+
+// TestFloat32ToF16 rounds the float32 values of f16Inputs to binary16 and back: every
+// finite half survives the round trip.
+func TestFloat32ToF16(t *testing.T) {
+	for _, f := range f16Inputs() {
+		if got, want := Float32ToF16(f), float16.Fromfloat32(f).Bits(); got != want {
+			t.Fatalf("Float32ToF16(%v = %#08x) = %#04x, want %#04x", f, math.Float32bits(f), got, want)
 		}
 	}
-	if got := Float32ToF16(float32(math.NaN())); got&0x7c00 != 0x7c00 || got&0x3ff == 0 {
-		t.Errorf("NaN became %#04x", got)
+	for h := range 1 << 16 {
+		if h&0x7c00 == 0x7c00 && h&0x3ff != 0 {
+			continue // NaN: quieted on the way
+		}
+		if back := Float32ToF16(F16ToFloat32(uint16(h))); back != uint16(h) {
+			t.Fatalf("%#04x → %v → %#04x", h, F16ToFloat32(uint16(h)), back)
+		}
 	}
 }

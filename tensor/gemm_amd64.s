@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "bf16_amd64.h"
 
 // Register-blocked GEMM micro-kernels and panel packing; see gemm_amd64.go for the loop each
 // function computes.
@@ -10,25 +11,6 @@
 // or one pair of elements (bf16) of each of the C rows of W. W rows are addressed as
 // row base + SI, SI the byte offset of the current step. When nw < C the missing rows alias
 // row 0: their columns are computed and dropped, so no row ≥ nw of W is ever read.
-
-// VDPBF16PS (Intel SDM: EVEX.512.F3.0F38.W0 52 /r) is missing from the Go assembler.
-// VDPBF16PS_Z(src2, src1, dst), operands register numbers 0…31 in Go order, is
-//
-//	VDPBF16PS Zsrc2, Zsrc1, Zdst // Zdst.f32[i] += Zsrc1.bf16[2i]·Zsrc2.bf16[2i] + Zsrc1.bf16[2i+1]·Zsrc2.bf16[2i+1]
-//
-// Bytes: 62, P0 (R X B R' 0 0 1 0: R, R' bits 3, 4 of dst and B, X of src2, inverted),
-// P1 (W = 0, vvvv = ~src1, 1, pp = F3), P2 (z = 0, L'L = 512, b = 0, V' = ~src1 bit 4,
-// aaa = 0), opcode 52, ModRM (mod 11, reg = dst, rm = src2). With (1, 2, 3) it gives
-// 62 F2 6E 48 52 D9, VDPBF16PS Z1, Z2, Z3; TestVDPBF16PSEncoding checks every use against
-// objdump. (The {1to16} memory-broadcast form, one instruction per product instead of a
-// VPBROADCASTD per W pair, measured 5-7% slower on a Xeon with AVX512_BF16.)
-#define VDPBF16PS_Z(src2, src1, dst) \
-	BYTE $0x62; \
-	BYTE $(0x02 | (((((dst)>>3)&1)^1)<<7) | (((((src2)>>4)&1)^1)<<6) | (((((src2)>>3)&1)^1)<<5) | (((((dst)>>4)&1)^1)<<4)); \
-	BYTE $(0x06 | ((((src1)&15)^15)<<3)); \
-	BYTE $(0x40 | (((((src1)>>4)&1)^1)<<3)); \
-	BYTE $0x52; \
-	BYTE $(0xC0 | (((dst)&7)<<3) | ((src2)&7))
 
 // ---------------------------------------------------------------------------------------
 // AVX-512: R = 48 rows (3 zmm) × C = 8 rows of W; accumulators Z0…Z23, column j in
@@ -267,37 +249,37 @@ done:
 	VMOVUPS xoff+64(DI), Z25; \
 	VMOVUPS xoff+128(DI), Z26; \
 	VPBROADCASTD woff(AX)(SI*1), Z27; \
-	VDPBF16PS_Z(27, 24, 0); \
-	VDPBF16PS_Z(27, 25, 1); \
-	VDPBF16PS_Z(27, 26, 2); \
+	VDPBF16PS(27, 24, 0); \
+	VDPBF16PS(27, 25, 1); \
+	VDPBF16PS(27, 26, 2); \
 	VPBROADCASTD woff(BX)(SI*1), Z28; \
-	VDPBF16PS_Z(28, 24, 3); \
-	VDPBF16PS_Z(28, 25, 4); \
-	VDPBF16PS_Z(28, 26, 5); \
+	VDPBF16PS(28, 24, 3); \
+	VDPBF16PS(28, 25, 4); \
+	VDPBF16PS(28, 26, 5); \
 	VPBROADCASTD woff(CX)(SI*1), Z27; \
-	VDPBF16PS_Z(27, 24, 6); \
-	VDPBF16PS_Z(27, 25, 7); \
-	VDPBF16PS_Z(27, 26, 8); \
+	VDPBF16PS(27, 24, 6); \
+	VDPBF16PS(27, 25, 7); \
+	VDPBF16PS(27, 26, 8); \
 	VPBROADCASTD woff(DX)(SI*1), Z28; \
-	VDPBF16PS_Z(28, 24, 9); \
-	VDPBF16PS_Z(28, 25, 10); \
-	VDPBF16PS_Z(28, 26, 11); \
+	VDPBF16PS(28, 24, 9); \
+	VDPBF16PS(28, 25, 10); \
+	VDPBF16PS(28, 26, 11); \
 	VPBROADCASTD woff(R8)(SI*1), Z27; \
-	VDPBF16PS_Z(27, 24, 12); \
-	VDPBF16PS_Z(27, 25, 13); \
-	VDPBF16PS_Z(27, 26, 14); \
+	VDPBF16PS(27, 24, 12); \
+	VDPBF16PS(27, 25, 13); \
+	VDPBF16PS(27, 26, 14); \
 	VPBROADCASTD woff(R9)(SI*1), Z28; \
-	VDPBF16PS_Z(28, 24, 15); \
-	VDPBF16PS_Z(28, 25, 16); \
-	VDPBF16PS_Z(28, 26, 17); \
+	VDPBF16PS(28, 24, 15); \
+	VDPBF16PS(28, 25, 16); \
+	VDPBF16PS(28, 26, 17); \
 	VPBROADCASTD woff(R10)(SI*1), Z27; \
-	VDPBF16PS_Z(27, 24, 18); \
-	VDPBF16PS_Z(27, 25, 19); \
-	VDPBF16PS_Z(27, 26, 20); \
+	VDPBF16PS(27, 24, 18); \
+	VDPBF16PS(27, 25, 19); \
+	VDPBF16PS(27, 26, 20); \
 	VPBROADCASTD woff(R11)(SI*1), Z28; \
-	VDPBF16PS_Z(28, 24, 21); \
-	VDPBF16PS_Z(28, 25, 22); \
-	VDPBF16PS_Z(28, 26, 23)
+	VDPBF16PS(28, 24, 21); \
+	VDPBF16PS(28, 25, 22); \
+	VDPBF16PS(28, 26, 23)
 
 // func gemmBF16x48x8(tile *float32, xp, w *uint16, ldw, k, nw int, acc bool)
 //

@@ -169,19 +169,3 @@ func gemvF16AVX2(dst []float32, w []uint16, x []float32)
 //
 //go:noescape
 func gemvF32AVX2(dst []float32, w []float32, x []float32)
-
-// vdpbf16psTest runs the hand-encoded VDPBF16PS with three register assignments (Z3 += Z2·Z1,
-// Z30 += Z9·Z17, Z5 += Z20·Z8), each on a and b:
-//
-//	for j := range acc {
-//		for i := range 16 {
-//			acc[j][i] += BF16ToFloat32(a[2*i+1])*BF16ToFloat32(b[2*i+1]) +
-//				BF16ToFloat32(a[2*i])*BF16ToFloat32(b[2*i])
-//		}
-//	}
-//
-// with the rounding of VDPBF16PS (subnormal inputs and outputs flushed to zero). For
-// TestVDPBF16PSMacro only.
-//
-//go:noescape
-func vdpbf16psTest(acc *[3][16]float32, a, b *[32]uint16)

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "bf16_amd64.h"
 
 // Matrix-vector products for decoding: dst[r] = Σ_p w[r·k+p]·x[p]. See gemv_amd64.go.
 //
@@ -23,19 +24,6 @@
 // PREFETCHNTA at 1 KiB halved the rate. Measure again on a new machine with
 // BenchmarkGemvBF16 before changing it.
 #define PFDIST 2048
-
-// VDPBF16PS(b, a, d) is VDPBF16PS Zb, Za, Zd (Intel: vdpbf16ps zmm_d, zmm_a, zmm_b):
-// Zd[i] += Za[2i]·Zb[2i] + Za[2i+1]·Zb[2i+1] over bf16 pairs, for register numbers 0-31.
-// EVEX.512.F3.0F38.W0 52 /r; the inverted register bits of R, X, B, R', vvvv and V' are
-// XORed into the all-ones pattern. The Go assembler does not know the instruction;
-// TestVDPBF16PSMacro checks this encoding against objdump and known values.
-#define VDPBF16PS(b, a, d) \
-	BYTE $0x62; \
-	BYTE $(0xF2 ^ ((((d)>>3)&1)<<7) ^ ((((b)>>4)&1)<<6) ^ ((((b)>>3)&1)<<5) ^ ((((d)>>4)&1)<<4)); \
-	BYTE $(0x7E ^ (((a)&15)<<3)); \
-	BYTE $(0x48 ^ ((((a)>>4)&1)<<3)); \
-	BYTE $0x52; \
-	BYTE $(0xC0 | (((d)&7)<<3) | ((b)&7))
 
 // REDUCE4_512 sums each of Z8..Z11 into one float and stores the four at (DI).
 #define REDUCE4_512 \
@@ -766,31 +754,5 @@ esum1:
 	JMP    erows1
 
 edone:
-	VZEROUPPER
-	RET
-
-// func vdpbf16psTest(acc *[3][16]float32, a, b *[32]uint16)
-//
-// acc[i] += pair products of a and b through VDPBF16PS with three register assignments, low,
-// high and mixed, for TestVDPBF16PSMacro.
-TEXT ·vdpbf16psTest(SB), NOSPLIT, $0-24
-	MOVQ      acc+0(FP), DI
-	MOVQ      a+8(FP), SI
-	MOVQ      b+16(FP), DX
-	VMOVDQU16 (SI), Z2
-	VMOVDQU16 (DX), Z1
-	VMOVUPS   (DI), Z3
-	VDPBF16PS(1, 2, 3)
-	VMOVUPS   Z3, (DI)
-	VMOVDQU16 (SI), Z9
-	VMOVDQU16 (DX), Z17
-	VMOVUPS   64(DI), Z30
-	VDPBF16PS(17, 9, 30)
-	VMOVUPS   Z30, 64(DI)
-	VMOVDQU16 (SI), Z20
-	VMOVDQU16 (DX), Z8
-	VMOVUPS   128(DI), Z5
-	VDPBF16PS(8, 20, 5)
-	VMOVUPS   Z5, 128(DI)
 	VZEROUPPER
 	RET

@@ -2,20 +2,18 @@
 
 package tensor
 
-import "golang.org/x/sys/cpu"
-
 func init() {
 	supported = func(l Level) bool {
-		x := cpu.X86
+		f := hostCPU().Features
 		switch l {
 		case Generic:
 			return true
 		case AVX2:
-			return x.HasAVX2 && x.HasFMA && x.HasF16C
+			return f.AVX2 && f.FMA && f.F16C
 		case AVX512:
-			return x.HasAVX512F && x.HasAVX512BW && x.HasAVX512DQ && x.HasAVX512VL
+			return f.AVX512F && f.AVX512BW && f.AVX512DQ && f.AVX512VL
 		case AVX512BF16:
-			return x.HasAVX512BF16
+			return f.AVX512BF16
 		case AMX:
 			return amxUsable()
 		}

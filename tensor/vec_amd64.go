@@ -256,22 +256,3 @@ func f32ToBF16AVX512(dst []uint16, src []float32)
 //
 //go:noescape
 func f32ToBF16AVX2(dst []uint16, src []float32)
-
-// vcvtneps2bf16Test rounds src to bf16 through the hand-encoded VCVTNEPS2BF16 with two
-// register assignments (Z1 → Y2, Z17 → Y25):
-//
-//	for j := range dst {
-//		for i, f := range src {
-//			dst[j][i] = Float32ToBF16(f) // except that subnormal f become ±0
-//		}
-//	}
-//
-// For TestVCVTNEPS2BF16Macro only.
-//
-//go:noescape
-func vcvtneps2bf16Test(dst *[2][16]uint16, src *[16]float32)
-
-// asmEntries returns the machine-code addresses of the assembly functions that hold
-// hand-encoded instructions (Go func values point at ABI wrappers instead), so that tests
-// can disassemble them: test binaries carry no symbol table to find them by name.
-func asmEntries() (vdpbf16ps, vcvtneps2bf16, gemvFast uintptr)

@@ -214,21 +214,6 @@ GLOBL maskTable<>(SB), RODATA|NOPTR, $64
 	VPORD   Z31, Z1, K2, Z2
 
 
-// VCVTNEPS2BF16(s, d) is VCVTNEPS2BF16 Zs, Yd (Intel: vcvtneps2bf16 ymm_d, zmm_s): the 16
-// floats of Zs rounded to bf16, ties to even, for register numbers 0-31.
-// EVEX.512.F3.0F38.W0 72 /r, with the inverted register bits XORed into the all-ones
-// pattern as in VDPBF16PS (gemv_amd64.s). The Go assembler does not know the instruction.
-// It flushes subnormal inputs to zero, which Float32ToBF16 does not, so the kernels round
-// with integer operations instead; TestVCVTNEPS2BF16Macro checks the encoding and shows
-// the difference.
-#define VCVTNEPS2BF16(s, d) \
-	BYTE $0x62; \
-	BYTE $(0xF2 ^ ((((d)>>3)&1)<<7) ^ ((((s)>>4)&1)<<6) ^ ((((s)>>3)&1)<<5) ^ ((((d)>>4)&1)<<4)); \
-	BYTE $0x7E; \
-	BYTE $0x48; \
-	BYTE $0x72; \
-	BYTE $(0xC0 | (((d)&7)<<3) | ((s)&7))
-
 // func dotAVX512(x, y []float32) float32
 TEXT ·dotAVX512(SB), NOSPLIT, $0-52
 	MOVQ   x_base+0(FP), SI
@@ -1419,29 +1404,4 @@ anb8:
 
 anbdone:
 	VZEROUPPER
-	RET
-
-// func vcvtneps2bf16Test(dst *[2][16]uint16, src *[16]float32)
-//
-// dst[i] = VCVTNEPS2BF16(src) with two register assignments, Z1 → Y2 and Z17 → Y25.
-TEXT ·vcvtneps2bf16Test(SB), NOSPLIT, $0-16
-	MOVQ      dst+0(FP), DI
-	MOVQ      src+8(FP), SI
-	VMOVUPS   (SI), Z1
-	VCVTNEPS2BF16(1, 2)
-	VMOVDQU16 Y2, (DI)
-	VMOVUPS   (SI), Z17
-	VCVTNEPS2BF16(17, 25)
-	VMOVDQU16 Y25, 32(DI)
-	VZEROUPPER
-	RET
-
-// func asmEntries() (vdpbf16ps, vcvtneps2bf16, gemvFast uintptr)
-TEXT ·asmEntries(SB), NOSPLIT, $0-24
-	MOVQ $·vdpbf16psTest(SB), AX
-	MOVQ AX, vdpbf16ps+0(FP)
-	MOVQ $·vcvtneps2bf16Test(SB), AX
-	MOVQ AX, vcvtneps2bf16+8(FP)
-	MOVQ $·gemvBF16FastAVX512(SB), AX
-	MOVQ AX, gemvFast+16(FP)
 	RET

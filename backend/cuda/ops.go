@@ -1,0 +1,141 @@
+//go:build linux && cgo
+
+package cuda
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/tensor"
+)
+
+type ropeKey struct {
+	rotDims int
+	theta   float64
+}
+
+func (b *Backend) LayerNorm1P(dst, x, weight, bias backend.Tensor, eps float32) {
+	d, xt := b.f32(dst, "layernorm dst"), b.f32(x, "layernorm x")
+	w, bs := b.f32(weight, "layernorm weight"), b.f32(bias, "layernorm bias")
+	c := xt.cols()
+	if w.len() != c || bs.len() != c || d.len() != xt.len() {
+		panic("cuda: layernorm shapes")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.ready() || xt.len() == 0 {
+		return
+	}
+	b.args.reset().ptr(d.ptr).ptr(xt.ptr).ptr(w.ptr).ptr(bs.ptr).i32(c).f32(eps)
+	b.launch(kLayerNorm, xt.rows(), 1, blockThreads)
+}
+
+func (b *Backend) Rotary(x backend.Tensor, heads, headDim, rotDims, pos0 int, theta float64) {
+	xt := b.f32(x, "rotary x")
+	if heads < 0 || headDim < 0 || xt.cols() != heads*headDim || rotDims > headDim || rotDims < 0 || rotDims%2 != 0 || pos0 < 0 {
+		panic("cuda: rotary shapes")
+	}
+	half := rotDims / 2
+	total := xt.rows() * heads * half
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.ready() || total == 0 {
+		return
+	}
+	inv := b.invFreq(rotDims, theta)
+	if inv == 0 {
+		return
+	}
+	b.args.reset().ptr(xt.ptr).ptr(inv).i32(xt.rows()).i32(heads).i32(headDim).i32(half).i32(pos0)
+	b.launch(kRotary, b.gridFor(total), 1, blockThreads)
+}
+
+// invFreq returns the device copy of the rotary inverse frequencies, the CPU's own values
+// (tensor.RopeInvFreq), uploaded on first use.
+func (b *Backend) invFreq(rotDims int, theta float64) C.mt_ptr {
+	key := ropeKey{rotDims, theta}
+	if p, ok := b.rope[key]; ok {
+		return p
+	}
+	inv := tensor.RopeInvFreq(rotDims, theta)
+	p, err := b.alloc(4*len(inv), "rotary frequencies")
+	if err != nil {
+		b.err = err
+		return 0
+	}
+	if !b.note("cuMemcpyHtoD_v2", C.mt_htod(b.dev, p, unsafe.Pointer(&inv[0]), C.size_t(4*len(inv)))) {
+		b.free(p)
+		return 0
+	}
+	b.rope[key] = p
+	return p
+}
+
+func (b *Backend) ReLU2(x backend.Tensor) {
+	xt := b.f32(x, "relu2 x")
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.ready() || xt.len() == 0 {
+		return
+	}
+	b.args.reset().ptr(xt.ptr).i64(xt.len())
+	b.launch(kReLU2, b.gridFor(xt.len()), 1, blockThreads)
+}
+
+func (b *Backend) Add(dst, x backend.Tensor) {
+	d, xt := b.f32(dst, "add dst"), b.f32(x, "add x")
+	if d.len() != xt.len() {
+		panic("cuda: add shapes")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.ready() || d.len() == 0 {
+		return
+	}
+	b.args.reset().ptr(d.ptr).ptr(xt.ptr).i64(d.len())
+	b.launch(kAdd, b.gridFor(d.len()), 1, blockThreads)
+}
+
+func (b *Backend) Embed(dst, table backend.Tensor, ids []int32) {
+	d, t := b.f32(dst, "embed dst"), b.tensor(table)
+	width, vocab := t.cols(), t.rows()
+	if d.rows() != len(ids) || d.cols() != width {
+		panic("cuda: embed shapes")
+	}
+	for i, id := range ids {
+		if id < 0 || int(id) >= vocab {
+			panic(fmt.Sprintf("cuda: embed of token %d at %d, outside the table of %d", id, i, vocab))
+		}
+	}
+	k := kEmbedF32 + kernel(dtypeIndex(t.dt))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.ready() || len(ids) == 0 || width == 0 {
+		return
+	}
+	for r0 := 0; r0 < len(ids); r0 += embedIDs {
+		chunk := ids[r0:min(r0+embedIDs, len(ids))]
+		b.args.reset().ptr(d.at(r0 * width)).ptr(t.ptr).i32(width).i32(vocab).ids(chunk)
+		b.launch(k, len(chunk), ceilDiv(width, blockThreads), blockThreads)
+	}
+}
+
+func (b *Backend) Copy(dst backend.Tensor, row0 int, src backend.Tensor) {
+	d, s := b.f32(dst, "copy dst"), b.f32(src, "copy src")
+	c := d.cols()
+	if s.cols() != c || row0 < 0 || row0+s.rows() > d.rows() {
+		panic(fmt.Sprintf("cuda: copy of %s into rows %d… of %s", tensor.ShapeString(s.shape), row0, tensor.ShapeString(d.shape)))
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.ready() || s.len() == 0 {
+		return
+	}
+	b.note("cuMemcpyDtoDAsync_v2", C.mt_dtod(b.dev, d.at(row0*c), s.ptr, C.size_t(4*s.len())))
+}
