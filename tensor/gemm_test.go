@@ -7,12 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"reflect"
-	"runtime"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -20,7 +14,7 @@ import (
 
 // Tests of the prefill kernels beyond TestGemm: inputs placed against an unmapped page, so
 // that reading one element too many faults; odd k; the values rounding to bf16 is hard for;
-// the contract checks; and the hand-encoded VDPBF16PS.
+// and the contract checks (TestEncodings in asm_test.go checks the hand-encoded instructions).
 
 // endGuarded returns n zeroed elements of T that end where an inaccessible page begins.
 func endGuarded[T any](t *testing.T, n int) []T {
@@ -216,90 +210,4 @@ func TestGemmContract(t *testing.T) {
 			}()
 		}
 	})
-}
-
-// The VDPBF16PS_Z macro in gemm_amd64.s must encode, at every use, the instruction its
-// arguments name: read the kernel's machine code back with objdump (binutils) and compare.
-func TestVDPBF16PSEncoding(t *testing.T) {
-	objdump, err := exec.LookPath("objdump")
-	if err != nil {
-		t.Skip("no objdump")
-	}
-	var got []string
-	for line := range strings.Lines(disassemble(t, objdump, gemmBF16x48x8)) {
-		if i := strings.Index(line, "vdpbf16ps"); i >= 0 {
-			got = append(got, strings.Join(strings.Fields(line[i:]), " "))
-		}
-	}
-	// bf16Step512 in the 4-step loop, then in the 1-step loop: W pairs broadcast into Z27
-	// and Z28 alternately, times the panel in Z24…Z26, into the accumulators Z0…Z23.
-	var want []string
-	for range 5 {
-		for j := range 8 {
-			for g := range 3 {
-				want = append(want, fmt.Sprintf("vdpbf16ps %%zmm%d,%%zmm%d,%%zmm%d", 27+j%2, 24+g, 3*j+g))
-			}
-		}
-	}
-	if len(got) != len(want) {
-		t.Fatalf("gemmBF16x48x8 has %d vdpbf16ps, want %d: %q", len(got), len(want), got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("vdpbf16ps %d: objdump reads %q, want %q", i, got[i], want[i])
-		}
-	}
-}
-
-// disassemble returns objdump's reading of the machine code of an assembly function, taken
-// from this process (test binaries have no symbol table). A Go func value of an assembly function
-// is the compiler's ABI wrapper: its first call is to the body.
-func disassemble(t *testing.T, objdump string, fn any) string {
-	t.Helper()
-	pc := reflect.ValueOf(fn).Pointer()
-	body := func(entry uintptr) string {
-		f := runtime.FuncForPC(entry)
-		if f == nil || f.Entry() != entry {
-			t.Fatalf("no function starts at %#x", entry)
-		}
-		end := entry
-		for end < entry+1<<16 && runtime.FuncForPC(end) == f {
-			end++
-		}
-		code := make([]byte, end-entry)
-		mem, err := os.Open("/proc/self/mem")
-		if err != nil {
-			t.Skip(err)
-		}
-		defer mem.Close()
-		if _, err := mem.ReadAt(code, int64(entry)); err != nil {
-			t.Fatal(err)
-		}
-		file := filepath.Join(t.TempDir(), "code")
-		if err := os.WriteFile(file, code, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(objdump, "-D", "-b", "binary", "-m", "i386:x86-64", "--no-show-raw-insn",
-			fmt.Sprintf("--adjust-vma=%#x", entry), file).Output()
-		if err != nil {
-			t.Skipf("objdump: %v", err)
-		}
-		return string(out)
-	}
-	dis := body(pc)
-	if strings.Contains(dis, "vdpbf16ps") {
-		return dis
-	}
-	for line := range strings.Lines(dis) {
-		f := strings.Fields(line)
-		if len(f) >= 3 && f[1] == "call" {
-			target, err := strconv.ParseUint(strings.TrimPrefix(f[2], "0x"), 16, 64)
-			if err != nil {
-				t.Fatalf("call target in %q: %v", line, err)
-			}
-			return body(uintptr(target))
-		}
-	}
-	t.Fatalf("no call in the wrapper at %#x:\n%s", pc, dis)
-	return ""
 }
