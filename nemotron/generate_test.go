@@ -66,8 +66,7 @@ func TestGenerateStops(t *testing.T) {
 	if err != nil || n != 2 || res.Stop != nemotron.StopRequested {
 		t.Errorf("requested: %d %v %v", n, res.Stop, err)
 	}
-	// Bad input and options, each of its kind; a token outside the vocabulary is neither yet
-	// (the logits command's tests expect exit status 1 for it).
+	// Bad input and options, each of its kind.
 	for _, tt := range []struct {
 		prompt []int32
 		opts   nemotron.GenerateOptions
@@ -79,7 +78,7 @@ func TestGenerateStops(t *testing.T) {
 		{make([]int32, 500), nemotron.GenerateOptions{MaxTokens: 13}, nemotron.ErrBadInput, "13 new tokens after a prompt of 500 exceed the context of 512 tokens (at most 12)"},
 		{prompt, nemotron.GenerateOptions{MaxTokens: -1}, nemotron.ErrBadOption, "negative"},
 		{prompt, nemotron.GenerateOptions{Sampling: nemotron.Sampling{TopP: 2}}, nemotron.ErrBadOption, "top-p"},
-		{[]int32{2, 9999}, nemotron.GenerateOptions{}, nil, "outside the vocabulary"},
+		{[]int32{2, 9999}, nemotron.GenerateOptions{}, nemotron.ErrBadInput, "outside the vocabulary"},
 	} {
 		_, err := m.Generate(context.Background(), tt.prompt, tt.opts, func(int32, bool) bool { return true })
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

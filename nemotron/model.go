@@ -204,15 +204,15 @@ func (s *State) Close() {
 func (s *State) Forward(ctx context.Context, ids []int32, want Logits, obs Observer) ([]float32, error) {
 	c := s.m.Config
 	if len(ids) == 0 {
-		return nil, errors.New("forward: no tokens")
+		return nil, BadInput("forward: no tokens")
 	}
 	for i, id := range ids {
 		if id < 0 || int(id) >= c.VocabSize {
-			return nil, fmt.Errorf("forward: token %d at index %d is outside the vocabulary of %d", id, i, c.VocabSize)
+			return nil, BadInput("forward: token %d at index %d is outside the vocabulary of %d", id, i, c.VocabSize)
 		}
 	}
 	if s.pos+len(ids) > s.maxLen {
-		return nil, fmt.Errorf("forward: %d tokens after %d exceed the context of %d", len(ids), s.pos, s.maxLen)
+		return nil, BadInput("forward: %d tokens after %d exceed the context of %d", len(ids), s.pos, s.maxLen)
 	}
 	rows := 1
 	switch want {

@@ -117,7 +117,7 @@ func TestGenerateUsage(t *testing.T) {
 		{[]string{"generate", "-model", tiny, "-prompt", "a", "-top-p", "2"}, 2, "top-p"},
 		{[]string{"generate", "-model", tiny, "-prompt", "a", "-temp", "-1"}, 2, "temperature"},
 		{[]string{"generate", "-model", tiny, "-ids", "2,x"}, 2, "not a token id"},
-		{[]string{"generate", "-model", tiny, "-ids", "2,5000"}, 1, "outside the vocabulary"},
+		{[]string{"generate", "-model", tiny, "-ids", "2,5000"}, 2, "outside the vocabulary"},
 		{[]string{"generate", "-prompt", "a"}, 2, "-model is required"},
 		{[]string{"generate", "-model", "nosuchorg/nosuchmodel", "-prompt", "a"}, 1, "minitron pull nosuchorg/nosuchmodel"},
 		{[]string{"generate", "-frobnicate"}, 2, "flag provided but not defined"},
