@@ -58,19 +58,35 @@ func DecodeMatrices(cfg nemotron.Config, src nemotron.Source) []Matrix {
 
 // ReadPatterns measures each read pattern on threads goroutines, the best of rounds passes,
 // in bytes per second: the stream patterns over buf, the decode patterns over ms (either may
-// be empty, and its patterns are then left out).
+// be empty, and its patterns are then left out). The patterns take turns, one pass each per
+// round, so that a change in the machine's load falls on all of them.
 func ReadPatterns(buf []byte, ms []Matrix, threads, rounds int) map[string]float64 {
 	threads = max(threads, 1)
-	out := map[string]float64{}
+	type pattern struct {
+		name string
+		pass func() float64
+	}
+	var ps []pattern
 	share := len(buf) / threads &^ 511 // four rows of a multiple of 128 bytes
 	if share > 0 {
-		out[PatternStream] = readShares(buf, share, threads, rounds, tensor.StreamSum)
-		out[PatternStream4] = readShares(buf, share, threads, rounds, func(b []byte) uint64 { return tensor.ReadRows4(b, len(b)/4, false) })
-		out[PatternStream4PF] = readShares(buf, share, threads, rounds, func(b []byte) uint64 { return tensor.ReadRows4(b, len(b)/4, true) })
+		shares := func(read func([]byte) uint64) func() float64 {
+			return func() float64 { return readShares(buf, share, threads, 1, read) }
+		}
+		ps = append(ps,
+			pattern{PatternStream, shares(tensor.StreamSum)},
+			pattern{PatternStream4, shares(func(b []byte) uint64 { return tensor.ReadRows4(b, len(b)/4, false) })},
+			pattern{PatternStream4PF, shares(func(b []byte) uint64 { return tensor.ReadRows4(b, len(b)/4, true) })})
 	}
 	if len(ms) > 0 {
-		out[PatternDecode] = readRows(ms, threads, rounds, true)
-		out[PatternDecodeNoPF] = readRows(ms, threads, rounds, false)
+		ps = append(ps,
+			pattern{PatternDecode, func() float64 { return readRows(ms, threads, 1, true) }},
+			pattern{PatternDecodeNoPF, func() float64 { return readRows(ms, threads, 1, false) }})
+	}
+	out := map[string]float64{}
+	for range rounds {
+		for _, p := range ps {
+			out[p.name] = max(out[p.name], p.pass())
+		}
 	}
 	return out
 }
