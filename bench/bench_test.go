@@ -126,3 +126,12 @@ func TestPrefillFLOPs(t *testing.T) {
 		t.Errorf("PrefillFLOPs = %v, want %v", got, want)
 	}
 }
+
+func TestHostReferences(t *testing.T) {
+	for name, want := range map[string]bool{"cpu/avx512bf16 fast, 2 threads": true, "cpu/generic exact, 1 threads": true,
+		"cuda/NVIDIA H200 sm_90 fast": false} {
+		if got := hostReferences(name); got != want {
+			t.Errorf("hostReferences(%q) = %v", name, got)
+		}
+	}
+}

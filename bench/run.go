@@ -132,7 +132,7 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 	}
 	slices.Sort(lengths)
 	lengths = slices.Compact(lengths)
-	onCPU := strings.HasPrefix(r.Backend, "cpu")
+	onCPU := hostReferences(r.Backend)
 	var ms []Matrix
 	rates := map[string]float64{}
 	if onCPU {
@@ -206,6 +206,10 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 	r.BenchDuration = time.Since(start).Seconds()
 	return r, nil
 }
+
+// hostReferences reports whether a backend (by its Name) runs on this machine's CPU, so that
+// the host's read and compute references bound it.
+func hostReferences(backendName string) bool { return strings.HasPrefix(backendName, "cpu/") }
 
 func argmax(v []float32) int32 {
 	best := 0
