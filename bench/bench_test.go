@@ -3,7 +3,9 @@ package bench
 import (
 	"bytes"
 	"context"
+	"math"
 	"testing"
+	"time"
 
 	"github.com/minitron-go/minitron/backend"
 	"github.com/minitron-go/minitron/backend/cpu"
@@ -51,16 +53,85 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Run(context.Background(), m, w, w.Bytes(), Options{Prompts: []int{8, 32}, DecodeContexts: []int{4, 32}, DecodeTokens: 3, Threads: 2})
+	r, err := Run(context.Background(), m, w, w.Bytes(), Options{Prompts: []int{8, 32}, DecodeContexts: []int{4, 32}, DecodeTokens: 3, Threads: 2, PeakTime: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Prefill["32"] <= 0 || r.DecodeTokS <= 0 || r.Decode["32"] <= 0 || r.ReadGBps <= 0 || r.WeightGBps <= 0 || r.PeakRSS <= 0 {
 		t.Errorf("incomplete report %+v", r)
 	}
+	// The reference is the best pattern, and every pattern is there.
+	for _, p := range []string{PatternStream, PatternStream4, PatternStream4PF, PatternDecode, PatternDecodeNoPF} {
+		v, ok := r.ReadPatterns[p]
+		if !ok || !(v > 0) || v > r.ReadGBps {
+			t.Errorf("pattern %s: %v GB/s (present %v) against a reference of %v", p, v, ok, r.ReadGBps)
+		}
+	}
+	if r.ReadPatterns[r.ReadBest] != r.ReadGBps {
+		t.Errorf("best pattern %q has %v GB/s, reference %v", r.ReadBest, r.ReadPatterns[r.ReadBest], r.ReadGBps)
+	}
+	if !(r.Ratio > 0) || math.Abs(r.Ratio-r.WeightGBps/r.ReadGBps) > 1e-12 {
+		t.Errorf("ratio %v for %v / %v", r.Ratio, r.WeightGBps, r.ReadGBps)
+	}
+	if !(r.PeakGFLOPS > 0) || !(r.Prefill512Flops == 0) || r.PeakKernel == "" {
+		// No 512-token prompt here: its GFLOP/s stay zero, the reference does not.
+		t.Errorf("compute reference %v GFLOP/s (%q), prefill512 %v", r.PeakGFLOPS, r.PeakKernel, r.Prefill512Flops)
+	}
 	// Decoding reads every matrix but the embedding table, and one row of it.
 	want := int64(2 * (small.NumParams() - int64(small.VocabSize*small.Hidden) - int64(small.Layers*4*small.Hidden+2*small.Hidden) + int64(small.Hidden)))
 	if r.WeightBytes != want {
 		t.Errorf("weight bytes per token %d, want %d", r.WeightBytes, want)
+	}
+}
+
+// TestReadPatterns checks that each pattern reads at a finite, positive rate on small
+// buffers, that Best picks the highest, and that the decode patterns are left out without
+// matrices.
+func TestReadPatterns(t *testing.T) {
+	buf := make([]byte, 1<<20)
+	ms := []Matrix{{buf[:64*256], 64}, {buf[:37*6144], 37}, {buf[:3*24], 3}} // 24-byte rows: not a multiple of 128
+	rates := ReadPatterns(buf, ms, 2, 2)
+	if len(rates) != 5 {
+		t.Errorf("%d patterns: %v", len(rates), rates)
+	}
+	name, best := Best(rates)
+	for p, v := range rates {
+		if !(v > 0) || math.IsInf(v, 0) || v > best {
+			t.Errorf("%s: %v bytes/s, best %v (%s)", p, v, best, name)
+		}
+	}
+	if rates := ReadPatterns(buf, nil, 1, 1); len(rates) != 3 {
+		t.Errorf("without matrices: %v", rates)
+	}
+}
+
+// TestPeakGFLOPS runs the compute reference with each kernel this CPU has.
+func TestPeakGFLOPS(t *testing.T) {
+	for _, kn := range tensor.Implementations() {
+		for _, bf16 := range []bool{false, true} {
+			g := PeakGFLOPS(kn, bf16, 2, 1, time.Millisecond)
+			if !(g > 0) || math.IsInf(g, 0) {
+				t.Errorf("%s: %v GFLOP/s", PeakKernel(kn, bf16), g)
+			}
+		}
+	}
+}
+
+func TestPrefillFLOPs(t *testing.T) {
+	c := nemotron.Minitron4B()
+	// 32 layers of q, o (3072²), k, v (1024×3072), up, down (9216×3072), and the head once.
+	layer := 2*3072*3072 + 2*1024*3072 + 2*9216*3072
+	want := 2*512*32*float64(layer) + 2*256000*3072
+	if got := PrefillFLOPs(c, 512); got != want {
+		t.Errorf("PrefillFLOPs = %v, want %v", got, want)
+	}
+}
+
+func TestHostReferences(t *testing.T) {
+	for name, want := range map[string]bool{"cpu/avx512bf16 fast, 2 threads": true, "cpu/generic exact, 1 threads": true,
+		"cuda/NVIDIA H200 sm_90 fast": false} {
+		if got := hostReferences(name); got != want {
+			t.Errorf("hostReferences(%q) = %v", name, got)
+		}
 	}
 }

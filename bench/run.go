@@ -1,42 +1,61 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/minitron-go/minitron/backend"
 	"github.com/minitron-go/minitron/nemotron"
+	"github.com/minitron-go/minitron/tensor"
 )
 
 // Options choose what Run measures.
 type Options struct {
-	Prompts        []int // prompt lengths whose prefill is timed
-	DecodeContexts []int // context lengths at which decoding is timed
-	DecodeTokens   int   // tokens decoded at each context
-	Threads        int   // for the bandwidth measurement
+	Prompts        []int             // prompt lengths whose prefill is timed
+	DecodeContexts []int             // context lengths at which decoding is timed
+	DecodeTokens   int               // tokens decoded at each context
+	Threads        int               // for the read and compute references
+	Precision      backend.Precision // the backend's: chooses the compute reference's kernel
+	PeakTime       time.Duration     // per pass of the compute reference; 0 means 200 ms
 	Seed           uint64
 	Log            io.Writer // progress lines; may be nil
 }
 
 // Report is what Run measured. JSON names are stable: scripts compare them across runs.
+//
+// On the CPU backend the weights' rate is set beside a read reference measured in the same
+// run (ReadPatterns: the best of several load-only patterns, one of them the decode kernels'
+// own), and prefill beside a compute reference (PeakGFLOPS: the prefill micro-kernel from
+// cache). On a GPU backend both references are left out: host read bandwidth says nothing
+// about how fast a GPU reads its own memory, and the device's copy bandwidth is not measured.
 type Report struct {
-	Shape         string             `json:"shape"`
-	Backend       string             `json:"backend"`
-	Params        int64              `json:"params"`
-	Prefill       map[string]float64 `json:"prefill_tok_s"` // by prompt length
-	Decode        map[string]float64 `json:"decode_tok_s_by_context"`
-	Prefill512    float64            `json:"prefill512_tok_s"`
-	DecodeTokS    float64            `json:"decode_tok_s"` // at the shortest context
-	WeightBytes   int64              `json:"weight_bytes_per_token"`
-	WeightGBps    float64            `json:"weight_gbps"` // weight bytes streamed per second while decoding
-	ReadGBps      float64            `json:"read_gbps"`   // streaming read bandwidth, same run
-	Ratio         float64            `json:"weight_to_read_ratio"`
-	PeakRSS       int64              `json:"peak_rss_bytes"`
-	LoadSeconds   float64            `json:"load_s"`
-	BenchDuration float64            `json:"bench_s"`
+	Shape           string             `json:"shape"`
+	Backend         string             `json:"backend"`
+	Params          int64              `json:"params"`
+	Prefill         map[string]float64 `json:"prefill_tok_s"` // by prompt length
+	Decode          map[string]float64 `json:"decode_tok_s_by_context"`
+	Prefill512      float64            `json:"prefill512_tok_s"`
+	DecodeTokS      float64            `json:"decode_tok_s"` // at the shortest context
+	WeightBytes     int64              `json:"weight_bytes_per_token"`
+	WeightGBps      float64            `json:"weight_gbps"`                    // weight bytes streamed per second while decoding
+	ReadGBps        float64            `json:"read_gbps,omitempty"`            // the read reference: best of ReadPatterns, same run
+	ReadPatterns    map[string]float64 `json:"read_patterns_gbps,omitempty"`   // each pattern's GB/s
+	ReadBest        string             `json:"read_best_pattern,omitempty"`    // the pattern that gave ReadGBps
+	Ratio           float64            `json:"weight_to_read_ratio,omitempty"` // WeightGBps / ReadGBps
+	Prefill512Flops float64            `json:"prefill512_gflops"`              // matrix products only: see PrefillFLOPs
+	PeakGFLOPS      float64            `json:"peak_gflops,omitempty"`          // the compute reference, same run
+	PeakKernel      string             `json:"peak_kernel,omitempty"`          // which micro-kernel it ran
+	PrefillRatio    float64            `json:"prefill_to_peak_ratio,omitempty"`
+	Notes           []string           `json:"notes,omitempty"`
+	PeakRSS         int64              `json:"peak_rss_bytes"`
+	LoadSeconds     float64            `json:"load_s"`
+	BenchDuration   float64            `json:"bench_s"`
 }
 
 // DecodeBytes is what one decoded token reads: every matrix except the embedding table, of
@@ -57,8 +76,11 @@ func DecodeBytes(cfg nemotron.Config, src nemotron.Source) int64 {
 	return n
 }
 
-// Run times prefill and decoding on m. bandwidthBuf (weights already in memory, say) is
-// streamed before and after decoding to measure the machine's read bandwidth in the same run.
+// Run times prefill and decoding on m. On the CPU backend it measures the read and compute
+// references before prefill and after decoding, keeping the best of each over both (the
+// machine may be shared: a reference taken in a busier moment than the run it bounds would
+// let a ratio exceed 1): the stream patterns over bandwidthBuf (weights already in memory,
+// say), the decode patterns over src's matrices.
 func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthBuf []byte, opts Options) (Report, error) {
 	start := time.Now()
 	logf := func(format string, args ...any) {
@@ -111,7 +133,18 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 	}
 	slices.Sort(lengths)
 	lengths = slices.Compact(lengths)
-	bw := ReadBandwidth(bandwidthBuf, opts.Threads, 3)
+	onCPU := hostReferences(r.Backend)
+	var ms []Matrix
+	rates := map[string]float64{}
+	kn, fast := tensor.Active(), opts.Precision == backend.Fast
+	peak := func() float64 {
+		return PeakGFLOPS(kn, fast, opts.Threads, 3, cmp.Or(opts.PeakTime, 200*time.Millisecond))
+	}
+	if onCPU {
+		ms = DecodeMatrices(cfg, src)
+		rates = ReadPatterns(bandwidthBuf, ms, opts.Threads, 3)
+		r.PeakGFLOPS = peak()
+	}
 	for _, n := range lengths {
 		s.Reset()
 		t0 := time.Now()
@@ -143,16 +176,44 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 		logf("decode at context %4d: %8.2f tok/s (%.1f GB/s of weights)", n, tps, tps*float64(r.WeightBytes)/1e9)
 	}
 	r.Prefill512 = r.Prefill["512"]
-	bw = max(bw, ReadBandwidth(bandwidthBuf, opts.Threads, 3))
-	r.ReadGBps = bw / 1e9
-	if r.ReadGBps > 0 {
-		r.Ratio = r.WeightGBps / r.ReadGBps
+	r.Prefill512Flops = r.Prefill512 / 512 * PrefillFLOPs(cfg, 512) / 1e9
+	if !onCPU {
+		r.Notes = append(r.Notes, "no read or compute reference on a GPU backend: host bandwidth and host FLOP/s do not bound the device, and its copy bandwidth is not measured")
+		logf("weights streamed at %.1f GB/s; prefill 512 at %.0f GFLOP/s (no reference on %s)", r.WeightGBps, r.Prefill512Flops, r.Backend)
+	} else {
+		for name, v := range ReadPatterns(bandwidthBuf, ms, opts.Threads, 3) {
+			rates[name] = max(rates[name], v)
+		}
+		r.ReadPatterns = map[string]float64{}
+		for name, v := range rates {
+			r.ReadPatterns[name] = v / 1e9
+			logf("read pattern %-22s %6.1f GB/s", name, v/1e9)
+		}
+		var best float64
+		r.ReadBest, best = Best(rates)
+		r.ReadGBps = best / 1e9
+		if r.ReadGBps > 0 {
+			r.Ratio = r.WeightGBps / r.ReadGBps
+		}
+		logf("read reference: %.1f GB/s (%s); weights streamed at %.0f%% of it", r.ReadGBps, r.ReadBest, 100*r.Ratio)
+		r.PeakKernel = PeakKernel(kn, fast)
+		r.PeakGFLOPS = max(r.PeakGFLOPS, peak())
+		if r.PeakGFLOPS > 0 {
+			r.PrefillRatio = r.Prefill512Flops / r.PeakGFLOPS
+		}
+		if !fast && kn.Level >= tensor.AMX {
+			r.Notes = append(r.Notes, "exact prefill on AMX runs bf16 tiles in three terms, not the f32 FMA kernel of peak_gflops: its ratio can exceed 1")
+		}
+		logf("compute reference: %.0f GFLOP/s (%s); prefill 512 at %.0f GFLOP/s, %.0f%% of it", r.PeakGFLOPS, r.PeakKernel, r.Prefill512Flops, 100*r.PrefillRatio)
 	}
-	logf("read bandwidth: %.1f GB/s; weights streamed at %.0f%% of it", r.ReadGBps, 100*r.Ratio)
 	r.PeakRSS = PeakRSS()
 	r.BenchDuration = time.Since(start).Seconds()
 	return r, nil
 }
+
+// hostReferences reports whether a backend (by its Name) runs on this machine's CPU, so that
+// the host's read and compute references bound it.
+func hostReferences(backendName string) bool { return strings.HasPrefix(backendName, "cpu/") }
 
 func argmax(v []float32) int32 {
 	best := 0

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/minitron-go/minitron/backend"
@@ -129,7 +131,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	prompts, contexts := []int{128, 512}, []int{16, 512}
 	r, err := bench.Run(ctx, m, src, bandwidthBuf, bench.Options{
 		Prompts: prompts, DecodeContexts: contexts, DecodeTokens: *decodeTokens,
-		Threads: mf.threads, Seed: *seed, Log: log,
+		Threads: mf.threads, Precision: prec, Seed: *seed, Log: log,
 	})
 	if err != nil {
 		return err
@@ -143,7 +145,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "%s, %s\n", r.Shape, r.Backend)
 	fmt.Fprintf(stdout, "  prefill  128: %8.1f tok/s   512: %8.1f tok/s\n", r.Prefill["128"], r.Prefill512)
 	fmt.Fprintf(stdout, "  decode  ctx 16: %6.2f tok/s   ctx 512: %6.2f tok/s\n", r.Decode["16"], r.Decode["512"])
-	fmt.Fprintf(stdout, "  weights streamed %.1f GB/s (%.2f GB per token); read bandwidth %.1f GB/s; ratio %.2f\n", r.WeightGBps, float64(r.WeightBytes)/1e9, r.ReadGBps, r.Ratio)
+	fmt.Fprintf(stdout, "  weights streamed %.1f GB/s (%.2f GB per token)", r.WeightGBps, float64(r.WeightBytes)/1e9)
+	if r.ReadGBps > 0 {
+		fmt.Fprintf(stdout, "; read reference %.1f GB/s (%s); ratio %.2f\n", r.ReadGBps, r.ReadBest, r.Ratio)
+		fmt.Fprintf(stdout, "  read patterns:")
+		for _, name := range slices.Sorted(maps.Keys(r.ReadPatterns)) {
+			fmt.Fprintf(stdout, " %s %.1f", name, r.ReadPatterns[name])
+		}
+		fmt.Fprintf(stdout, " GB/s\n")
+	} else {
+		fmt.Fprintf(stdout, "\n")
+	}
+	fmt.Fprintf(stdout, "  prefill 512: %.0f GFLOP/s", r.Prefill512Flops)
+	if r.PeakGFLOPS > 0 {
+		fmt.Fprintf(stdout, "; compute reference %.0f GFLOP/s (%s); ratio %.2f", r.PeakGFLOPS, r.PeakKernel, r.PrefillRatio)
+	}
+	fmt.Fprintf(stdout, "\n")
+	for _, n := range r.Notes {
+		fmt.Fprintf(stdout, "  note: %s\n", n)
+	}
 	fmt.Fprintf(stdout, "  peak RSS %.2f GB\n", float64(r.PeakRSS)/1e9)
 	return nil
 }
