@@ -48,7 +48,7 @@ func DecodeMatrices(cfg nemotron.Config, src nemotron.Source) []Matrix {
 	var ms []Matrix
 	for _, p := range cfg.Params() {
 		t, _, ok := src.Tensor(p.Name)
-		if !ok || len(p.Shape) != 2 || p.Name == "model.embed_tokens.weight" && !cfg.TieEmbeddings {
+		if !ok || !p.Role.Matrix() && !(p.Role == nemotron.RoleEmbedding && cfg.TieEmbeddings) {
 			continue
 		}
 		ms = append(ms, Matrix{Data: t.Data, Rows: p.Shape[0]})

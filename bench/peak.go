@@ -114,7 +114,7 @@ func PeakGFLOPS(kn *tensor.Kernels, bf16 bool, threads, rounds int, dur time.Dur
 func PrefillFLOPs(cfg nemotron.Config, n int) float64 {
 	var layers float64
 	for _, p := range cfg.Params() {
-		if len(p.Shape) != 2 || p.Name == "model.embed_tokens.weight" || p.Name == "lm_head.weight" {
+		if !p.Role.Matrix() || p.Role == nemotron.RoleHead {
 			continue
 		}
 		layers += float64(p.Shape[0]) * float64(p.Shape[1])

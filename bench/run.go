@@ -67,7 +67,7 @@ func DecodeBytes(cfg nemotron.Config, src nemotron.Source) int64 {
 		if !ok || len(p.Shape) != 2 {
 			continue
 		}
-		if p.Name == "model.embed_tokens.weight" && !cfg.TieEmbeddings {
+		if p.Role == nemotron.RoleEmbedding && !cfg.TieEmbeddings {
 			n += int64(len(t.Data) / p.Shape[0])
 			continue
 		}
