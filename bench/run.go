@@ -37,6 +37,7 @@ type Options struct {
 type Report struct {
 	Shape           string             `json:"shape"`
 	Backend         string             `json:"backend"`
+	CPU             string             `json:"cpu"` // the host's vendor, family, caches and kernel level
 	Params          int64              `json:"params"`
 	Prefill         map[string]float64 `json:"prefill_tok_s"` // by prompt length
 	Decode          map[string]float64 `json:"decode_tok_s_by_context"`
@@ -91,6 +92,7 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 	cfg := m.Config
 	r := Report{
 		Backend:     m.Backend().Name(),
+		CPU:         tensor.HostCPU().String(),
 		Params:      cfg.NumParams(),
 		Prefill:     map[string]float64{},
 		Decode:      map[string]float64{},

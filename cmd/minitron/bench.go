@@ -142,7 +142,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "%s\n", out)
 		return nil
 	}
-	fmt.Fprintf(stdout, "%s, %s\n", r.Shape, r.Backend)
+	fmt.Fprintf(stdout, "%s, %s\n  %s\n", r.Shape, r.Backend, r.CPU)
 	fmt.Fprintf(stdout, "  prefill  128: %8.1f tok/s   512: %8.1f tok/s\n", r.Prefill["128"], r.Prefill512)
 	fmt.Fprintf(stdout, "  decode  ctx 16: %6.2f tok/s   ctx 512: %6.2f tok/s\n", r.Decode["16"], r.Decode["512"])
 	fmt.Fprintf(stdout, "  weights streamed %.1f GB/s (%.2f GB per token)", r.WeightGBps, float64(r.WeightBytes)/1e9)
