@@ -29,7 +29,8 @@ const (
 	PatternStream4PF = "stream4_prefetch"
 	// PatternDecode is the decode kernels' pattern: every matrix that decoding reads, its rows
 	// handed out to the threads in chunks of the CPU backend's grain by an atomic counter,
-	// four rows at a time with the kernels' prefetch (tensor.ReadRows4). PatternDecodeNoPF is
+	// read as the kernels read a chunk: four streams, one per quarter of its rows, with the
+	// kernels' prefetch (tensor.ReadRows4). PatternDecodeNoPF is
 	// the same without prefetch.
 	PatternDecode     = "decode_rows"
 	PatternDecodeNoPF = "decode_rows_noprefetch"

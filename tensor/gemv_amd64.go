@@ -4,8 +4,10 @@ package tensor
 
 // Assembly matrix-vector products for decoding. Decoding streams every weight once per
 // token, so these kernels are bound by memory bandwidth: each walks four rows of w at a time
-// against one load of x, widens the weights to float32 in registers, keeps two accumulators
-// per row, and prefetches the four row streams ahead of its reads (gemv_amd64.s says how).
+// against one load of x, one row from each quarter of the rows so that each quarter is read
+// as one long sequential stream, widens the weights to float32 in registers, keeps two
+// accumulators per row, and prefetches the four streams ahead of its reads (gemv_amd64.s
+// says how).
 // The AVX-512 bf16 kernel widens bf16 pairs in place, x split into even and odd elements,
 // which takes fewer vector operations than VPMOVZXWD.
 //

@@ -7,16 +7,17 @@
 //
 // Decoding streams every weight once, so these kernels are written around memory: four rows
 // at a time, each vector of x loaded once for the four, two accumulators per row (eight FMA
-// chains in flight), and the four row streams prefetched PFDIST bytes ahead. The rows of a
-// group are contiguous, so a stream that runs past the end of its row goes on 3 rows later,
-// at the same row of the next group. A last one, two or three rows run one at a time.
+// chains in flight), and the four row streams prefetched PFDIST bytes ahead. The n rows of a
+// call are read as four streams, one per quarter of the rows: group t multiplies rows t,
+// t+q, t+2q and t+3q (q = n/4), so each stream walks its quarter from end to end, one row
+// after the next, and the hardware prefetcher sees four long sequential streams instead of
+// four of one row each. The last n%4 rows then run one at a time.
 //
 // Registers shared by the kernels:
 //
-//	DI  dst             R8  rows left        SI  row 0 (walks)    R12 row 1 (walks)
-//	R9  bytes per row   R14 3·R9             R10 x                DX  x (walks)
+//	DI  dst row t       R8  groups left, then rows left   SI  row t (walks)   R12 row t+q (walks)
+//	R9  bytes of q rows R14 3·R9      R11 bytes of q floats (dst)   R10 x     DX  x (walks)
 //	CX  k               AX, BX  ends of the unrolled loop and of the one-vector step
-//	R13 prefetch stream of row 0, R11 where it jumps to the next group
 
 // How far ahead of its reads each row stream is prefetched, in bytes. On the development
 // machine (a noisy 2-core VM) PREFETCHT0 at 2 KiB streamed 5-15% faster than no prefetch
@@ -25,7 +26,7 @@
 // BenchmarkGemvBF16 before changing it.
 #define PFDIST 2048
 
-// REDUCE4_512 sums each of Z8..Z11 into one float and stores the four at (DI).
+// REDUCE4_512 sums each of Z8..Z11 into one float and stores the four as REDUCE4_256 does.
 #define REDUCE4_512 \
 	VEXTRACTF64X4 $1, Z8, Y0;  \
 	VADDPS        Y0, Y8, Y8;  \
@@ -37,14 +38,19 @@
 	VADDPS        Y3, Y11, Y11; \
 	REDUCE4_256
 
-// REDUCE4_256 sums each of Y8..Y11 into one float and stores the four at (DI).
+// REDUCE4_256 sums each of Y8..Y11 into one float and stores the four at (DI), (DI)+R11,
+// (DI)+2·R11 and (DI)+3·R11, the dst of the group's four rows. Clobbers AX.
 #define REDUCE4_256 \
 	VHADDPS      Y9, Y8, Y8;   \
 	VHADDPS      Y11, Y10, Y10; \
 	VHADDPS      Y10, Y8, Y8;  \
 	VEXTRACTF128 $1, Y8, X0;   \
 	VADDPS       X0, X8, X8;   \
-	VMOVUPS      X8, (DI)
+	VMOVSS       X8, (DI);     \
+	VEXTRACTPS   $1, X8, (DI)(R11*1); \
+	VEXTRACTPS   $2, X8, (DI)(R11*2); \
+	LEAQ         (DI)(R11*2), AX; \
+	VEXTRACTPS   $3, X8, (AX)(R11*1)
 
 // REDUCE1_512 sums Z8 into one float and stores it at (DI).
 #define REDUCE1_512 \
@@ -60,34 +66,24 @@
 	VHADDPS      X8, X8, X8; \
 	VMOVSS       X8, (DI)
 
-// PF4x2 prefetches the next 128 bytes of the four row streams at R13, R13+R9, R13+2·R9 and
-// R13+3·R9, and moves R13 on; once past the end of row 0 (R11) it jumps 3·R9 ahead, to the
-// next group of rows, and R11 is set so that this happens once. PF4x1 does 64 bytes.
+// PF4x2 prefetches 128 bytes of each of the four streams, PFDIST bytes ahead of SI, SI+R9,
+// SI+2·R9 and R12+2·R9 (= SI+3·R9); past the end of a row the stream goes on into the next
+// row of its quarter, which is what it reads next. PF4x1 does 64 bytes.
 #define PF4x2 \
-	PREFETCHT0 (R13);             \
-	PREFETCHT0 64(R13);           \
-	PREFETCHT0 (R13)(R9*1);       \
-	PREFETCHT0 64(R13)(R9*1);     \
-	PREFETCHT0 (R13)(R9*2);       \
-	PREFETCHT0 64(R13)(R9*2);     \
-	PREFETCHT0 (R13)(R14*1);      \
-	PREFETCHT0 64(R13)(R14*1);    \
-	ADDQ       $128, R13;         \
-	PFWRAP
+	PREFETCHT0 PFDIST(SI);             \
+	PREFETCHT0 PFDIST+64(SI);          \
+	PREFETCHT0 PFDIST(SI)(R9*1);       \
+	PREFETCHT0 PFDIST+64(SI)(R9*1);    \
+	PREFETCHT0 PFDIST(SI)(R9*2);       \
+	PREFETCHT0 PFDIST+64(SI)(R9*2);    \
+	PREFETCHT0 PFDIST(R12)(R9*2);      \
+	PREFETCHT0 PFDIST+64(R12)(R9*2)
 
 #define PF4x1 \
-	PREFETCHT0 (R13);             \
-	PREFETCHT0 (R13)(R9*1);       \
-	PREFETCHT0 (R13)(R9*2);       \
-	PREFETCHT0 (R13)(R14*1);      \
-	ADDQ       $64, R13;          \
-	PFWRAP
-
-#define PFWRAP \
-	CMPQ R13, R11;             \
-	JB   3(PC);                \
-	LEAQ (R13)(R14*1), R13;    \
-	MOVQ $-1, R11
+	PREFETCHT0 PFDIST(SI);             \
+	PREFETCHT0 PFDIST(SI)(R9*1);       \
+	PREFETCHT0 PFDIST(SI)(R9*2);       \
+	PREFETCHT0 PFDIST(R12)(R9*2)
 
 // PF1x2 and PF1x1 prefetch a single row, whose stream runs on into the next row.
 #define PF1x2 \
@@ -97,13 +93,11 @@
 #define PF1x1 \
 	PREFETCHT0 PFDIST(SI)
 
-// GROUP4 starts a group of four rows: x from its start, row 1 and the prefetch stream set
-// up, AX and BX the ends (in row 0) of the columns that the unrolled loop, of u columns,
-// and the one-vector step, of v, cover; ws is the bytes of one weight.
+// GROUP4 starts a group of four rows: x from its start, R12 at the second row, AX and BX the
+// ends (in the first row) of the columns that the unrolled loop, of u columns, and the
+// one-vector step, of v, cover; ws is the bytes of one weight.
 #define GROUP4(u, v, ws) \
 	LEAQ   (SI)(R9*1), R12;   \
-	LEAQ   PFDIST(SI), R13;   \
-	MOVQ   R12, R11;          \
 	GROUP1(u, v, ws)
 
 // GROUP1 starts a row, or a group at SI, as GROUP4 does without the rows after the first.
@@ -140,16 +134,36 @@
 	VXORPS Y15, Y15, Y15
 
 // SETUP loads the arguments (x's base and length named xb and xl) into the registers
-// above; ws is the bytes of one weight.
+// above, R8 the number of groups; ws is the bytes of one weight.
 #define SETUP(xb, xl, ws) \
 	MOVQ  dst_base+0(FP), DI;       \
 	MOVQ  dst_len+8(FP), R8;        \
 	MOVQ  w_base+24(FP), SI;        \
 	MOVQ  xb+48(FP), R10;           \
 	MOVQ  xl+56(FP), CX;            \
+	MOVQ  R8, R11;                  \
+	ANDQ  $-4, R11;                 \
+	SHRQ  $2, R8;                   \
 	MOVQ  CX, R9;                   \
 	IMULQ $(ws), R9;                \
+	IMULQ R8, R9;                   \
 	LEAQ  (R9)(R9*2), R14
+
+// NEXTGROUP closes a group: dst and the row pointer move one row on (SI already stands at
+// the next row of the first quarter), and the next group starts at label again.
+#define NEXTGROUP(again) \
+	ADDQ $4, DI; \
+	DECQ R8;     \
+	JMP  again
+
+// LASTROWS moves SI and DI from the end of the first quarter to row 4q, the first of the
+// n%4 rows left, and sets R8 to their number.
+#define LASTROWS \
+	ADDQ  R14, SI;               \
+	LEAQ  (R11)(R11*2), AX;      \
+	ADDQ  AX, DI;                \
+	MOVQ  dst_len+8(FP), R8;     \
+	ANDQ  $3, R8
 
 // TAILMASK(m, K) sets mask register K to the lanes of the last k%m columns. Clobbers BX, AX.
 #define TAILMASK(m, K) \
@@ -177,8 +191,8 @@
 	SETUP(x_base, x_len, ws)            \
 	TAILMASK(16, K1)                    \
 rows4:                                  \
-	CMPQ    R8, $4                      \
-	JLT     rows1                       \
+	TESTQ   R8, R8                      \
+	JEQ     groupsDone                  \
 	GROUP4(32, 16, ws)                  \
 	ZERO512                             \
 	CMPQ    SI, AX                      \
@@ -244,10 +258,9 @@ sum4:                                   \
 	VADDPS  Z14, Z10, Z10               \
 	VADDPS  Z15, Z11, Z11               \
 	REDUCE4_512                         \
-	ADDQ    $16, DI                     \
-	ADDQ    R14, SI                     \
-	SUBQ    $4, R8                      \
-	JMP     rows4                       \
+	NEXTGROUP(rows4)                    \
+groupsDone:                             \
+	LASTROWS                            \
 rows1:                                  \
 	TESTQ   R8, R8                      \
 	JEQ     done                        \
@@ -338,8 +351,8 @@ done:                                   \
 #define GEMV256(LD, ws, vb, LOOP, u) \
 	SETUP(x_base, x_len, ws)            \
 rows4:                                  \
-	CMPQ    R8, $4                      \
-	JLT     rows1                       \
+	TESTQ   R8, R8                      \
+	JEQ     groupsDone                  \
 	GROUP4(u, 8, ws)                    \
 	ZERO256                             \
 	CMPQ    SI, AX                      \
@@ -374,14 +387,13 @@ sum4:                                   \
 	VADDPS  Y14, Y10, Y10               \
 	VADDPS  Y15, Y11, Y11               \
 	REDUCE4_256                         \
-	ADDQ    $16, DI                     \
 	MOVQ    CX, AX                      \
 	ANDQ    $7, AX                      \
 	IMULQ   $(ws), AX                   \
 	ADDQ    AX, SI                      \
-	ADDQ    R14, SI                     \
-	SUBQ    $4, R8                      \
-	JMP     rows4                       \
+	NEXTGROUP(rows4)                    \
+groupsDone:                             \
+	LASTROWS                            \
 rows1:                                  \
 	TESTQ   R8, R8                      \
 	JEQ     done                        \
@@ -440,8 +452,8 @@ TEXT ·gemvBF16FastAVX512(SB), NOSPLIT, $0-72
 	TAILMASK(32, K1)
 
 frows4:
-	CMPQ R8, $4
-	JLT  frows1
+	TESTQ R8, R8
+	JEQ   fgroupsDone
 	GROUP4(64, 32, 2)
 	ZERO512
 	CMPQ SI, AX
@@ -510,10 +522,10 @@ fsum4:
 	VADDPS Z14, Z10, Z10
 	VADDPS Z15, Z11, Z11
 	REDUCE4_512
-	ADDQ   $16, DI
-	ADDQ   R14, SI
-	SUBQ   $4, R8
-	JMP    frows4
+	NEXTGROUP(frows4)
+
+fgroupsDone:
+	LASTROWS
 
 frows1:
 	TESTQ  R8, R8
@@ -667,8 +679,8 @@ TEXT ·gemvBF16AVX512(SB), NOSPLIT, $0-72
 	VPBROADCASTD evenOdd<>+128(SB), Z29
 
 erows4:
-	CMPQ   R8, $4
-	JLT    erows1
+	TESTQ  R8, R8
+	JEQ    egroupsDone
 	GROUP4(64, 32, 2)
 	ZERO512
 	CMPQ   SI, AX
@@ -713,10 +725,10 @@ esum4:
 	VADDPS Z14, Z10, Z10
 	VADDPS Z15, Z11, Z11
 	REDUCE4_512
-	ADDQ   $16, DI
-	ADDQ   R14, SI
-	SUBQ   $4, R8
-	JMP    erows4
+	NEXTGROUP(erows4)
+
+egroupsDone:
+	LASTROWS
 
 erows1:
 	TESTQ  R8, R8

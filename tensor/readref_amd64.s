@@ -3,50 +3,34 @@
 #include "textflag.h"
 
 // Load-only twins of the decode kernels' access pattern (gemv_amd64.s), for the benchmark's
-// read reference: four rows at a time, 128 bytes of each per step, the four row streams
-// prefetched PFDIST bytes ahead. The loads feed VPADDQ so that they cannot be dropped.
+// read reference: the rows of b read as four streams, one per quarter, 128 bytes of each per
+// step, each stream prefetched PFDIST bytes ahead. The loads feed VPADDQ so that they cannot
+// be dropped.
 //
-//	SI  row 0 (walks)   R12 row 1 (walks)   R9 bytes per row   R14 3·R9
-//	R8  end of b        AX  end of row 0    R13 prefetch stream, R11 where it jumps
+//	SI  quarter 0 (walks)   R12 quarter 1 (walks)   R9 bytes of a quarter   AX end of quarter 0
 
 // PFDIST is gemv_amd64.s's: change both together.
 #define PFDIST 2048
 
-// PF4x2 and PFWRAP are gemv_amd64.s's: the next 128 bytes of the four row streams at R13,
-// jumping to the next group of rows once past the end of row 0.
+// PF4x2 is gemv_amd64.s's: 128 bytes of each stream, PFDIST bytes ahead.
 #define PF4x2 \
-	PREFETCHT0 (R13);          \
-	PREFETCHT0 64(R13);        \
-	PREFETCHT0 (R13)(R9*1);    \
-	PREFETCHT0 64(R13)(R9*1);  \
-	PREFETCHT0 (R13)(R9*2);    \
-	PREFETCHT0 64(R13)(R9*2);  \
-	PREFETCHT0 (R13)(R14*1);   \
-	PREFETCHT0 64(R13)(R14*1); \
-	ADDQ       $128, R13;      \
-	PFWRAP
-
-#define PFWRAP \
-	CMPQ R13, R11;          \
-	JB   3(PC);             \
-	LEAQ (R13)(R14*1), R13; \
-	MOVQ $-1, R11
+	PREFETCHT0 PFDIST(SI);          \
+	PREFETCHT0 PFDIST+64(SI);       \
+	PREFETCHT0 PFDIST(SI)(R9*1);    \
+	PREFETCHT0 PFDIST+64(SI)(R9*1); \
+	PREFETCHT0 PFDIST(SI)(R9*2);    \
+	PREFETCHT0 PFDIST+64(SI)(R9*2); \
+	PREFETCHT0 PFDIST(R12)(R9*2);   \
+	PREFETCHT0 PFDIST+64(R12)(R9*2)
 
 #define NOPF
 
 #define SETUP \
-	MOVQ b_base+0(FP), SI;      \
-	MOVQ b_len+8(FP), R8;       \
-	MOVQ rowBytes+24(FP), R9;   \
-	LEAQ (R9)(R9*2), R14;       \
-	ADDQ SI, R8
-
-// GROUP starts a group of four rows at SI.
-#define GROUP \
-	LEAQ (SI)(R9*1), R12; \
-	LEAQ PFDIST(SI), R13; \
-	MOVQ R12, R11;        \
-	MOVQ R12, AX
+	MOVQ b_base+0(FP), SI;   \
+	MOVQ b_len+8(FP), R9;    \
+	SHRQ $2, R9;             \
+	LEAQ (SI)(R9*1), AX;     \
+	LEAQ (SI)(R9*1), R12
 
 // READ512(PF) is a whole AVX-512 kernel body.
 #define READ512(PF) \
@@ -59,11 +43,9 @@
 	VPXORQ Z13, Z13, Z13           \
 	VPXORQ Z14, Z14, Z14           \
 	VPXORQ Z15, Z15, Z15           \
-group:                             \
-	CMPQ   SI, R8                  \
-	JAE    sum                     \
-	GROUP                          \
 loop:                              \
+	CMPQ   SI, AX                  \
+	JAE    sum                     \
 	PF                             \
 	VPADDQ (SI), Z8, Z8            \
 	VPADDQ 64(SI), Z12, Z12        \
@@ -75,10 +57,7 @@ loop:                              \
 	VPADDQ 64(R12)(R9*2), Z15, Z15 \
 	ADDQ   $128, SI                \
 	ADDQ   $128, R12               \
-	CMPQ   SI, AX                  \
-	JB     loop                    \
-	ADDQ   R14, SI                 \
-	JMP    group                   \
+	JMP    loop                    \
 sum:                               \
 	VPADDQ Z12, Z8, Z8             \
 	VPADDQ Z13, Z9, Z9             \
@@ -121,11 +100,9 @@ sum:                               \
 	VPXOR  Y13, Y13, Y13       \
 	VPXOR  Y14, Y14, Y14       \
 	VPXOR  Y15, Y15, Y15       \
-group:                         \
-	CMPQ   SI, R8              \
-	JAE    sum                 \
-	GROUP                      \
 loop:                          \
+	CMPQ   SI, AX              \
+	JAE    sum                 \
 	PF                         \
 	ROW256((SI), 32(SI), 64(SI), 96(SI), Y8, Y12) \
 	ROW256((SI)(R9*1), 32(SI)(R9*1), 64(SI)(R9*1), 96(SI)(R9*1), Y9, Y13) \
@@ -133,10 +110,7 @@ loop:                          \
 	ROW256((R12)(R9*2), 32(R12)(R9*2), 64(R12)(R9*2), 96(R12)(R9*2), Y11, Y15) \
 	ADDQ   $128, SI            \
 	ADDQ   $128, R12           \
-	CMPQ   SI, AX              \
-	JB     loop                \
-	ADDQ   R14, SI             \
-	JMP    group               \
+	JMP    loop                \
 sum:                           \
 	VPADDQ Y12, Y8, Y8         \
 	VPADDQ Y13, Y9, Y9         \
