@@ -540,3 +540,33 @@ func TestCPUFeatures(t *testing.T) {
 		}
 	}
 }
+
+// The decode kernels come in two builds, with software prefetch and without; TestGemv runs
+// the one this CPU chose, this runs both.
+func TestGemvBothPrefetchBuilds(t *testing.T) {
+	saved := GemvPrefetch
+	defer func() { GemvPrefetch = saved }()
+	for _, pf := range []bool{true, false} {
+		GemvPrefetch = pf
+		t.Run(fmt.Sprintf("prefetch=%v", pf), TestGemv)
+	}
+}
+
+// Every level this CPU supports is built: a kernel table fixed before the init functions
+// registered the levels would leave only the generic one, and every test above would then
+// run the generic kernels alone.
+func TestEveryLevelBuilt(t *testing.T) {
+	n := 0
+	for l := Generic; l < numLevels && supported(l); l++ {
+		n++
+	}
+	impls := Implementations()
+	if len(impls) != n {
+		t.Fatalf("%d implementations built, this CPU supports %d levels", len(impls), n)
+	}
+	for i, k := range impls {
+		if k.Level != Level(i) {
+			t.Errorf("implementation %d is level %s", i, k.Level)
+		}
+	}
+}

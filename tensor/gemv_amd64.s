@@ -85,13 +85,16 @@
 	PREFETCHT0 PFDIST(SI)(R9*2);       \
 	PREFETCHT0 PFDIST(R12)(R9*2)
 
-// PF1x2 and PF1x1 prefetch a single row, whose stream runs on into the next row.
+// PF1x2 and PF1x1 prefetch a single row, whose stream runs on into the next row. NOPF, in
+// their place, builds the kernels that leave the streams to the hardware prefetcher.
 #define PF1x2 \
 	PREFETCHT0 PFDIST(SI); \
 	PREFETCHT0 PFDIST+64(SI)
 
 #define PF1x1 \
 	PREFETCHT0 PFDIST(SI)
+
+#define NOPF
 
 // GROUP4 starts a group of four rows: x from its start, R12 at the second row, AX and BX the
 // ends (in the first row) of the columns that the unrolled loop, of u columns, and the
@@ -347,8 +350,9 @@ done:                                   \
 	COLS16_256(LD256_F32, 0, 32, 0)
 
 // GEMV256 is the body of an AVX2 kernel over the first k8 = k&^7 columns, with weight
-// loader LD, ws the bytes of a weight and vb of 8, LOOP the unrolled body of u columns.
-#define GEMV256(LD, ws, vb, LOOP, u) \
+// loader LD, ws the bytes of a weight and vb of 8, LOOP the unrolled body of u columns, PF4
+// and PF1 the prefetches for u·ws bytes of four rows and of one.
+#define GEMV256(LD, ws, vb, LOOP, u, PF4, PF1) \
 	SETUP(x_base, x_len, ws)            \
 rows4:                                  \
 	TESTQ   R8, R8                      \
@@ -358,7 +362,7 @@ rows4:                                  \
 	CMPQ    SI, AX                      \
 	JAE     step4                       \
 loop4:                                  \
-	PF4x1                               \
+	PF4                                 \
 	LOOP                                \
 	ADDQ    $(u*ws), SI                 \
 	ADDQ    $(u*ws), R12                \
@@ -403,7 +407,7 @@ rows1:                                  \
 loop1:                                  \
 	CMPQ    SI, BX                      \
 	JAE     sum1                        \
-	PF1x1                               \
+	PF1                                 \
 	LD((SI), Y2)                        \
 	VFMADD231PS (DX), Y2, Y8            \
 	ADDQ    $vb, SI                     \
@@ -427,156 +431,166 @@ done:                                   \
 TEXT ·gemvF16AVX512(SB), NOSPLIT, $0-72
 	GEMV512(LD_F16, LDM_F16, 2, 32, PF4x1, PF1x1)
 
+TEXT ·gemvF16AVX512NoPF(SB), NOSPLIT, $0-72
+	GEMV512(LD_F16, LDM_F16, 2, 32, NOPF, NOPF)
+
 // func gemvF32AVX512(dst []float32, w []float32, x []float32)
 TEXT ·gemvF32AVX512(SB), NOSPLIT, $0-72
 	GEMV512(LD_F32, LDM_F32, 4, 64, PF4x2, PF1x2)
 
+TEXT ·gemvF32AVX512NoPF(SB), NOSPLIT, $0-72
+	GEMV512(LD_F32, LDM_F32, 4, 64, NOPF, NOPF)
+
 // func gemvBF16AVX2(dst []float32, w []uint16, x []float32)
 TEXT ·gemvBF16AVX2(SB), NOSPLIT, $0-72
-	GEMV256(LD256_BF16, 2, 16, LOOP256_BF16, 32)
+	GEMV256(LD256_BF16, 2, 16, LOOP256_BF16, 32, PF4x1, PF1x1)
+
+TEXT ·gemvBF16AVX2NoPF(SB), NOSPLIT, $0-72
+	GEMV256(LD256_BF16, 2, 16, LOOP256_BF16, 32, NOPF, NOPF)
 
 // func gemvF16AVX2(dst []float32, w []uint16, x []float32)
 TEXT ·gemvF16AVX2(SB), NOSPLIT, $0-72
-	GEMV256(LD256_F16, 2, 16, LOOP256_F16, 32)
+	GEMV256(LD256_F16, 2, 16, LOOP256_F16, 32, PF4x1, PF1x1)
+
+TEXT ·gemvF16AVX2NoPF(SB), NOSPLIT, $0-72
+	GEMV256(LD256_F16, 2, 16, LOOP256_F16, 32, NOPF, NOPF)
 
 // func gemvF32AVX2(dst []float32, w []float32, x []float32)
 TEXT ·gemvF32AVX2(SB), NOSPLIT, $0-72
-	GEMV256(LD256_F32, 4, 32, LOOP256_F32, 16)
+	GEMV256(LD256_F32, 4, 32, LOOP256_F32, 16, PF4x1, PF1x1)
+
+TEXT ·gemvF32AVX2NoPF(SB), NOSPLIT, $0-72
+	GEMV256(LD256_F32, 4, 32, LOOP256_F32, 16, NOPF, NOPF)
+
+// GEMVBF16FAST is the body of gemvBF16FastAVX512(dst []float32, w []uint16, xb []uint16):
+// as GEMV512 with VDPBF16PS, 32 bf16 pairs of w and xb per vector (64 bytes), 64 columns
+// per loop iteration; K1 holds the words of the last k%32 columns.
+#define GEMVBF16FAST(PF4, PF1) \
+	SETUP(xb_base, xb_len, 2) \
+	TAILMASK(32, K1) \
+frows4: \
+	TESTQ R8, R8 \
+	JEQ   fgroupsDone \
+	GROUP4(64, 32, 2) \
+	ZERO512 \
+	CMPQ SI, AX \
+	JAE  fstep4 \
+floop4: \
+	PF4 \
+	VMOVDQU16 (DX), Z0 \
+	VMOVDQU16 64(DX), Z1 \
+	VMOVDQU16 (SI), Z2 \
+	VMOVDQU16 64(SI), Z3 \
+	VMOVDQU16 (SI)(R9*1), Z4 \
+	VMOVDQU16 64(SI)(R9*1), Z5 \
+	VMOVDQU16 (SI)(R9*2), Z6 \
+	VMOVDQU16 64(SI)(R9*2), Z7 \
+	VMOVDQU16 (R12)(R9*2), Z16 \
+	VMOVDQU16 64(R12)(R9*2), Z17 \
+	VDPBF16PS(0, 2, 8) \
+	VDPBF16PS(1, 3, 12) \
+	VDPBF16PS(0, 4, 9) \
+	VDPBF16PS(1, 5, 13) \
+	VDPBF16PS(0, 6, 10) \
+	VDPBF16PS(1, 7, 14) \
+	VDPBF16PS(0, 16, 11) \
+	VDPBF16PS(1, 17, 15) \
+	ADDQ      $128, SI \
+	ADDQ      $128, R12 \
+	ADDQ      $128, DX \
+	CMPQ      SI, AX \
+	JB        floop4 \
+fstep4: \
+	CMPQ      SI, BX \
+	JAE       ftail4 \
+	VMOVDQU16 (DX), Z0 \
+	VMOVDQU16 (SI), Z2 \
+	VMOVDQU16 (SI)(R9*1), Z4 \
+	VMOVDQU16 (SI)(R9*2), Z6 \
+	VMOVDQU16 (R12)(R9*2), Z16 \
+	VDPBF16PS(0, 2, 8) \
+	VDPBF16PS(0, 4, 9) \
+	VDPBF16PS(0, 6, 10) \
+	VDPBF16PS(0, 16, 11) \
+	ADDQ      $64, SI \
+	ADDQ      $64, R12 \
+	ADDQ      $64, DX \
+ftail4: \
+	MOVQ        CX, AX \
+	ANDQ        $31, AX \
+	JZ          fsum4 \
+	VMOVDQU16.Z (DX), K1, Z1 \
+	VMOVDQU16.Z (SI), K1, Z3 \
+	VMOVDQU16.Z (SI)(R9*1), K1, Z5 \
+	VMOVDQU16.Z (SI)(R9*2), K1, Z7 \
+	VMOVDQU16.Z (R12)(R9*2), K1, Z17 \
+	VDPBF16PS(1, 3, 12) \
+	VDPBF16PS(1, 5, 13) \
+	VDPBF16PS(1, 7, 14) \
+	VDPBF16PS(1, 17, 15) \
+	LEAQ        (SI)(AX*2), SI \
+fsum4: \
+	VADDPS Z12, Z8, Z8 \
+	VADDPS Z13, Z9, Z9 \
+	VADDPS Z14, Z10, Z10 \
+	VADDPS Z15, Z11, Z11 \
+	REDUCE4_512 \
+	NEXTGROUP(frows4) \
+fgroupsDone: \
+	LASTROWS \
+frows1: \
+	TESTQ  R8, R8 \
+	JEQ    fdone \
+	GROUP1(64, 32, 2) \
+	VPXORD Z8, Z8, Z8 \
+	VPXORD Z12, Z12, Z12 \
+	CMPQ   SI, AX \
+	JAE    fstep1 \
+floop1: \
+	PF1 \
+	VMOVDQU16 (DX), Z0 \
+	VMOVDQU16 64(DX), Z1 \
+	VMOVDQU16 (SI), Z2 \
+	VMOVDQU16 64(SI), Z3 \
+	VDPBF16PS(0, 2, 8) \
+	VDPBF16PS(1, 3, 12) \
+	ADDQ      $128, SI \
+	ADDQ      $128, DX \
+	CMPQ      SI, AX \
+	JB        floop1 \
+fstep1: \
+	CMPQ      SI, BX \
+	JAE       ftail1 \
+	VMOVDQU16 (DX), Z0 \
+	VMOVDQU16 (SI), Z2 \
+	VDPBF16PS(0, 2, 8) \
+	ADDQ      $64, SI \
+	ADDQ      $64, DX \
+ftail1: \
+	MOVQ        CX, AX \
+	ANDQ        $31, AX \
+	JZ          fsum1 \
+	VMOVDQU16.Z (DX), K1, Z1 \
+	VMOVDQU16.Z (SI), K1, Z3 \
+	VDPBF16PS(1, 3, 12) \
+	LEAQ        (SI)(AX*2), SI \
+fsum1: \
+	VADDPS Z12, Z8, Z8 \
+	REDUCE1_512 \
+	ADDQ   $4, DI \
+	DECQ   R8 \
+	JMP    frows1 \
+fdone: \
+	VZEROUPPER \
+	RET
 
 // func gemvBF16FastAVX512(dst []float32, w []uint16, xb []uint16)
-//
-// As GEMV512 with VDPBF16PS, 32 bf16 pairs of w and xb per vector (64 bytes), 64 columns
-// per loop iteration; K1 holds the words of the last k%32 columns.
 TEXT ·gemvBF16FastAVX512(SB), NOSPLIT, $0-72
-	SETUP(xb_base, xb_len, 2)
-	TAILMASK(32, K1)
+	GEMVBF16FAST(PF4x2, PF1x2)
 
-frows4:
-	TESTQ R8, R8
-	JEQ   fgroupsDone
-	GROUP4(64, 32, 2)
-	ZERO512
-	CMPQ SI, AX
-	JAE  fstep4
-
-floop4:
-	PF4x2
-	VMOVDQU16 (DX), Z0
-	VMOVDQU16 64(DX), Z1
-	VMOVDQU16 (SI), Z2
-	VMOVDQU16 64(SI), Z3
-	VMOVDQU16 (SI)(R9*1), Z4
-	VMOVDQU16 64(SI)(R9*1), Z5
-	VMOVDQU16 (SI)(R9*2), Z6
-	VMOVDQU16 64(SI)(R9*2), Z7
-	VMOVDQU16 (R12)(R9*2), Z16
-	VMOVDQU16 64(R12)(R9*2), Z17
-	VDPBF16PS(0, 2, 8)
-	VDPBF16PS(1, 3, 12)
-	VDPBF16PS(0, 4, 9)
-	VDPBF16PS(1, 5, 13)
-	VDPBF16PS(0, 6, 10)
-	VDPBF16PS(1, 7, 14)
-	VDPBF16PS(0, 16, 11)
-	VDPBF16PS(1, 17, 15)
-	ADDQ      $128, SI
-	ADDQ      $128, R12
-	ADDQ      $128, DX
-	CMPQ      SI, AX
-	JB        floop4
-
-fstep4:
-	CMPQ      SI, BX
-	JAE       ftail4
-	VMOVDQU16 (DX), Z0
-	VMOVDQU16 (SI), Z2
-	VMOVDQU16 (SI)(R9*1), Z4
-	VMOVDQU16 (SI)(R9*2), Z6
-	VMOVDQU16 (R12)(R9*2), Z16
-	VDPBF16PS(0, 2, 8)
-	VDPBF16PS(0, 4, 9)
-	VDPBF16PS(0, 6, 10)
-	VDPBF16PS(0, 16, 11)
-	ADDQ      $64, SI
-	ADDQ      $64, R12
-	ADDQ      $64, DX
-
-ftail4:
-	MOVQ        CX, AX
-	ANDQ        $31, AX
-	JZ          fsum4
-	VMOVDQU16.Z (DX), K1, Z1
-	VMOVDQU16.Z (SI), K1, Z3
-	VMOVDQU16.Z (SI)(R9*1), K1, Z5
-	VMOVDQU16.Z (SI)(R9*2), K1, Z7
-	VMOVDQU16.Z (R12)(R9*2), K1, Z17
-	VDPBF16PS(1, 3, 12)
-	VDPBF16PS(1, 5, 13)
-	VDPBF16PS(1, 7, 14)
-	VDPBF16PS(1, 17, 15)
-	LEAQ        (SI)(AX*2), SI
-
-fsum4:
-	VADDPS Z12, Z8, Z8
-	VADDPS Z13, Z9, Z9
-	VADDPS Z14, Z10, Z10
-	VADDPS Z15, Z11, Z11
-	REDUCE4_512
-	NEXTGROUP(frows4)
-
-fgroupsDone:
-	LASTROWS
-
-frows1:
-	TESTQ  R8, R8
-	JEQ    fdone
-	GROUP1(64, 32, 2)
-	VPXORD Z8, Z8, Z8
-	VPXORD Z12, Z12, Z12
-	CMPQ   SI, AX
-	JAE    fstep1
-
-floop1:
-	PF1x2
-	VMOVDQU16 (DX), Z0
-	VMOVDQU16 64(DX), Z1
-	VMOVDQU16 (SI), Z2
-	VMOVDQU16 64(SI), Z3
-	VDPBF16PS(0, 2, 8)
-	VDPBF16PS(1, 3, 12)
-	ADDQ      $128, SI
-	ADDQ      $128, DX
-	CMPQ      SI, AX
-	JB        floop1
-
-fstep1:
-	CMPQ      SI, BX
-	JAE       ftail1
-	VMOVDQU16 (DX), Z0
-	VMOVDQU16 (SI), Z2
-	VDPBF16PS(0, 2, 8)
-	ADDQ      $64, SI
-	ADDQ      $64, DX
-
-ftail1:
-	MOVQ        CX, AX
-	ANDQ        $31, AX
-	JZ          fsum1
-	VMOVDQU16.Z (DX), K1, Z1
-	VMOVDQU16.Z (SI), K1, Z3
-	VDPBF16PS(1, 3, 12)
-	LEAQ        (SI)(AX*2), SI
-
-fsum1:
-	VADDPS Z12, Z8, Z8
-	REDUCE1_512
-	ADDQ   $4, DI
-	DECQ   R8
-	JMP    frows1
-
-fdone:
-	VZEROUPPER
-	RET
+// func gemvBF16FastAVX512NoPF(dst []float32, w []uint16, xb []uint16)
+TEXT ·gemvBF16FastAVX512NoPF(SB), NOSPLIT, $0-72
+	GEMVBF16FAST(NOPF, NOPF)
 
 // Even/odd lane indices for VPERMT2PS: x[0:32] split into its even and odd elements; then
 // the mask of the odd bf16 in a 32-bit lane.
@@ -661,110 +675,106 @@ GLOBL evenOdd<>(SB), RODATA|NOPTR, $132
 	FEO(Z6, Z7, Z10, Z14);           \
 	FEO(Z16, Z17, Z11, Z15)
 
-// func gemvBF16AVX512(dst []float32, w []uint16, x []float32)
-//
-// The bf16 pairs of w are widened in place (a shift for the even element, a mask for the
+// GEMVBF16EXACT is the body of gemvBF16AVX512(dst []float32, w []uint16, x []float32): the
+// bf16 pairs of w are widened in place (a shift for the even element, a mask for the
 // odd one) against x split into even and odd elements, once per 32 columns for four rows:
 // four vector operations per 32 weights where widening with VPMOVZXWD takes six, which
 // measured 82 GB/s against 65 from L2 on the development machine. 64 columns per loop
 // iteration; K2 holds the words of the last k%32 columns, K3 and K4 its halves for x.
-TEXT ·gemvBF16AVX512(SB), NOSPLIT, $0-72
-	SETUP(x_base, x_len, 2)
-	TAILMASK(32, K2)
-	KMOVW        AX, K3
-	SHRQ         $16, AX
-	KMOVW        AX, K4
-	VMOVDQU32    evenOdd<>+0(SB), Z30
-	VMOVDQU32    evenOdd<>+64(SB), Z31
-	VPBROADCASTD evenOdd<>+128(SB), Z29
-
-erows4:
-	TESTQ  R8, R8
-	JEQ    egroupsDone
-	GROUP4(64, 32, 2)
-	ZERO512
-	CMPQ   SI, AX
-	JAE    estep4
-
-eloop4:
-	PF4x2
-	ROWS4(0)
-	ROWS4(64)
-	ADDQ $128, SI
-	ADDQ $128, R12
-	ADDQ $256, DX
-	CMPQ SI, AX
-	JB   eloop4
-
-estep4:
-	CMPQ SI, BX
-	JAE  etail4
-	ROWS4(0)
-	ADDQ $64, SI
-	ADDQ $64, R12
-	ADDQ $128, DX
-
-etail4:
-	MOVQ CX, AX
-	ANDQ $31, AX
-	JZ   esum4
-	XEOM
-	WEOM((SI), Z2, Z3)
-	WEOM((SI)(R9*1), Z4, Z5)
-	WEOM((SI)(R9*2), Z6, Z7)
-	WEOM((R12)(R9*2), Z16, Z17)
-	FEO(Z2, Z3, Z8, Z12)
-	FEO(Z4, Z5, Z9, Z13)
-	FEO(Z6, Z7, Z10, Z14)
-	FEO(Z16, Z17, Z11, Z15)
-	LEAQ (SI)(AX*2), SI
-
-esum4:
-	VADDPS Z12, Z8, Z8
-	VADDPS Z13, Z9, Z9
-	VADDPS Z14, Z10, Z10
-	VADDPS Z15, Z11, Z11
-	REDUCE4_512
-	NEXTGROUP(erows4)
-
-egroupsDone:
-	LASTROWS
-
-erows1:
-	TESTQ  R8, R8
-	JEQ    edone
-	GROUP1(32, 32, 2)
-	VPXORD Z8, Z8, Z8
-	VPXORD Z12, Z12, Z12
-	CMPQ   SI, BX
-	JAE    etail1
-
-eloop1:
-	PF1x1
-	XEO(0)
-	WEO((SI), Z2, Z3)
-	FEO(Z2, Z3, Z8, Z12)
-	ADDQ       $64, SI
-	ADDQ       $128, DX
-	CMPQ       SI, BX
-	JB         eloop1
-
-etail1:
-	MOVQ CX, AX
-	ANDQ $31, AX
-	JZ   esum1
-	XEOM
-	WEOM((SI), Z2, Z3)
-	FEO(Z2, Z3, Z8, Z12)
-	LEAQ (SI)(AX*2), SI
-
-esum1:
-	VADDPS Z12, Z8, Z8
-	REDUCE1_512
-	ADDQ   $4, DI
-	DECQ   R8
-	JMP    erows1
-
-edone:
-	VZEROUPPER
+#define GEMVBF16EXACT(PF4, PF1) \
+	SETUP(x_base, x_len, 2) \
+	TAILMASK(32, K2) \
+	KMOVW        AX, K3 \
+	SHRQ         $16, AX \
+	KMOVW        AX, K4 \
+	VMOVDQU32    evenOdd<>+0(SB), Z30 \
+	VMOVDQU32    evenOdd<>+64(SB), Z31 \
+	VPBROADCASTD evenOdd<>+128(SB), Z29 \
+erows4: \
+	TESTQ  R8, R8 \
+	JEQ    egroupsDone \
+	GROUP4(64, 32, 2) \
+	ZERO512 \
+	CMPQ   SI, AX \
+	JAE    estep4 \
+eloop4: \
+	PF4 \
+	ROWS4(0) \
+	ROWS4(64) \
+	ADDQ $128, SI \
+	ADDQ $128, R12 \
+	ADDQ $256, DX \
+	CMPQ SI, AX \
+	JB   eloop4 \
+estep4: \
+	CMPQ SI, BX \
+	JAE  etail4 \
+	ROWS4(0) \
+	ADDQ $64, SI \
+	ADDQ $64, R12 \
+	ADDQ $128, DX \
+etail4: \
+	MOVQ CX, AX \
+	ANDQ $31, AX \
+	JZ   esum4 \
+	XEOM \
+	WEOM((SI), Z2, Z3) \
+	WEOM((SI)(R9*1), Z4, Z5) \
+	WEOM((SI)(R9*2), Z6, Z7) \
+	WEOM((R12)(R9*2), Z16, Z17) \
+	FEO(Z2, Z3, Z8, Z12) \
+	FEO(Z4, Z5, Z9, Z13) \
+	FEO(Z6, Z7, Z10, Z14) \
+	FEO(Z16, Z17, Z11, Z15) \
+	LEAQ (SI)(AX*2), SI \
+esum4: \
+	VADDPS Z12, Z8, Z8 \
+	VADDPS Z13, Z9, Z9 \
+	VADDPS Z14, Z10, Z10 \
+	VADDPS Z15, Z11, Z11 \
+	REDUCE4_512 \
+	NEXTGROUP(erows4) \
+egroupsDone: \
+	LASTROWS \
+erows1: \
+	TESTQ  R8, R8 \
+	JEQ    edone \
+	GROUP1(32, 32, 2) \
+	VPXORD Z8, Z8, Z8 \
+	VPXORD Z12, Z12, Z12 \
+	CMPQ   SI, BX \
+	JAE    etail1 \
+eloop1: \
+	PF1 \
+	XEO(0) \
+	WEO((SI), Z2, Z3) \
+	FEO(Z2, Z3, Z8, Z12) \
+	ADDQ       $64, SI \
+	ADDQ       $128, DX \
+	CMPQ       SI, BX \
+	JB         eloop1 \
+etail1: \
+	MOVQ CX, AX \
+	ANDQ $31, AX \
+	JZ   esum1 \
+	XEOM \
+	WEOM((SI), Z2, Z3) \
+	FEO(Z2, Z3, Z8, Z12) \
+	LEAQ (SI)(AX*2), SI \
+esum1: \
+	VADDPS Z12, Z8, Z8 \
+	REDUCE1_512 \
+	ADDQ   $4, DI \
+	DECQ   R8 \
+	JMP    erows1 \
+edone: \
+	VZEROUPPER \
 	RET
+
+// func gemvBF16AVX512(dst []float32, w []uint16, x []float32)
+TEXT ·gemvBF16AVX512(SB), NOSPLIT, $0-72
+	GEMVBF16EXACT(PF4x2, PF1x1)
+
+// func gemvBF16AVX512NoPF(dst []float32, w []uint16, x []float32)
+TEXT ·gemvBF16AVX512NoPF(SB), NOSPLIT, $0-72
+	GEMVBF16EXACT(NOPF, NOPF)
