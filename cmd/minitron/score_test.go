@@ -15,7 +15,9 @@ import (
 )
 
 // idsArg spells ids as -ids takes them.
-func idsArg(ids []int32) string { return strings.Trim(strings.ReplaceAll(fmt.Sprint(ids), " ", ","), "[]") }
+func idsArg(ids []int32) string {
+	return strings.Trim(strings.ReplaceAll(fmt.Sprint(ids), " ", ","), "[]")
+}
 
 // -json reports the float64 log-softmax of the golden logits (within 1e-4, as the library's
 // test), the first token null, and totals that add up.
