@@ -3,6 +3,8 @@ package nemotron
 import (
 	"context"
 	"math"
+	"runtime"
+	"sync"
 )
 
 // ScoreOptions configure Score.
@@ -136,7 +138,7 @@ func (s *State) Score(ctx context.Context, ids []int32, from int, opts ScoreOpti
 		s.hostLogits = make([]float32, need)
 	}
 	buf := s.hostLogits[:cap(s.hostLogits)]
-	rs := newRowScorer(opts.Top)
+	bs := newBlockScorer(min(logitRows, s.chunk), opts.Top)
 
 	if from == 0 {
 		fn(TokenScore{Pos: 0, ID: ids[0]})
@@ -161,20 +163,60 @@ func (s *State) Score(ctx context.Context, ids []int32, from int, opts ScoreOpti
 			if err := s.headRows(rows, i-start, e-start); err != nil {
 				return nil, err
 			}
-			for q := i; q < e; q++ {
-				row := rows[(q-i)*vocab : (q-i+1)*vocab]
-				if q+1 == len(ids) {
-					next = buf[:vocab]
-					copy(next, row)
-					break
-				}
-				ts := TokenScore{Pos: q + 1, ID: ids[q+1]}
-				rs.score(&ts, row, ids[q+1])
+			scored := min(e, len(ids)-1) - i
+			for _, ts := range bs.score(rows, vocab, i+1, ids[i+1:i+1+scored]) {
 				fn(ts)
+			}
+			if e == len(ids) {
+				next = buf[:vocab]
+				copy(next, rows[(e-1-i)*vocab:])
 			}
 		}
 	}
 	return next, nil
+}
+
+// blockScorer scores the rows of a block of logits on every core: at the 4B model's vocabulary
+// of 256,000 a row takes about 3 ms on one core (BenchmarkRowScore256k on an AMD EPYC Zen 4),
+// more than a GPU takes to compute it, and the backend is idle while it runs.
+type blockScorer struct {
+	rows   []*rowScorer // one per row of a block, each with its own top buffer
+	scores []TokenScore
+}
+
+func newBlockScorer(rows, top int) *blockScorer {
+	bs := &blockScorer{scores: make([]TokenScore, rows)}
+	for range rows {
+		bs.rows = append(bs.rows, newRowScorer(top))
+	}
+	return bs
+}
+
+// score scores ids[j] at position pos0+j under row j of logits, and returns the scores, valid
+// until the next call.
+func (bs *blockScorer) score(logits []float32, vocab, pos0 int, ids []int32) []TokenScore {
+	out := bs.scores[:len(ids)]
+	one := func(j int) {
+		out[j] = TokenScore{Pos: pos0 + j, ID: ids[j]}
+		bs.rows[j].score(&out[j], logits[j*vocab:(j+1)*vocab], ids[j])
+	}
+	workers := min(len(ids), runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for j := range ids {
+			one(j)
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for j := w; j < len(ids); j += workers {
+				one(j)
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // headRows computes the logits of rows lo…hi−1 (at most logitRows) of the last pass into dst:

@@ -296,8 +296,8 @@ func TestScoreAllocatesNoFullLogits(t *testing.T) {
 	if bytes > full/8 {
 		t.Errorf("scoring %d tokens allocated %d bytes; the full logits are %d", len(ids), bytes, full)
 	}
-	// Again on the same State, with its buffer in place: a few small objects (views of the
-	// scratch) per block of 16 positions, nothing per position.
+	// Again on the same State, with its buffer in place: a few small objects per block of 16
+	// positions (views of the scratch, the goroutines scoring its rows), none of them logits.
 	allocs := testing.AllocsPerRun(2, func() {
 		s.Reset()
 		if _, err := s.Score(ctx, ids, 0, nemotron.ScoreOptions{Top: 5}, count); err != nil {
@@ -305,7 +305,7 @@ func TestScoreAllocatesNoFullLogits(t *testing.T) {
 		}
 	})
 	blocks := float64((len(ids) + 15) / 16)
-	if allocs > 8*blocks {
+	if allocs > (8+2*float64(runtime.GOMAXPROCS(0)))*blocks {
 		t.Errorf("%.0f allocations to rescore %d tokens (%.0f blocks of logits)", allocs, len(ids), blocks)
 	}
 	t.Logf("first score of %d tokens: %d bytes allocated (full logits %d); then %.0f allocations", len(ids), bytes, full, allocs)
