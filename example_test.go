@@ -107,3 +107,31 @@ func ExampleModel_Net() {
 	fmt.Println(len(logits) == m.Config().VocabSize, best)
 	// Output: true 4058
 }
+
+// Score gives every token's log-probability given the text before it; the sum and the
+// perplexity come from the scores.
+func ExampleModel_Score() {
+	m, err := minitron.Load("testdata/models/tiny-a", minitron.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	scores, err := m.Score(context.Background(), "Once upon a time", minitron.ScoreOptions{Top: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range scores[:3] {
+		if !s.Scored {
+			fmt.Println(s.ID, "(first token: no log-probability)")
+			continue
+		}
+		fmt.Printf("%d %.2f greedy=%v (most likely: %d)\n", s.ID, s.Logprob, s.Greedy, s.Top[0].ID)
+	}
+	sum, n := scores.LogLikelihood()
+	fmt.Printf("%.1f over %d tokens, perplexity %.3g\n", sum, n, scores.Perplexity())
+	// Output:
+	// 2 (first token: no log-probability)
+	// 918 -11.36 greedy=false (most likely: 966)
+	// 1551 -11.46 greedy=false (most likely: 2663)
+	// -87.6 over 7 tokens, perplexity 2.71e+05
+}

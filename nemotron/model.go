@@ -245,7 +245,8 @@ func (s *State) Forward(ctx context.Context, ids []int32, want Logits, obs Obser
 }
 
 // forward runs one chunk of n ≤ chunk tokens at positions pos…pos+n-1 through the network
-// and writes logits for its last len(dst)/vocab positions into dst.
+// and writes logits for its last len(dst)/vocab positions into dst. It leaves the final norm
+// of the n rows in s.h, from which Score computes the logits it needs (headRows).
 func (s *State) forward(ctx context.Context, ids []int32, dst []float32, obs Observer) error {
 	m, b, c := s.m, s.m.b, s.m.Config
 	w := m.w

@@ -1,5 +1,6 @@
 // Command minitron runs NVIDIA's Minitron / Nemotron-4 language models: text generation,
-// logits for parity checks, tokenization, downloads and benchmarks.
+// scoring (log-probabilities, perplexity), logits for parity checks, tokenization, downloads
+// and benchmarks.
 package main
 
 import (
