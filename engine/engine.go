@@ -169,9 +169,12 @@ type request struct {
 // yield returning false stops it. The request waits its turn, reads its prompt in chunks
 // interleaved with the other requests' decoding, and frees its KV cache when it ends, fails,
 // or ctx is cancelled. Generation.Prefill runs from the request's start (after any wait for
-// cache rows) to its first token.
+// cache rows) to its first token. yield may be nil.
 func (e *Engine) Generate(ctx context.Context, prompt []int32, opts nemotron.GenerateOptions, yield func(id int32, last bool) bool) (g nemotron.Generation, err error) {
 	g.PromptTokens = len(prompt)
+	if yield == nil {
+		yield = func(int32, bool) bool { return true }
+	}
 	q, err := e.m.NewSequence(prompt, opts)
 	if err != nil {
 		return g, err

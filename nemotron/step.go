@@ -1,9 +1,6 @@
 package nemotron
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // A Batch advances several States in one pass through the network. Their new positions (one
 // for a sequence being decoded, a chunk of prompt for one still reading it) are stacked for
@@ -122,16 +119,4 @@ func (w Logits) rows(n int) int {
 		return 0
 	}
 	return 1
-}
-
-func (w Logits) String() string {
-	switch w {
-	case LastLogits:
-		return "last"
-	case AllLogits:
-		return "all"
-	case NoLogits:
-		return "none"
-	}
-	return fmt.Sprintf("Logits(%d)", int(w))
 }
