@@ -378,3 +378,80 @@ func TestEngineClose(t *testing.T) {
 	}
 	e.Close()
 }
+
+// First come, first served within the budget: of two prompts waiting, the earlier is read
+// first, the later only takes what the earlier leaves of a step.
+func TestEngineFirstComeFirstServed(t *testing.T) {
+	m := loadModel(t, "tiny-b")
+	const budget = 16
+	var pause sync.Mutex
+	var steps []engine.StepInfo
+	e := newEngine(t, m, engine.Options{StepTokens: budget, OnStep: func(s engine.StepInfo) {
+		steps = append(steps, s)
+		pause.Lock()
+		pause.Unlock()
+	}})
+	ctx := context.Background()
+	pause.Lock()
+	go e.Generate(ctx, []int32{2}, nemotron.GenerateOptions{MaxTokens: 1}, nil) // holds the scheduler in its first step
+	waitFor := func(waiting int) {
+		for e.Stats().Steps == 0 || e.Stats().Waiting != waiting {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor(0)
+	prompt := func(n, seed int) []int32 {
+		p := make([]int32, n)
+		for i := range p {
+			p[i] = int32(5 + (seed+13*i)%4000)
+		}
+		return p
+	}
+	var wg sync.WaitGroup
+	for i, n := range []int{70, 50} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := e.Generate(ctx, prompt(n, i), nemotron.GenerateOptions{MaxTokens: 2, EOS: []int32{}}, nil); err != nil {
+				t.Error(err)
+			}
+		}()
+		waitFor(i + 1)
+	}
+	pause.Unlock()
+	wg.Wait()
+	var first, second []int // the chunks read of each prompt, step by step
+	for _, s := range steps[1:] {
+		if s.Tokens() > budget {
+			t.Errorf("a step of %d positions, over the budget of %d", s.Tokens(), budget)
+		}
+		switch p := s.Prefill; {
+		case len(p) == 2:
+			first, second = append(first, p[0]), append(second, p[1])
+		case len(p) == 1 && sum(first) < 70:
+			first = append(first, p[0])
+		case len(p) == 1:
+			second = append(second, p[0])
+		}
+	}
+	if sum(first) != 70 || sum(second) != 50 {
+		t.Fatalf("chunks %v and %v, want 70 and 50 positions", first, second)
+	}
+	for i, c := range first[:len(first)-1] {
+		if c != budget {
+			t.Errorf("the first prompt's chunk %d: %d positions beside the second's, want the whole budget of %d", i, c, budget)
+		}
+	}
+	if last := first[len(first)-1]; last < budget && second[0] != budget-last {
+		t.Errorf("the second prompt's first chunk: %d positions beside the first's last %d, want the rest of the budget", second[0], last)
+	}
+	t.Logf("first prompt read in %v, second in %v", first, second)
+}
+
+func sum(xs []int) int {
+	s := 0
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
