@@ -1,6 +1,7 @@
 // Package minitron runs NVIDIA's Minitron and other Nemotron-4 language models: load a
 // checkpoint once, then generate text from it, streaming, as many times and on as many
-// goroutines as you like.
+// goroutines as you like. Concurrent generations are batched: each step of the network
+// advances all of them at once, reading the weights once (see package engine).
 //
 //	m, err := minitron.Load("nvidia/Minitron-4B-Base", minitron.Options{})
 //	if err != nil { ... }
@@ -12,7 +13,7 @@
 //
 // The packages beneath this one are the engine: nemotron (the model), sentencepiece (the
 // tokenizer), backend (CPU and GPU), checkpoint (safetensors and PyTorch files) and hub
-// (the Hugging Face cache).
+// (the Hugging Face cache), and engine (the scheduler that batches concurrent generations).
 package minitron
 
 import (
@@ -28,6 +29,7 @@ import (
 	"github.com/minitron-go/minitron/backend"
 	_ "github.com/minitron-go/minitron/backend/cpu"  // registers the CPU backend
 	_ "github.com/minitron-go/minitron/backend/cuda" // registers the GPU backend
+	"github.com/minitron-go/minitron/engine"
 	"github.com/minitron-go/minitron/hub"
 	"github.com/minitron-go/minitron/nemotron"
 	"github.com/minitron-go/minitron/sentencepiece"
@@ -47,6 +49,9 @@ type Options struct {
 	Precision backend.Precision       // backend.Exact (default) or backend.Fast
 	Warn      func(msg string)        // notes a user should see, such as a fallback to the CPU
 	Progress  func(done, total int64) // bytes of weights loaded, as loading goes
+	// Batching bounds what concurrent generations share: the positions of one step, the
+	// generations advanced together, the KV-cache rows they hold. Zero values are the defaults.
+	Batching engine.Options
 }
 
 // validate checks the options and fills in the defaults.
@@ -66,13 +71,18 @@ func (o *Options) validate() error {
 	if o.Precision != backend.Exact && o.Precision != backend.Fast {
 		return nemotron.BadOption("unknown precision %d", int(o.Precision))
 	}
+	if b := o.Batching; b.StepTokens < 0 || b.MaxRunning < 0 || b.CacheRows < 0 {
+		return nemotron.BadOption("batching %+v: negative", b)
+	}
 	return nil
 }
 
-// Model is a loaded model: the network on its backend and the tokenizer that turns text into
-// its token ids. It is safe for concurrent use.
+// Model is a loaded model: the network on its backend, the engine that batches the
+// generations asked of it, and the tokenizer that turns text into its token ids. It is safe
+// for concurrent use.
 type Model struct {
 	net       *nemotron.Model
+	engine    *engine.Engine
 	backend   backend.Backend
 	Tokenizer *sentencepiece.Tokenizer
 	Dir       string // where the checkpoint was found
@@ -108,13 +118,23 @@ func Load(model string, opts Options) (*Model, error) {
 		b.Close()
 		return nil, fmt.Errorf("%s: tokenizer.model has %d pieces, more than the model's vocabulary of %d", dir, tok.VocabSize(), v)
 	}
-	return &Model{net: net, backend: b, Tokenizer: tok, Dir: dir}, nil
+	eng, err := engine.New(net, opts.Batching)
+	if err != nil {
+		net.Close()
+		b.Close()
+		return nil, err
+	}
+	return &Model{net: net, engine: eng, backend: b, Tokenizer: tok, Dir: dir}, nil
 }
 
-// Close releases the weights and the backend.
+// Close ends the generations still running (with engine.ErrClosed) and releases the weights
+// and the backend.
 func (m *Model) Close() error {
-	return errors.Join(m.net.Close(), m.backend.Close())
+	return errors.Join(m.engine.Close(), m.net.Close(), m.backend.Close())
 }
+
+// Engine is the scheduler the model's generations go through, for its Stats.
+func (m *Model) Engine() *engine.Engine { return m.engine }
 
 // Net is the network itself, for what the text API does not cover: states of its own
 // (Forward with every position's logits, activations), generation from token ids without text.
@@ -168,6 +188,7 @@ type Result struct {
 
 // Generate continues prompt (text, tokenized with BOS as the checkpoint asks), calling
 // onToken (which may be nil) for each token as it is decoded; onToken returning false stops.
+// Generations on several goroutines are batched, each with its own sampling and seed.
 func (m *Model) Generate(ctx context.Context, prompt string, opts GenerateOptions, onToken func(Token) bool) (Result, error) {
 	if prompt == "" {
 		return Result{}, nemotron.BadInput("empty prompt")
@@ -185,7 +206,7 @@ func (m *Model) GenerateIDs(ctx context.Context, prompt []int32, opts GenerateOp
 	dec := m.Tokenizer.NewDecoder()
 	stop := stopper{stops: opts.Stop}
 	var decErr error
-	g, err := m.net.Generate(ctx, prompt, opts.nemotron(),
+	g, err := m.engine.Generate(ctx, prompt, opts.nemotron(),
 		func(id int32, last bool) bool {
 			res.IDs = append(res.IDs, id)
 			piece, err := dec.Next(id)

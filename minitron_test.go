@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/minitron-go/minitron/nemotron"
@@ -160,5 +161,73 @@ func TestModelParts(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(res.IDs) {
 		t.Errorf("Net().Generate %v, GenerateIDs %v", got, res.IDs)
+	}
+}
+
+// Concurrent callers are batched without asking, and each gets what it gets alone: its
+// tokens, text, stop reason and, with a seed, its samples.
+func TestConcurrentGenerateBatched(t *testing.T) {
+	m, err := Load("testdata/models/tiny-a", Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	prompts := []string{"Once", "Once upon a time", "The cat", "A long time ago in a land far away", "Hello"}
+	type call struct {
+		prompt string
+		opts   GenerateOptions
+	}
+	var calls []call
+	for i := range 12 {
+		o := GenerateOptions{MaxTokens: 5 + 3*i}
+		switch i % 3 {
+		case 1:
+			o.Sampling = nemotron.Sampling{Temperature: 0.9, TopP: 0.9, Seed: uint64(i)}
+		case 2:
+			o.Stop = []string{"e"}
+		}
+		calls = append(calls, call{prompts[i%len(prompts)], o})
+	}
+	alone := make([]Result, len(calls))
+	for i, c := range calls {
+		if alone[i], err = m.Generate(ctx, c.prompt, c.opts, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := m.Engine().Stats()
+	got := make([]Result, len(calls))
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, c := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			got[i], errs[i] = m.Generate(ctx, c.prompt, c.opts, nil)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	tokens := 0
+	for i := range calls {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		g, a := got[i], alone[i]
+		if fmt.Sprint(g.IDs) != fmt.Sprint(a.IDs) || g.Text != a.Text || g.Stop != a.Stop || g.Tokens != a.Tokens {
+			t.Errorf("call %d %+v:\nconcurrent %v %q %v\n     alone %v %q %v", i, calls[i].opts, g.IDs, g.Text, g.Stop, a.IDs, a.Text, a.Stop)
+		}
+		if g.Prefill <= 0 || g.Decode < 0 {
+			t.Errorf("call %d: prefill %v, decode %v", i, g.Prefill, g.Decode)
+		}
+		tokens += g.Tokens
+	}
+	after := m.Engine().Stats()
+	steps := after.Steps - before.Steps
+	t.Logf("%d tokens for %d callers in %d steps", tokens, len(calls), steps)
+	if steps >= int64(tokens) {
+		t.Errorf("%d steps for %d tokens: the callers were not batched", steps, tokens)
 	}
 }

@@ -61,6 +61,19 @@ func TestGoldenLogits(t *testing.T) {
 	}
 }
 
+// Every case read at once in one Batch, in chunks of different sizes, in both precisions.
+func TestGoldenBatch(t *testing.T) {
+	for _, name := range goldentest.Models {
+		t.Run(name, func(t *testing.T) {
+			g := goldentest.Load(t, goldentest.Dir(1, name))
+			worst := goldentest.CheckBatch(t, loadModel(t, name, 2), g, exact)
+			m := goldentest.LoadModel(t, goldentest.Dir(1, name), cpuBackend(t, backend.Fast))
+			fast := goldentest.CheckBatch(t, m, g, fastTolerance())
+			t.Logf("%s batched: max |logit error| %.3g exact, %.3g fast", name, worst, fast)
+		})
+	}
+}
+
 func TestGoldenLayers(t *testing.T) {
 	for _, name := range goldentest.Models {
 		t.Run(name, func(t *testing.T) {

@@ -92,48 +92,21 @@ const (
 // rows [n, hidden] for positions pos0…pos0+n-1. data is only valid during the call.
 type Observer func(name string, pos0, n int, data []float32)
 
-// State is one sequence being processed: its position, its KV cache and its scratch space.
-// A State is used by one goroutine at a time; States of one Model may run concurrently.
+// State is one sequence being processed: its position and its KV cache. A State is used by
+// one goroutine at a time; States of one Model may run concurrently.
 type State struct {
 	m      *Model
 	pos    int // tokens in the KV cache
 	maxLen int
-	chunk  int // the most positions one pass computes at once
+	chunk  int // the most positions one Forward pass computes at once
 
 	k, v []backend.Tensor // per layer: (maxLen, kv_heads·head_dim)
 
-	x      backend.Tensor // (chunk, hidden) the residual stream
-	h      backend.Tensor // (chunk, hidden) normalised input of a block, then its output
-	q, att backend.Tensor // (chunk, heads·head_dim)
-	kv     backend.Tensor // (2·chunk, kv_heads·head_dim) new keys, then values, for the cache
-	up     backend.Tensor // (chunk, intermediate)
-	logits backend.Tensor // (logitRows, vocab)
-	rows   views          // the scratch above cut to the rows of the current pass
-
+	// sc is the scratch of Forward, made by its first call: a State that only ever advances
+	// in a Batch holds its KV cache and nothing else.
+	sc         *scratch
+	one        [1]seqRows // Forward's pass: this sequence alone
 	hostLogits []float32
-	hostRows   []float32 // for observers
-}
-
-// views are the first n rows of a State's scratch. Decoding passes one row after another, so
-// they are made when n changes, not on every pass.
-type views struct {
-	n                      int
-	x, h, q, att, k, v, up backend.Tensor
-	lastH, logits1         backend.Tensor // h's last row, one row of logits
-}
-
-func (s *State) viewsFor(n int) *views {
-	if s.rows.n == n && s.rows.x != nil {
-		return &s.rows
-	}
-	b := s.m.b
-	s.rows = views{
-		n: n,
-		x: b.Rows(s.x, 0, n), h: b.Rows(s.h, 0, n), q: b.Rows(s.q, 0, n), att: b.Rows(s.att, 0, n),
-		k: b.Rows(s.kv, 0, n), v: b.Rows(s.kv, s.chunk, s.chunk+n), up: b.Rows(s.up, 0, n),
-		lastH: b.Rows(s.h, n-1, n), logits1: b.Rows(s.logits, 0, 1),
-	}
-	return &s.rows
 }
 
 // logitRows bounds how many positions' logits are computed at once: a row of the 4B model's
@@ -143,8 +116,8 @@ const logitRows = 16
 // DefaultChunk is the most prompt positions a State runs through the network at once.
 const DefaultChunk = 512
 
-// NewState allocates the KV cache and scratch for sequences of up to maxLen tokens
-// (max_position_embeddings when 0).
+// NewState allocates the KV cache for sequences of up to maxLen tokens (max_position_embeddings
+// when 0).
 func (m *Model) NewState(maxLen int) (*State, error) {
 	c := m.Config
 	if maxLen == 0 {
@@ -156,22 +129,12 @@ func (m *Model) NewState(maxLen int) (*State, error) {
 	s := &State{m: m, maxLen: maxLen, chunk: min(maxLen, DefaultChunk)}
 	b := m.b
 	var errs []error
-	alloc := func(shape ...int) backend.Tensor {
-		t, err := b.Alloc(tensor.F32, shape...)
-		errs = append(errs, err)
-		return t
-	}
 	for range c.Layers {
-		s.k = append(s.k, alloc(maxLen, c.KVDim()))
-		s.v = append(s.v, alloc(maxLen, c.KVDim()))
+		k, err1 := b.Alloc(tensor.F32, maxLen, c.KVDim())
+		v, err2 := b.Alloc(tensor.F32, maxLen, c.KVDim())
+		s.k, s.v = append(s.k, k), append(s.v, v)
+		errs = append(errs, err1, err2)
 	}
-	s.x = alloc(s.chunk, c.Hidden)
-	s.h = alloc(s.chunk, c.Hidden)
-	s.q = alloc(s.chunk, c.QDim())
-	s.att = alloc(s.chunk, c.QDim())
-	s.kv = alloc(2*s.chunk, c.KVDim())
-	s.up = alloc(s.chunk, c.Intermediate)
-	s.logits = alloc(min(logitRows, s.chunk), c.VocabSize)
 	if err := errors.Join(errs...); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("allocating a state for %d tokens: %w", maxLen, err)
@@ -190,10 +153,14 @@ func (s *State) Reset() { s.pos = 0 }
 
 // Close frees the state's backend memory.
 func (s *State) Close() {
-	for _, t := range append(append([]backend.Tensor{s.x, s.h, s.q, s.att, s.kv, s.up, s.logits}, s.k...), s.v...) {
+	for _, t := range append(s.k, s.v...) {
 		if t != nil {
 			s.m.b.Free(t)
 		}
+	}
+	if s.sc != nil {
+		s.sc.free()
+		s.sc = nil
 	}
 	s.k, s.v = nil, nil
 }
@@ -248,15 +215,41 @@ func (s *State) Forward(ctx context.Context, ids []int32, want Logits, obs Obser
 // and writes logits for its last len(dst)/vocab positions into dst. It leaves the final norm
 // of the n rows in s.h, from which Score computes the logits it needs (headRows).
 func (s *State) forward(ctx context.Context, ids []int32, dst []float32, obs Observer) error {
-	m, b, c := s.m, s.m.b, s.m.Config
-	w := m.w
-	n, pos := len(ids), s.pos
+	if s.sc == nil || s.sc.rows < s.chunk {
+		if s.sc != nil {
+			s.sc.free()
+		}
+		sc, err := s.m.newScratch(s.chunk)
+		if err != nil {
+			return err
+		}
+		s.sc = sc
+	}
+	s.one[0] = seqRows{s: s, lo: 0, hi: len(ids), dst: dst}
+	return s.m.pass(ctx, s.sc, ids, s.one[:], obs)
+}
+
+// seqRows is one sequence's part of a pass: rows [lo, hi) of the stack are its new positions
+// s.pos…, and the logits of its last len(dst)/vocab rows go to dst.
+type seqRows struct {
+	s      *State
+	lo, hi int
+	dst    []float32
+}
+
+// pass runs the new positions of one or more sequences through the network: ids are their
+// tokens stacked, seqs say whose rows are whose (in order, covering all of ids). Every matrix
+// product takes the whole stack, so each weight is read once; rotary, the cache and attention
+// are each sequence's own, on its rows. An observer sees the first sequence's positions.
+func (m *Model) pass(ctx context.Context, sc *scratch, ids []int32, seqs []seqRows, obs Observer) error {
+	b, c, w := m.b, m.Config, m.w
+	n, pos := len(ids), seqs[0].s.pos
 	eps := float32(c.NormEps)
-	r := s.viewsFor(n)
+	r := sc.rowsOf(0, n)
 	x, h, q, k, v, att, up := r.x, r.h, r.q, r.k, r.v, r.att, r.up
 
 	b.Embed(x, w.embed, ids)
-	if err := s.observe(obs, "embed", x, pos, n); err != nil {
+	if err := sc.observe(obs, "embed", x, pos, n); err != nil {
 		return err
 	}
 	for l, lw := range w.layers {
@@ -269,11 +262,14 @@ func (s *State) forward(ctx context.Context, ids []int32, dst []float32, obs Obs
 		b.MatMul(q, h, lw.q)
 		b.MatMul(k, h, lw.k)
 		b.MatMul(v, h, lw.v)
-		b.Rotary(q, c.Heads, c.HeadDim, c.RotaryDims(), pos, c.RopeTheta)
-		b.Rotary(k, c.KVHeads, c.HeadDim, c.RotaryDims(), pos, c.RopeTheta)
-		b.Copy(s.k[l], pos, k)
-		b.Copy(s.v[l], pos, v)
-		b.Attention(att, q, s.k[l], s.v[l], c.Heads, c.KVHeads, pos)
+		for _, sq := range seqs {
+			s, r := sq.s, sc.rowsOf(sq.lo, sq.hi)
+			b.Rotary(r.q, c.Heads, c.HeadDim, c.RotaryDims(), s.pos, c.RopeTheta)
+			b.Rotary(r.k, c.KVHeads, c.HeadDim, c.RotaryDims(), s.pos, c.RopeTheta)
+			b.Copy(s.k[l], s.pos, r.k)
+			b.Copy(s.v[l], s.pos, r.v)
+			b.Attention(r.att, r.q, s.k[l], s.v[l], c.Heads, c.KVHeads, s.pos)
+		}
 		b.MatMul(h, att, lw.o)
 		b.Add(x, h) // x += attention(LN1(x))·Woᵀ
 
@@ -285,54 +281,79 @@ func (s *State) forward(ctx context.Context, ids []int32, dst []float32, obs Obs
 		b.Add(x, h)
 
 		if obs != nil {
-			if err := s.observe(obs, fmt.Sprintf("layer%d.out", l), x, pos, n); err != nil {
+			if err := sc.observe(obs, fmt.Sprintf("layer%d.out", l), x, pos, n); err != nil {
 				return err
 			}
 		}
 	}
 	b.LayerNorm1P(h, x, w.normW, w.normB, eps)
-	if err := s.observe(obs, "final_norm", h, pos, n); err != nil {
+	if err := sc.observe(obs, "final_norm", h, pos, n); err != nil {
 		return err
 	}
-
-	// Logits = LN_f(x)·W_headᵀ for the rows asked for: the last one when decoding, else a few
-	// rows at a time.
-	rows := len(dst) / c.VocabSize
-	if rows == 1 {
-		b.MatMul(r.logits1, r.lastH, w.head)
-		if err := b.Read(dst, r.logits1); err != nil {
-			return err
-		}
-	} else {
-		for i := n - rows; i < n; i += logitRows {
-			e := min(i+logitRows, n)
-			lg := b.Rows(s.logits, 0, e-i)
-			b.MatMul(lg, b.Rows(h, i, e), w.head)
-			off := (i - (n - rows)) * c.VocabSize
-			if err := b.Read(dst[off:off+(e-i)*c.VocabSize], lg); err != nil {
-				return err
-			}
-		}
+	if err := m.logits(sc, seqs); err != nil {
+		return err
 	}
 	if err := b.Sync(); err != nil {
 		return err
 	}
-	s.pos += n
+	for _, sq := range seqs {
+		sq.s.pos += sq.hi - sq.lo
+	}
 	return nil
 }
 
-func (s *State) observe(obs Observer, name string, t backend.Tensor, pos, n int) error {
-	if obs == nil {
+// logits computes LN_f(x)·W_headᵀ for the rows the sequences ask for, a few rows at a time:
+// the rows are gathered into groups of at most logitRows, as even as can be, so that a group
+// falls below the backend's few-row kernel only when all the rows asked for do.
+func (m *Model) logits(sc *scratch, seqs []seqRows) error {
+	b, vocab := m.b, m.Config.VocabSize
+	total := 0
+	for _, sq := range seqs {
+		total += len(sq.dst) / vocab
+	}
+	if total == 0 {
 		return nil
 	}
-	size := n * s.m.Config.Hidden
-	if cap(s.hostRows) < size {
-		s.hostRows = make([]float32, size)
+	groups := (total + logitRows - 1) / logitRows
+	j, i := 0, 0 // the next row: the i-th of those sequence j asks for
+	for g := range groups {
+		size := total / groups
+		if g < total%groups {
+			size++
+		}
+		hl, lg := sc.headRows(size)
+		first, one := -1, true // one: the group is rows of one sequence, next to each other
+		for r := range size {
+			for len(seqs[j].dst) == 0 {
+				j++
+			}
+			if first < 0 {
+				first = j
+			}
+			sq := seqs[j]
+			want := len(sq.dst) / vocab
+			one = one && j == first
+			b.Copy(hl, r, sc.hRowAt(sq.hi-want+i))
+			sc.dst[r] = sq.dst[i*vocab : (i+1)*vocab]
+			if i++; i == want {
+				j, i = j+1, 0
+			}
+		}
+		b.MatMul(lg, hl, m.w.head)
+		if one { // straight into the caller's rows
+			d0 := sc.dst[0]
+			if err := b.Read(d0[:size*vocab:size*vocab], lg); err != nil {
+				return err
+			}
+			continue
+		}
+		host := sc.hostLogits(size * vocab)
+		if err := b.Read(host, lg); err != nil {
+			return err
+		}
+		for r := range size {
+			copy(sc.dst[r], host[r*vocab:])
+		}
 	}
-	data := s.hostRows[:size]
-	if err := s.m.b.Read(data, t); err != nil {
-		return err
-	}
-	obs(name, pos, n, data)
 	return nil
 }

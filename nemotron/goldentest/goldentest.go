@@ -299,3 +299,72 @@ func Top2(v []float32) (int, float64) {
 	}
 	return best, float64(v[best]) - second
 }
+
+// CheckBatch runs every case at once through one Batch, each read in chunks of its own size
+// (one token at a time for the first, growing for the others), so that every step stacks
+// sequences at different positions, and compares every position's logits with the reference.
+// It returns the largest difference seen.
+func CheckBatch(t *testing.T, m *nemotron.Model, g *Golden, tol Tolerance) float64 {
+	t.Helper()
+	ctx := context.Background()
+	vocab := m.Config.VocabSize
+	type seq struct {
+		s      *nemotron.State
+		ids    []int32
+		chunk  int
+		fed    int
+		logits []float32
+	}
+	var seqs []*seq
+	rows := 0
+	for i, c := range g.Cases {
+		s, err := m.NewState(len(c.IDs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		seqs = append(seqs, &seq{s: s, ids: c.IDs, chunk: 1 + 3*i})
+		rows += 1 + 3*i
+	}
+	b, err := m.NewBatch(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for {
+		var adv []nemotron.Advance
+		var who []*seq
+		for _, q := range seqs {
+			if q.fed < len(q.ids) {
+				n := min(q.chunk, len(q.ids)-q.fed)
+				adv = append(adv, nemotron.Advance{State: q.s, IDs: q.ids[q.fed : q.fed+n], Want: nemotron.AllLogits})
+				who = append(who, q)
+				q.fed += n
+			}
+		}
+		if len(adv) == 0 {
+			break
+		}
+		if err := b.Step(ctx, adv); err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range adv {
+			who[i].logits = append(who[i].logits, a.Logits...)
+		}
+	}
+	var worst float64
+	for i, c := range g.Cases {
+		want := g.Tensor(t, c.Name+".logits")
+		got := seqs[i].logits
+		worst = max(worst, Close(t, c.Name+" batched", got, want, tol.Logits))
+		if tol.Margin > 0 {
+			for pos := range len(c.IDs) {
+				row, ref := got[pos*vocab:(pos+1)*vocab], want[pos*vocab:(pos+1)*vocab]
+				if best, margin := Top2(ref); margin > tol.Margin && Argmax(row) != best {
+					t.Errorf("%s batched position %d: top token %d, reference %d (margin %.3g)", c.Name, pos, Argmax(row), best, margin)
+				}
+			}
+		}
+	}
+	return worst
+}
