@@ -220,10 +220,10 @@ func (bs *blockScorer) score(logits []float32, vocab, pos0 int, ids []int32) []T
 }
 
 // headRows computes the logits of rows lo…hi−1 (at most logitRows) of the last pass into dst:
-// LN_f(x)·W_headᵀ, from the final norm that forward leaves in s.h.
+// LN_f(x)·W_headᵀ, from the final norm that a pass leaves in the scratch's h.
 func (s *State) headRows(dst []float32, lo, hi int) error {
-	b := s.m.b
-	lg := b.Rows(s.logits, 0, hi-lo)
-	b.MatMul(lg, b.Rows(s.h, lo, hi), s.m.w.head)
+	b, sc := s.m.b, s.sc
+	lg := b.Rows(sc.logits, 0, hi-lo)
+	b.MatMul(lg, b.Rows(sc.h, lo, hi), s.m.w.head)
 	return b.Read(dst, lg)
 }
