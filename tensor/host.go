@@ -6,8 +6,9 @@ import (
 	"unsafe"
 )
 
-// Host is a tensor in host memory: row-major, little-endian elements of DType.
-// Data may be a read-only memory-mapped view of a checkpoint file; Host never copies it.
+// Host is a tensor in host memory: row-major, little-endian elements of DType, or for a block
+// dtype its blocks in row-major order (each row of the innermost dimension a whole number of
+// blocks). Data may be a read-only memory-mapped view of a checkpoint file; Host never copies it.
 type Host struct {
 	DType DType
 	Shape []int
@@ -28,7 +29,7 @@ func (h Host) Len() int { return NumElements(h.Shape) }
 
 // Zeros allocates a zeroed host tensor.
 func Zeros(dt DType, shape ...int) Host {
-	return Host{DType: dt, Shape: append([]int(nil), shape...), Data: make([]byte, NumElements(shape)*dt.Size())}
+	return Host{DType: dt, Shape: append([]int(nil), shape...), Data: make([]byte, dt.Bytes(NumElements(shape)))}
 }
 
 // FromF32 wraps a float32 slice as an F32 host tensor without copying.
@@ -59,11 +60,16 @@ func (h Host) U16() []uint16 {
 	return asU16(h.Data)
 }
 
-// ToF32 returns the elements of a floating-point tensor as a new []float32.
+// ToF32 returns the elements of a floating-point or quantized tensor as a new []float32;
+// a quantized one is dequantized.
 func (h Host) ToF32() []float32 {
 	out := make([]float32, h.Len())
 	switch h.DType {
 	default:
+		if h.DType.Quantized() {
+			Dequantize(out, h.DType, h.Data)
+			return out
+		}
 		panic("tensor: ToF32 of a " + h.DType.String() + " tensor")
 	case F32:
 		copy(out, h.F32())
