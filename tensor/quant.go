@@ -90,7 +90,7 @@ func (h Host) Quantize(dt DType) (Host, error) {
 // 1.5·2²³ in float32 arithmetic and reads the low mantissa bits (valid for |f| < 2²²).
 func nearestInt(f float32) int { return int(math.RoundToEven(float64(f))) }
 
-func f16At(b []byte) float32      { return F16ToFloat32(uint16(b[0]) | uint16(b[1])<<8) }
+func f16At(b []byte) float32     { return F16ToFloat32(uint16(b[0]) | uint16(b[1])<<8) }
 func putF16(b []byte, f float32) { h := Float32ToF16(f); b[0], b[1] = byte(h), byte(h>>8) }
 
 // f16Round is f rounded to binary16 and back: the value a stored f16 scale has.
