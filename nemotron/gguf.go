@@ -162,9 +162,14 @@ func GGUFConfig(f *gguf.File) (Config, error) {
 // GGUFSource presents the tensors of a nemotron GGUF file under their Hugging Face names, with
 // the norm weights as Hugging Face holds them (the +1 taken out again, in float32).
 type GGUFSource struct {
+	// Dequantize, when set, returns tensors in block formats dequantized to F32 (a copy, made
+	// once): the exact float path over a quantized file's weights, whatever the backend can
+	// multiply by.
+	Dequantize bool
+
 	f       *gguf.File
 	byHF    map[string]string      // Hugging Face name → GGUF name
-	norms   map[string]tensor.Host // the unfolded norm weights
+	norms   map[string]tensor.Host // the unfolded norm weights, and tensors dequantized
 	unknown []string               // GGUF tensors the architecture has no place for
 }
 
@@ -230,6 +235,10 @@ func (s *GGUFSource) Tensor(name string) (tensor.Host, string, bool) {
 		return t, where, true
 	}
 	t, err := s.f.Tensor(g)
+	if err == nil && s.Dequantize && t.DType.Quantized() {
+		t = tensor.FromF32(t.ToF32(), t.Shape...)
+		s.norms[name] = t
+	}
 	return t, where, err == nil
 }
 

@@ -1,6 +1,11 @@
 package nemotron_test
 
 import (
+	"archive/zip"
+	"context"
+	"encoding/binary"
+	"io"
+	"math"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -85,5 +90,107 @@ func TestGGUFQuantizedRefused(t *testing.T) {
 	_, err := nemotron.LoadGGUF(ggufPath("small-c-q8_0.gguf"), cpuBackend(t, backend.Exact), nemotron.LoadOptions{})
 	if err == nil || !strings.Contains(err.Error(), "Q8_0") {
 		t.Errorf("error %v, want one naming Q8_0", err)
+	}
+}
+
+// readNPZ reads the float32 arrays of an uncompressed .npz (a zip of .npy files, as
+// numpy.savez writes them), by member name without ".npy".
+func readNPZ(t *testing.T, path string) map[string][]float32 {
+	t.Helper()
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	out := map[string][]float32{}
+	for _, m := range z.File {
+		r, err := m.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// .npy version 1: magic, 2 version bytes, uint16 header length, a Python dict literal.
+		if len(b) < 10 || string(b[:6]) != "\x93NUMPY" || b[6] != 1 {
+			t.Fatalf("%s: %s is not a version 1 .npy", path, m.Name)
+		}
+		hl := int(binary.LittleEndian.Uint16(b[8:]))
+		header := string(b[10 : 10+hl])
+		if !strings.Contains(header, "'descr': '<f4'") || !strings.Contains(header, "'fortran_order': False") {
+			t.Fatalf("%s: %s: header %q, want little-endian float32 in C order", path, m.Name, header)
+		}
+		data := b[10+hl:]
+		v := make([]float32, len(data)/4)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		}
+		out[strings.TrimSuffix(m.Name, ".npy")] = v
+	}
+	return out
+}
+
+// A quantized GGUF with its tensors dequantized to F32 is a float model: its logits, by
+// prefill and by decoding, must match the float64 forward pass over the same dequantized
+// tensors (the .npz references, made with gguf-py's dequantization and checked against
+// llama.cpp's own) within the exact tolerance. This checks the dequantizers and the name
+// mapping end to end.
+func TestGGUFQuantizedDequantizedLogits(t *testing.T) {
+	for _, c := range []struct{ file, model string }{
+		{"tiny-a-q8_0", "tiny-a"}, {"small-c-q8_0", "small-c"}, {"small-c-q6_k", "small-c"}, {"small-c-q4_k_m", "small-c"},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			f, err := gguf.Open(ggufPath(c.file + ".gguf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			cfg, err := nemotron.GGUFConfig(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, err := nemotron.NewGGUFSource(cfg, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src.Dequantize = true
+			m, err := nemotron.New(cfg, src, cpuBackend(t, backend.Exact))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := readNPZ(t, ggufPath(c.file+".logits.npz"))
+			g := goldentest.Load(t, goldentest.Dir(1, c.model))
+			ctx := context.Background()
+			var worst float64
+			for _, cs := range g.Cases {
+				want, ok := ref[cs.Name]
+				if !ok || len(want) != len(cs.IDs)*cfg.VocabSize {
+					t.Fatalf("%s: reference of %d values for %d positions", cs.Name, len(want), len(cs.IDs))
+				}
+				s, err := m.NewState(len(cs.IDs))
+				if err != nil {
+					t.Fatal(err)
+				}
+				prefill, err := s.Forward(ctx, cs.IDs, nemotron.AllLogits, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				worst = max(worst, goldentest.Close(t, cs.Name+" prefill", prefill, want, exact.Logits))
+				s.Reset()
+				var decode []float32
+				for _, id := range cs.IDs {
+					lg, err := s.Forward(ctx, []int32{id}, nemotron.LastLogits, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					decode = append(decode, lg...)
+				}
+				s.Close()
+				worst = max(worst, goldentest.Close(t, cs.Name+" decode", decode, want, exact.Logits))
+			}
+			t.Logf("%s dequantized: max |logit error| %.3g against the float64 reference", c.file, worst)
+		})
 	}
 }
