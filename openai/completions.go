@@ -4,7 +4,6 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -94,6 +93,9 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) *apiError {
 			opts.Seed = seed + uint64(j) // n samples of one prompt differ, each reproducible
 			choices = append(choices, &choice{index: p*c.n + j, prompt: pr, opts: opts})
 		}
+	}
+	for _, pr := range c.prompts {
+		s.metrics.promptTokens.Add(float64(len(pr.ids)))
 	}
 	resp := completionJSON{ID: newID(), Object: "text_completion", Created: time.Now().Unix(), Model: s.cfg.ModelName}
 	if c.stream {
@@ -315,7 +317,7 @@ func (s *Server) stream(w http.ResponseWriter, ctx context.Context, m *minitron.
 	go func() { wg.Wait(); close(events) }()
 
 	write := func(v any) bool {
-		b, err := json.Marshal(v)
+		b, err := marshal(v)
 		if err != nil {
 			return false
 		}
