@@ -226,7 +226,13 @@ func (s *Server) logprobs(ctx context.Context, m *minitron.Model, c *completion,
 	if from >= len(all) {
 		return lp, nil
 	}
+	select {
+	case s.scoring <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	scores, err := m.ScoreIDs(ctx, all, from, minitron.ScoreOptions{Top: c.logprobs})
+	<-s.scoring
 	if err != nil {
 		return nil, err
 	}

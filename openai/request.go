@@ -160,6 +160,9 @@ func (s *Server) check(req *completionRequest, m *minitron.Model) (*completion, 
 		if *req.N < 1 {
 			return nil, badRequest("n", "n %d: must be at least 1", *req.N)
 		}
+		if *req.N > s.cfg.MaxPending {
+			return nil, badRequest("n", "n %d: this server admits at most %d sequences at once", *req.N, s.cfg.MaxPending)
+		}
 		c.n = *req.N
 	}
 	if req.BestOf != nil && *req.BestOf != c.n {
@@ -172,6 +175,8 @@ func (s *Server) check(req *completionRequest, m *minitron.Model) (*completion, 
 			return nil, badRequest("max_tokens", "max_tokens %d: must be at least 0", c.maxTokens)
 		case c.maxTokens == 0 && !c.echo:
 			return nil, badRequest("max_tokens", "max_tokens 0 generates nothing: give at least 1, or echo the prompt to score it")
+		case c.maxTokens > m.Config().MaxPositions:
+			return nil, badRequest("max_tokens", "max_tokens %d is more than the model's context of %d tokens", c.maxTokens, m.Config().MaxPositions)
 		}
 	}
 	if req.Logprobs != nil {

@@ -40,6 +40,10 @@ type Config struct {
 	MaxBody int64
 	// MaxLogprobs bounds "logprobs" (the alternatives per position); 0 means DefaultMaxLogprobs.
 	MaxLogprobs int
+	// MaxScoring bounds the log-probability passes run at once (echo and logprobs score
+	// prompt and continuation in a State of their own, beside the engine: each holds a KV
+	// cache for its tokens); others wait their turn. 0 means DefaultMaxScoring.
+	MaxScoring int
 	// Logger receives one record per request; nil means slog.Default().
 	Logger *slog.Logger
 	// Registry receives the server's metrics, served on /metrics; nil means a new one.
@@ -51,6 +55,7 @@ const (
 	DefaultMaxPending  = 256
 	DefaultMaxBody     = 8 << 20
 	DefaultMaxLogprobs = 20
+	DefaultMaxScoring  = 4
 )
 
 // A Server is the HTTP face of one model. It answers /health with 503 until SetModel is
@@ -63,6 +68,7 @@ type Server struct {
 	keyHash  [sha256.Size]byte
 	metrics  *metrics
 	handler  http.Handler
+	scoring  chan struct{} // a slot per scoring pass under way
 
 	mu      sync.Mutex
 	pending int // sequences admitted and not yet finished
@@ -82,13 +88,16 @@ func New(cfg Config) *Server {
 	if cfg.MaxLogprobs <= 0 {
 		cfg.MaxLogprobs = DefaultMaxLogprobs
 	}
+	if cfg.MaxScoring <= 0 {
+		cfg.MaxScoring = DefaultMaxScoring
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, scoring: make(chan struct{}, cfg.MaxScoring)}
 	// Comparing hashes keeps the comparison constant-time in the key's length too.
 	s.keyHash = sha256.Sum256([]byte(cfg.APIKey))
 	s.metrics = newMetrics(cfg.Registry, s)

@@ -48,6 +48,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxPending := fs.Int("max-pending", openai.DefaultMaxPending, "sequences (prompts × n) admitted at once, running or queued; beyond, 429")
 	maxBody := fs.Int64("max-body", openai.DefaultMaxBody, "largest request body in `bytes`")
 	maxLogprobs := fs.Int("max-logprobs", openai.DefaultMaxLogprobs, "largest logprobs (alternatives per token) a request may ask")
+	maxScoring := fs.Int("max-scoring", openai.DefaultMaxScoring, "log-probability passes (echo, logprobs) run at once, each beside the engine with a KV cache of its own")
 	maxRunning := fs.Int("max-batch", engine.DefaultMaxRunning, "generations advanced together in one step")
 	stepTokens := fs.Int("step-tokens", engine.DefaultStepTokens, "positions one step may run (decoding and prompt chunks)")
 	cacheRows := fs.Int("cache-rows", 0, "KV-cache rows the running generations may hold together; 0 is no bound")
@@ -66,6 +67,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("-max-body %d: want at least 1", *maxBody)
 	case *maxLogprobs < 1:
 		return usagef("-max-logprobs %d: want at least 1", *maxLogprobs)
+	case *maxScoring < 1:
+		return usagef("-max-scoring %d: want at least 1", *maxScoring)
 	case *maxRunning < 1 || *stepTokens < 1 || *cacheRows < 0:
 		return usagef("-max-batch and -step-tokens must be at least 1, -cache-rows at least 0")
 	case *shutdown < 0:
@@ -88,7 +91,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	opts.Warn = func(msg string) { logger.Warn(msg) }
 
 	srv := openai.New(openai.Config{ModelName: *name, APIKey: *apiKey, MaxPending: *maxPending,
-		MaxBody: *maxBody, MaxLogprobs: *maxLogprobs, Logger: logger})
+		MaxBody: *maxBody, MaxLogprobs: *maxLogprobs, MaxScoring: *maxScoring, Logger: logger})
 	// Listen before loading, so that /health answers 503 (loading) rather than nothing.
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
