@@ -3,8 +3,11 @@ package openai
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestBadInput: every malformed or out-of-range request is answered with the status and an
@@ -318,5 +321,17 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestRecover: a handler that panics (a bug: requests are validated before any work) is
+// answered 500 in the error form, counted, and the server goes on.
+func TestRecover(t *testing.T) {
+	s := New(Config{Logger: quietLogger()})
+	h := s.recoverer(s.logged(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("bug") })))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/completions", nil))
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"type":"server_error"`) || testutil.ToFloat64(s.metrics.panics) != 1 {
+		t.Errorf("status %d, body %s", rec.Code, rec.Body)
 	}
 }

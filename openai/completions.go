@@ -98,6 +98,17 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) *apiError {
 		s.metrics.promptTokens.Add(float64(len(pr.ids)))
 	}
 	resp := completionJSON{ID: newID(), Object: "text_completion", Created: time.Now().Unix(), Model: s.cfg.ModelName}
+	defer func() {
+		promptTokens, genTokens := 0, 0
+		for _, pr := range c.prompts {
+			promptTokens += len(pr.ids)
+		}
+		for _, ch := range choices {
+			genTokens += len(ch.ids)
+		}
+		logAttrs(r, "id", resp.ID, "choices", len(choices), "prompt_tokens", promptTokens, "completion_tokens", genTokens,
+			"stream", c.stream, "echo", c.echo, "logprobs", c.logprobs)
+	}()
 	if c.stream {
 		s.stream(w, r.Context(), m, c, choices, resp)
 		return nil

@@ -6,6 +6,7 @@
 package openai
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -262,6 +263,8 @@ func (s *Server) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
+		info := &logInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), logInfoKey{}, info))
 		next.ServeHTTP(rec, r)
 		status := rec.status
 		if status == 0 {
@@ -277,11 +280,31 @@ func (s *Server) logged(next http.Handler) http.Handler {
 		}
 		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", status, "bytes", rec.bytes,
 			"duration_ms", float64(d.Microseconds()) / 1000, "remote", r.RemoteAddr}
+		info.mu.Lock()
+		attrs = append(attrs, info.attrs...)
+		info.mu.Unlock()
 		if r.Context().Err() != nil {
 			attrs = append(attrs, "client_gone", true)
 		}
 		s.cfg.Logger.Log(r.Context(), level, "request", attrs...)
 	})
+}
+
+// logInfo collects what a handler adds to its request's log record.
+type logInfo struct {
+	mu    sync.Mutex
+	attrs []any
+}
+
+type logInfoKey struct{}
+
+// logAttrs adds key-value pairs to the request's log record.
+func logAttrs(r *http.Request, kv ...any) {
+	if info, ok := r.Context().Value(logInfoKey{}).(*logInfo); ok {
+		info.mu.Lock()
+		info.attrs = append(info.attrs, kv...)
+		info.mu.Unlock()
+	}
 }
 
 // endpointLabel keeps the metrics' path label to the endpoints served.

@@ -62,7 +62,7 @@ func TestServeFromEnv(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
-	for _, want := range []string{`"msg":"listening"`, `"msg":"ready"`, `"msg":"request"`, `"status":401`, `"msg":"stopped"`} {
+	for _, want := range []string{`"msg":"listening"`, `"msg":"ready"`, `"msg":"request"`, `"status":401`, `"completion_tokens":2`, `"msg":"stopped"`} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, stderr.String())
 		}
