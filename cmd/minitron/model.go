@@ -55,3 +55,8 @@ func (f *modelFlags) load(stderr io.Writer) (*minitron.Model, error) {
 	lp.finish()
 	return m, err
 }
+
+// loadWith loads the model with options already made by options (and adjusted by the caller).
+func (f *modelFlags) loadWith(opts minitron.Options) (*minitron.Model, error) {
+	return minitron.Load(f.model, opts)
+}
