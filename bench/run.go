@@ -29,8 +29,8 @@ type Options struct {
 	Batches      []int
 	BatchContext int
 	Mix          MixOptions // a prefill/decode mix under the engine; Decoding 0 leaves it out
-	Seed           uint64
-	Log            io.Writer // progress lines; may be nil
+	Seed         uint64
+	Log          io.Writer // progress lines; may be nil
 }
 
 // Report is what Run measured. JSON names are stable: scripts compare them across runs.
