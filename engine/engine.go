@@ -1,7 +1,9 @@
 // Package engine serves many generations from one model at once by continuous batching:
 // every step advances all running requests in one pass through the network (nemotron.Batch),
 // requests join and leave between steps, and prompts are read in chunks under a per-step
-// token budget, so that a long prompt does not stall the requests already decoding.
+// token budget, so that a long prompt does not stall the requests already decoding. A prompt
+// prefix that running requests share is read once (the others copy its KV rows), and with
+// Options.KeepRows so is one shared with requests that have ended.
 package engine
 
 import (
@@ -78,7 +80,7 @@ type Stats struct {
 	KeptRows         int   // KV-cache rows kept from ended requests (Options.KeepRows)
 	Steps            int64 // steps run so far
 	PrefillTokens    int64 // prompt positions read so far
-	ReusedTokens     int64 // prompt positions copied from kept caches instead of read
+	ReusedTokens     int64 // prompt positions copied from other requests' caches instead of read
 	NewStates        int64 // KV caches allocated so far (the other requests reused kept ones)
 	DecodeTokens     int64 // tokens generated so far
 }

@@ -157,3 +157,67 @@ func TestEngineCacheBytes(t *testing.T) {
 		}
 	}
 }
+
+// Requests that arrive together with a shared prefix read it once between them: the first
+// reads it in chunks, the others wait for each chunk and copy it. No cache is kept for this.
+// Each still gets exactly the tokens it gets alone.
+func TestEngineSharesRunningPrefix(t *testing.T) {
+	m := loadModel(t, "small-c")
+	rng := rand.New(rand.NewPCG(23, 23))
+	ids := func(n int) []int32 {
+		p := make([]int32, n)
+		for i := range p {
+			p[i] = int32(2 + rng.IntN(m.Config.VocabSize-2))
+		}
+		return p
+	}
+	shared := ids(70)
+	prompts := make([][]int32, 5)
+	for i := range prompts {
+		prompts[i] = slices.Concat(shared, ids(3+5*i))
+	}
+	var mu sync.Mutex
+	var pause sync.Mutex // held while the requests arrive, so that they start together
+	computed := 0
+	e := newEngine(t, m, engine.Options{StepTokens: 32, OnStep: func(s engine.StepInfo) {
+		pause.Lock()
+		pause.Unlock()
+		mu.Lock()
+		computed += sum(s.Prefill)
+		mu.Unlock()
+	}})
+	// A first request to hold the scheduler in its OnStep while the others queue.
+	pause.Lock()
+	go e.Generate(context.Background(), []int32{2, 3}, nemotron.GenerateOptions{MaxTokens: 1, EOS: []int32{}}, nil)
+	for e.Stats().Running == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	opts := nemotron.GenerateOptions{MaxTokens: 5, EOS: []int32{}}
+	got := make([][]int32, len(prompts))
+	errs := make([]error, len(prompts))
+	var wg sync.WaitGroup
+	for i, p := range prompts {
+		wg.Go(func() { got[i], _, errs[i] = collect(context.Background(), e.Generate, p, opts) })
+	}
+	for e.Stats().Waiting < len(prompts) {
+		time.Sleep(time.Millisecond)
+	}
+	pause.Unlock()
+	wg.Wait()
+	total := 2
+	for i, p := range prompts {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		want, _, _ := collect(context.Background(), m.Generate, p, opts)
+		if fmt.Sprint(got[i]) != fmt.Sprint(want) {
+			t.Errorf("request %d: engine %v, alone %v", i, got[i], want)
+		}
+		total += len(p)
+	}
+	s := e.Stats()
+	t.Logf("%d of %d prompt positions computed, %d copied", computed, total, s.ReusedTokens)
+	if want := int64(len(shared) * (len(prompts) - 1)); s.ReusedTokens != want || int(s.ReusedTokens)+computed != total {
+		t.Errorf("%d positions copied and %d computed of %d; want %d copied", s.ReusedTokens, computed, total, want)
+	}
+}

@@ -16,6 +16,7 @@ func (e *Engine) run() {
 	var running []*request
 	var adv []nemotron.Advance
 	var who []*request
+	var reading []chunk
 	for {
 		running = e.letGo(running)
 		closed := false
@@ -59,12 +60,20 @@ func (e *Engine) run() {
 				info.Decoding++
 			}
 		}
+		// A prompt whose next rows another running request has read copies them instead;
+		// one whose next rows another is reading in this step waits to copy them after.
+		reading = reading[:0]
 		for _, r := range running {
 			p := r.q.Prompt()
 			if r.fed == len(p) || budget == 0 {
 				continue
 			}
+			e.catchUp(r, running)
+			if sharesReading(r, reading) {
+				continue
+			}
 			n := min(len(p)-r.fed, budget)
+			reading = append(reading, chunk{r, r.fed + n})
 			want := nemotron.NoLogits
 			if r.fed+n == len(p) {
 				want = nemotron.LastLogits
@@ -111,6 +120,49 @@ func (e *Engine) run() {
 			r.deliver(id, stop, now)
 		}
 	}
+}
+
+// catchUp copies into r's cache the rows of its prompt that another running request has
+// already read beyond r's own, if any: requests that arrived together with a shared prefix
+// (few-shot examples, one document and several questions) read it once between them.
+func (e *Engine) catchUp(r *request, running []*request) {
+	p := r.q.Prompt()
+	var from *request
+	best := r.fed
+	for _, o := range running {
+		if o == r || o.released || o.s == nil || o.fed <= best {
+			continue
+		}
+		if n := nemotron.CommonPrefix(o.q.Prompt()[:o.fed], p[:len(p)-1]); n > best {
+			from, best = o, n
+		}
+	}
+	if from == nil || r.s.CopyPrefix(from.s, best) != nil {
+		return // then it reads them itself
+	}
+	e.mu.Lock()
+	e.stats.ReusedTokens += int64(best - r.fed)
+	e.mu.Unlock()
+	r.fed = best
+}
+
+// chunk is a request reading its prompt in a step, up to position end.
+type chunk struct {
+	r   *request
+	end int
+}
+
+// sharesReading reports whether a request reading its prompt in this step reads rows of r's
+// prompt that r has yet to read (catchUp has copied those already read): r waits a step, and
+// copies them then.
+func sharesReading(r *request, reading []chunk) bool {
+	p := r.q.Prompt()
+	for _, c := range reading {
+		if c.end > r.fed && nemotron.CommonPrefix(c.r.q.Prompt(), p[:len(p)-1]) > r.fed {
+			return true
+		}
+	}
+	return false
 }
 
 // letGo frees the requests that ended or whose callers left, keeping the others in order.
