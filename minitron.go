@@ -50,7 +50,9 @@ type Options struct {
 	Warn      func(msg string)        // notes a user should see, such as a fallback to the CPU
 	Progress  func(done, total int64) // bytes of weights loaded, as loading goes
 	// Batching bounds what concurrent generations share: the positions of one step, the
-	// generations advanced together, the KV-cache rows they hold. Zero values are the defaults.
+	// generations advanced together, the KV-cache rows or bytes they hold, and the rows kept
+	// from ended generations for later ones to reuse (their memory, and their prompts' rows
+	// for prompts that begin the same way). Zero values are the defaults.
 	Batching engine.Options
 }
 
@@ -71,7 +73,7 @@ func (o *Options) validate() error {
 	if o.Precision != backend.Exact && o.Precision != backend.Fast {
 		return nemotron.BadOption("unknown precision %d", int(o.Precision))
 	}
-	if b := o.Batching; b.StepTokens < 0 || b.MaxRunning < 0 || b.CacheRows < 0 {
+	if b := o.Batching; b.StepTokens < 0 || b.MaxRunning < 0 || b.CacheRows < 0 || b.CacheBytes < 0 || b.KeepRows < 0 {
 		return nemotron.BadOption("batching %+v: negative", b)
 	}
 	return nil

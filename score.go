@@ -32,3 +32,12 @@ func (m *Model) Score(ctx context.Context, text string, opts ScoreOptions) (Scor
 func (m *Model) ScoreIDs(ctx context.Context, ids []int32, from int, opts ScoreOptions) (Scores, error) {
 	return m.net.Score(ctx, ids, from, opts)
 }
+
+// ScoreContinuations scores each continuation after the same context, running the context
+// once (see nemotron.Model.ScoreContinuations): scores[i] are those ScoreIDs gives for
+// context+continuations[i] from len(context), positions counted from the context's start.
+// lm-evaluation-harness asks exactly this of a multiple-choice question: one context, the
+// log-likelihood of each answer.
+func (m *Model) ScoreContinuations(ctx context.Context, context []int32, continuations [][]int32, opts ScoreOptions) ([]Scores, error) {
+	return m.net.ScoreContinuations(ctx, context, continuations, opts)
+}

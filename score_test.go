@@ -49,3 +49,33 @@ func TestScoreText(t *testing.T) {
 		t.Errorf("negative top: %v", err)
 	}
 }
+
+// Continuations of one context score as the whole sequences do, within the chunking tolerance.
+func TestScoreContinuations(t *testing.T) {
+	m, err := Load("testdata/models/tiny-a", Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	question := m.Tokenizer.Encode("Question: what did the model score? Answer:")
+	answers := [][]int32{m.Tokenizer.Encode(" its own prompts")[1:], m.Tokenizer.Encode(" nothing at all, said the harness")[1:]}
+	got, err := m.ScoreContinuations(ctx, question, answers, ScoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range answers {
+		want, err := m.ScoreIDs(ctx, append(append([]int32(nil), question...), a...), len(question), ScoreOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, _ := got[i].LogLikelihood()
+		w, n := want.LogLikelihood()
+		if len(got[i]) != len(a) || n != len(a) || math.Abs(g-w) > 1e-4 {
+			t.Errorf("answer %d: log-likelihood %v over %d tokens, whole %v over %d", i, g, len(got[i]), w, n)
+		}
+	}
+	if _, err := m.ScoreContinuations(ctx, question, [][]int32{nil}, ScoreOptions{}); !errors.Is(err, ErrBadInput) {
+		t.Errorf("an empty continuation: %v", err)
+	}
+}

@@ -84,6 +84,61 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// With batch sizes and a mix asked for, Run reports the total decode rate of each batch, the
+// batch-8 step against the compute reference, and the engine's mix of prefill and decoding.
+func TestRunBatches(t *testing.T) {
+	w, err := RandomWeights(small, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	b, _ := cpu.New(backend.Options{Threads: 2})
+	defer b.Close()
+	m, err := nemotron.New(small, w, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Prompts: []int{8}, DecodeContexts: []int{4}, DecodeTokens: 3, Threads: 2, PeakTime: 10 * time.Millisecond,
+		Batches: []int{1, 3, 8}, BatchContext: 5, Mix: MixOptions{Decoding: 2, Prompt: 40, StepTokens: 16}}
+	r, err := Run(context.Background(), m, w, w.Bytes(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.DecodeByBatch) != 3 {
+		t.Errorf("decode by batch %v", r.DecodeByBatch)
+	}
+	for _, k := range []string{"1", "3", "8"} {
+		if v := r.DecodeByBatch[k]; !(v > 0) || math.IsInf(v, 0) {
+			t.Errorf("batch %s: %v tok/s", k, v)
+		}
+	}
+	if !(r.Batch8Flops > 0) || !(r.PeakGFLOPS > 0) || math.Abs(r.Batch8Ratio-r.Batch8Flops/r.PeakGFLOPS) > 1e-12 {
+		t.Errorf("batch 8 at %v GFLOP/s, ratio %v to %v", r.Batch8Flops, r.Batch8Ratio, r.PeakGFLOPS)
+	}
+	// 40 positions in steps of 16 less 2 decoding rows: three steps at least read the prompt
+	// beside the decoding.
+	mix := r.Mix
+	if mix == nil || mix.MixedSteps < 3 || !(mix.DecodeTokS > 0) || !(mix.PrefillTokS > 0) || !(mix.DecodeOnlyTokS > 0) ||
+		mix.Decoding != 2 || mix.Prompt != 40 || mix.StepTokens != 16 {
+		t.Errorf("mix %+v", mix)
+	}
+
+	// Without them, neither is measured.
+	r, err = Run(context.Background(), m, w, w.Bytes(), Options{Prompts: []int{8}, DecodeContexts: []int{4}, DecodeTokens: 2, Threads: 2, PeakTime: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.DecodeByBatch != nil || r.Mix != nil || r.Batch8Flops != 0 {
+		t.Errorf("measured without being asked: %v %v %v", r.DecodeByBatch, r.Mix, r.Batch8Flops)
+	}
+	for _, bad := range []Options{{Batches: []int{0}}, {Mix: MixOptions{Decoding: 16, Prompt: 4, StepTokens: 16}}, {Mix: MixOptions{Decoding: 1}}} {
+		bad.DecodeTokens = 1
+		if _, err := Run(context.Background(), m, w, w.Bytes(), bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
 // TestReadPatterns checks that each pattern reads at a finite, positive rate on small
 // buffers, that Best picks the highest, and that the decode patterns are left out without
 // matrices.

@@ -23,8 +23,14 @@ type Options struct {
 	Threads        int               // for the read and compute references
 	Precision      backend.Precision // the backend's: chooses the compute reference's kernel
 	PeakTime       time.Duration     // per pass of the compute reference; 0 means 200 ms
-	Seed           uint64
-	Log            io.Writer // progress lines; may be nil
+	// Batches are the batch sizes whose total decode rate is timed: that many sequences
+	// decoding DecodeTokens tokens each, one Batch.Step a token for all of them, at a context
+	// of BatchContext (0 means 16). None leaves the measurement out.
+	Batches      []int
+	BatchContext int
+	Mix          MixOptions // a prefill/decode mix under the engine; Decoding 0 leaves it out
+	Seed         uint64
+	Log          io.Writer // progress lines; may be nil
 }
 
 // Report is what Run measured. JSON names are stable: scripts compare them across runs.
@@ -53,6 +59,10 @@ type Report struct {
 	PeakGFLOPS      float64            `json:"peak_gflops,omitempty"`          // the compute reference, same run
 	PeakKernel      string             `json:"peak_kernel,omitempty"`          // which micro-kernel it ran
 	PrefillRatio    float64            `json:"prefill_to_peak_ratio,omitempty"`
+	DecodeByBatch   map[string]float64 `json:"decode_tok_s_by_batch,omitempty"` // total, by batch size
+	Batch8Flops     float64            `json:"batch8_gflops,omitempty"`         // a batch-8 decode step's matrix products
+	Batch8Ratio     float64            `json:"batch8_to_peak_ratio,omitempty"`  // Batch8Flops / PeakGFLOPS
+	Mix             *MixReport         `json:"mix,omitempty"`
 	Notes           []string           `json:"notes,omitempty"`
 	PeakRSS         int64              `json:"peak_rss_bytes"`
 	LoadSeconds     float64            `json:"load_s"`
@@ -105,8 +115,20 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 	for _, c := range opts.DecodeContexts {
 		longest = max(longest, c+opts.DecodeTokens)
 	}
+	batchContext := cmp.Or(opts.BatchContext, 16)
+	if len(opts.Batches) > 0 {
+		longest = max(longest, batchContext+opts.DecodeTokens+1)
+	}
+	for _, b := range opts.Batches {
+		if b < 1 {
+			return r, fmt.Errorf("a batch of %d sequences", b)
+		}
+	}
 	if longest > cfg.MaxPositions {
 		return r, fmt.Errorf("bench needs %d positions; the model has %d", longest, cfg.MaxPositions)
+	}
+	if err := opts.Mix.check(cfg); err != nil {
+		return r, err
 	}
 	rng := rand.New(rand.NewPCG(opts.Seed, 1))
 	ids := make([]int32, longest)
@@ -177,6 +199,31 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 		}
 		logf("decode at context %4d: %8.2f tok/s (%.1f GB/s of weights)", n, tps, tps*float64(r.WeightBytes)/1e9)
 	}
+	if len(opts.Batches) > 0 {
+		r.DecodeByBatch = map[string]float64{}
+	}
+	for _, b := range opts.Batches {
+		tps, stepS, err := decodeBatch(ctx, m, ids, b, batchContext, opts.DecodeTokens)
+		if err != nil {
+			return r, err
+		}
+		r.DecodeByBatch[fmt.Sprint(b)] = tps
+		// Each of a step's rows is one decoded token: every matrix product and its logits.
+		gflops := float64(b) * PrefillFLOPs(cfg, 1) / stepS / 1e9
+		if b == 8 {
+			r.Batch8Flops = gflops
+		}
+		logf("decode batch %2d at context %d: %8.2f tok/s in all (%.0f GFLOP/s)", b, batchContext, tps, gflops)
+	}
+	if opts.Mix.Decoding > 0 {
+		mix, err := runMix(ctx, m, ids, opts.Mix)
+		if err != nil {
+			return r, err
+		}
+		r.Mix = &mix
+		logf("mix: %d decoding beside a %d-token prompt in steps of %d: %.2f tok/s decoding, %.1f tok/s prompt (%d steps); decoding alone %.2f tok/s",
+			mix.Decoding, mix.Prompt, mix.StepTokens, mix.DecodeTokS, mix.PrefillTokS, mix.MixedSteps, mix.DecodeOnlyTokS)
+	}
 	r.Prefill512 = r.Prefill["512"]
 	r.Prefill512Flops = r.Prefill512 / 512 * PrefillFLOPs(cfg, 512) / 1e9
 	if !onCPU {
@@ -202,11 +249,15 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 		r.PeakGFLOPS = max(r.PeakGFLOPS, peak())
 		if r.PeakGFLOPS > 0 {
 			r.PrefillRatio = r.Prefill512Flops / r.PeakGFLOPS
+			r.Batch8Ratio = r.Batch8Flops / r.PeakGFLOPS
 		}
 		if !fast && kn.Level >= tensor.AMX {
 			r.Notes = append(r.Notes, "exact prefill on AMX runs bf16 tiles in three terms, not the f32 FMA kernel of peak_gflops: its ratio can exceed 1")
 		}
 		logf("compute reference: %.0f GFLOP/s (%s); prefill 512 at %.0f GFLOP/s, %.0f%% of it", r.PeakGFLOPS, r.PeakKernel, r.Prefill512Flops, 100*r.PrefillRatio)
+		if r.Batch8Flops > 0 {
+			logf("batch-8 decode step at %.0f GFLOP/s, %.0f%% of the compute reference", r.Batch8Flops, 100*r.Batch8Ratio)
+		}
 	}
 	r.PeakRSS = PeakRSS()
 	r.BenchDuration = time.Since(start).Seconds()

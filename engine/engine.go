@@ -1,12 +1,15 @@
 // Package engine serves many generations from one model at once by continuous batching:
 // every step advances all running requests in one pass through the network (nemotron.Batch),
 // requests join and leave between steps, and prompts are read in chunks under a per-step
-// token budget, so that a long prompt does not stall the requests already decoding.
+// token budget, so that a long prompt does not stall the requests already decoding. A prompt
+// prefix that running requests share is read once (the others copy its KV rows), and with
+// Options.KeepRows so is one shared with requests that have ended.
 package engine
 
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +33,17 @@ type Options struct {
 	// prompt and MaxTokens (the model's whole context when MaxTokens is 0); 0 means no
 	// bound. Requests wait their turn, first come first served, for rows to free.
 	CacheRows int
+	// CacheBytes is the same bound in bytes of KV cache (nemotron.Model.KVRowBytes a row);
+	// 0 means no bound. With both, the smaller holds.
+	CacheBytes int64
+	// KeepRows bounds the KV-cache rows of ended requests that are kept to be used again
+	// (least recently used given up first); 0 keeps none. A kept cache serves later requests
+	// twice over: its memory is reused instead of allocating (a request takes one at least as
+	// long as it needs and at most twice as long), and its prompt's rows are copied into a
+	// request whose prompt begins with the same tokens, which then reads only the rest (few-
+	// shot examples, a document asked several questions). Kept rows count against CacheRows
+	// and are freed as soon as a request needs the room.
+	KeepRows int
 	// OnStep, when set, is told what each step ran, on the engine's goroutine; for tests
 	// and metrics.
 	OnStep func(StepInfo)
@@ -46,6 +60,7 @@ type StepInfo struct {
 	Decoding  int   // requests that decoded a token
 	Prefill   []int // the prompt chunks read, in arrival order of their requests
 	CacheRows int   // KV-cache rows held by the running requests
+	KeptRows  int   // KV-cache rows kept from ended requests (Options.KeepRows)
 	Waiting   int   // requests waiting to start
 }
 
@@ -62,8 +77,11 @@ func (s StepInfo) Tokens() int {
 type Stats struct {
 	Waiting, Running int
 	CacheRows        int   // KV-cache rows held by running requests
+	KeptRows         int   // KV-cache rows kept from ended requests (Options.KeepRows)
 	Steps            int64 // steps run so far
 	PrefillTokens    int64 // prompt positions read so far
+	ReusedTokens     int64 // prompt positions copied from other requests' caches instead of read
+	NewStates        int64 // KV caches allocated so far (the other requests reused kept ones)
 	DecodeTokens     int64 // tokens generated so far
 }
 
@@ -82,13 +100,30 @@ type Engine struct {
 	waiting []*request // first come, first served
 	closed  bool
 	stats   Stats
+	kept    []*kept // least recently used first; changed by the scheduler only, under mu
+}
+
+// kept is the KV cache of an ended request, kept for reuse: ids are the prompt tokens whose
+// rows it holds.
+type kept struct {
+	s   *nemotron.State
+	ids []int32
 }
 
 // New starts an engine on m.
 func New(m *nemotron.Model, opts Options) (*Engine, error) {
 	switch {
-	case opts.StepTokens < 0, opts.MaxRunning < 0, opts.CacheRows < 0:
+	case opts.StepTokens < 0, opts.MaxRunning < 0, opts.CacheRows < 0, opts.CacheBytes < 0, opts.KeepRows < 0:
 		return nil, nemotron.BadOption("engine options %+v: negative", opts)
+	}
+	if opts.CacheBytes > 0 {
+		rows := opts.CacheBytes / m.KVRowBytes()
+		if rows == 0 {
+			return nil, nemotron.BadOption("a KV cache of %d bytes holds no row of %d bytes", opts.CacheBytes, m.KVRowBytes())
+		}
+		if opts.CacheRows == 0 || rows < int64(opts.CacheRows) {
+			opts.CacheRows = int(min(rows, math.MaxInt32))
+		}
 	}
 	if opts.StepTokens == 0 {
 		opts.StepTokens = DefaultStepTokens
@@ -152,6 +187,7 @@ type request struct {
 	gone    atomic.Bool // the caller has stopped listening
 
 	admitted time.Time // scheduler only
+	rows     int       // the KV-cache rows it holds: its State's length
 	released bool
 
 	mu       sync.Mutex

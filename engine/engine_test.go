@@ -314,9 +314,17 @@ func TestEngineCacheBudget(t *testing.T) {
 }
 
 // 32 callers at once, some cancelling, some stopping early, under the race detector.
+// With kept caches, the prompts share their first tokens, so that requests copy each other's
+// rows as they come and go.
 func TestEngineConcurrentCallers(t *testing.T) {
+	for _, keep := range []int{0, 64} {
+		t.Run(fmt.Sprint("keep", keep), func(t *testing.T) { concurrentCallers(t, keep) })
+	}
+}
+
+func concurrentCallers(t *testing.T, keep int) {
 	m := loadModel(t, "tiny-a")
-	e := newEngine(t, m, engine.Options{StepTokens: 64})
+	e := newEngine(t, m, engine.Options{StepTokens: 64, KeepRows: keep, CacheRows: 400})
 	var wg sync.WaitGroup
 	for i := range 32 {
 		wg.Add(1)
@@ -324,7 +332,7 @@ func TestEngineConcurrentCallers(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			prompt := []int32{2, int32(5 + i), int32(9 + 3*i)}
+			prompt := []int32{2, 7, int32(5 + i%3), int32(9 + 3*i)}
 			opts := nemotron.GenerateOptions{MaxTokens: 8 + i%9, EOS: []int32{}}
 			n := 0
 			_, err := e.Generate(ctx, prompt, opts, func(int32, bool) bool {
@@ -346,6 +354,9 @@ func TestEngineConcurrentCallers(t *testing.T) {
 	}
 	wg.Wait()
 	waitIdle(t, e)
+	if s := e.Stats(); s.KeptRows > keep || keep > 0 && s.ReusedTokens == 0 {
+		t.Errorf("keeping %d rows: %+v", keep, s)
+	}
 }
 
 // Closing the engine ends what it runs and refuses what comes after.

@@ -74,6 +74,19 @@ func TestGoldenBatch(t *testing.T) {
 	}
 }
 
+// Every case's second half read after its first half's rows were copied from another State.
+func TestGoldenPrefix(t *testing.T) {
+	for _, name := range goldentest.Models {
+		t.Run(name, func(t *testing.T) {
+			g := goldentest.Load(t, goldentest.Dir(1, name))
+			worst := goldentest.CheckPrefix(t, loadModel(t, name, 2), g, exact)
+			m := goldentest.LoadModel(t, goldentest.Dir(1, name), cpuBackend(t, backend.Fast))
+			fast := goldentest.CheckPrefix(t, m, g, fastTolerance())
+			t.Logf("%s after a copied prefix: max |logit error| %.3g exact, %.3g fast", name, worst, fast)
+		})
+	}
+}
+
 func TestGoldenLayers(t *testing.T) {
 	for _, name := range goldentest.Models {
 		t.Run(name, func(t *testing.T) {

@@ -147,7 +147,8 @@ func TestGoldenLogits(t *testing.T) {
 					dir := goldentest.Dir(2, name)
 					m, g := goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir)
 					goldentest.CheckLogits(t, m, g, goldenTolerance(p))
-					goldentest.CheckBatch(t, m, g, batchTolerance(p)) // several sequences in one step
+					goldentest.CheckBatch(t, m, g, batchTolerance(p))  // several sequences in one step
+					goldentest.CheckPrefix(t, m, g, batchTolerance(p)) // rows copied between caches
 				})
 			}
 		})

@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/minitron-go/minitron/backend"
@@ -36,7 +38,7 @@ var shapes = map[string]func() nemotron.Config{
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench [-shape minitron-4b | -model DIR] [-threads N] [-precision exact|fast] [-json]", stderr)
+	fs := newFlagSet("bench", "bench [-shape minitron-4b | -model DIR] [-threads N] [-precision exact|fast] [-batch 1,4,8,16] [-json]", stderr)
 	var mf modelFlags
 	mf.register(fs)
 	shape := fs.String("shape", "minitron-4b", "random weights of this shape: minitron-4b or small (ignored with -model)")
@@ -44,6 +46,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Uint64("seed", 1, "seed of the random weights and prompt")
 	decodeTokens := fs.Int("decode-tokens", 16, "tokens decoded at each context")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to `file`")
+	batches := fs.String("batch", "", "also time decoding in batches of these `sizes` (e.g. 1,4,8,16), and a prefill/decode mix under the engine")
+	batchContext := fs.Int("batch-context", 16, "the context at which the batches decode")
+	mixDecoding := fs.Int("mix-decoding", 4, "with -batch: requests decoding while a prompt is read (0: no mix)")
+	mixPrompt := fs.Int("mix-prompt", 512, "with -batch: the length of the prompt read beside them")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -52,6 +58,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *decodeTokens < 1 {
 		return usagef("-decode-tokens must be at least 1")
+	}
+	var sizes []int
+	if *batches != "" {
+		for _, f := range strings.Split(*batches, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return usagef("-batch %q: want sizes of at least 1, separated by commas", *batches)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	var mix bench.MixOptions
+	switch {
+	case *batchContext < 1:
+		return usagef("-batch-context must be at least 1")
+	case *mixDecoding < 0 || *mixPrompt < 1:
+		return usagef("-mix-decoding must be at least 0, -mix-prompt at least 1")
+	case len(sizes) > 0:
+		mix = bench.MixOptions{Decoding: *mixDecoding, Prompt: *mixPrompt}
 	}
 	prec, err := backend.ParsePrecision(mf.precision)
 	if err != nil {
@@ -132,6 +157,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	r, err := bench.Run(ctx, m, src, bandwidthBuf, bench.Options{
 		Prompts: prompts, DecodeContexts: contexts, DecodeTokens: *decodeTokens,
 		Threads: mf.threads, Precision: prec, Seed: *seed, Log: log,
+		Batches: sizes, BatchContext: *batchContext, Mix: mix,
 	})
 	if err != nil {
 		return err
@@ -161,6 +187,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "; compute reference %.0f GFLOP/s (%s); ratio %.2f", r.PeakGFLOPS, r.PeakKernel, r.PrefillRatio)
 	}
 	fmt.Fprintf(stdout, "\n")
+	if len(r.DecodeByBatch) > 0 {
+		fmt.Fprintf(stdout, "  decode by batch (ctx %d, tok/s in all):", *batchContext)
+		for _, b := range sizes {
+			fmt.Fprintf(stdout, " %d: %.2f", b, r.DecodeByBatch[fmt.Sprint(b)])
+		}
+		fmt.Fprintf(stdout, "\n")
+	}
+	if r.Batch8Flops > 0 {
+		fmt.Fprintf(stdout, "  batch-8 step: %.0f GFLOP/s", r.Batch8Flops)
+		if r.Batch8Ratio > 0 {
+			fmt.Fprintf(stdout, "; ratio %.2f to the compute reference", r.Batch8Ratio)
+		}
+		fmt.Fprintf(stdout, "\n")
+	}
+	if x := r.Mix; x != nil {
+		fmt.Fprintf(stdout, "  mix (steps of %d): %d decoding at %.2f tok/s beside a %d-token prompt at %.1f tok/s (%d steps); decoding alone %.2f tok/s\n",
+			x.StepTokens, x.Decoding, x.DecodeTokS, x.Prompt, x.PrefillTokS, x.MixedSteps, x.DecodeOnlyTokS)
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(stdout, "  note: %s\n", n)
 	}

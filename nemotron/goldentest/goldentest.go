@@ -368,3 +368,51 @@ func CheckBatch(t *testing.T, m *nemotron.Model, g *Golden, tol Tolerance) float
 	}
 	return worst
 }
+
+// CheckPrefix runs the first half of every case in one State, copies those rows into a
+// second (State.CopyPrefix) and reads the rest there, comparing the logits of the rest with
+// the reference: a backend's row copies between caches and its views of them are what prefix
+// reuse rests on. It returns the largest difference seen.
+func CheckPrefix(t *testing.T, m *nemotron.Model, g *Golden, tol Tolerance) float64 {
+	t.Helper()
+	ctx := context.Background()
+	vocab := m.Config.VocabSize
+	var worst float64
+	for _, c := range g.Cases {
+		half := len(c.IDs) / 2
+		if half == 0 {
+			continue
+		}
+		donor, err := m.NewState(len(c.IDs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer donor.Close()
+		if _, err := donor.Forward(ctx, c.IDs[:half], nemotron.NoLogits, nil); err != nil {
+			t.Fatal(err)
+		}
+		s, err := m.NewState(len(c.IDs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.CopyPrefix(donor, half); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Forward(ctx, c.IDs[half:], nemotron.AllLogits, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := g.Tensor(t, c.Name+".logits")[half*vocab:]
+		worst = max(worst, Close(t, c.Name+" after a copied prefix", got, want, tol.Logits))
+		if tol.Margin > 0 {
+			for i := range len(c.IDs) - half {
+				row, ref := got[i*vocab:(i+1)*vocab], want[i*vocab:(i+1)*vocab]
+				if best, margin := Top2(ref); margin > tol.Margin && Argmax(row) != best {
+					t.Errorf("%s after a copied prefix, position %d: top token %d, reference %d (margin %.3g)", c.Name, half+i, Argmax(row), best, margin)
+				}
+			}
+		}
+	}
+	return worst
+}
