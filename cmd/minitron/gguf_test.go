@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minitron-go/minitron/checkpoint"
+	"github.com/minitron-go/minitron/nemotron"
 )
 
 func ggufFile(name string) string { return filepath.Join("..", "..", "testdata", "gguf", name) }
@@ -105,5 +108,24 @@ func TestGGUFErrors(t *testing.T) {
 	code, _, stderr = runCmd("generate", "-model", notGGUF, "-prompt", "hi")
 	if code != 1 || !strings.Contains(stderr, "config.json") {
 		t.Errorf("not a GGUF file: exit %d, %q", code, stderr)
+	}
+
+	dir := modelDir("tiny-a")
+	cfg, err := nemotron.LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := checkpoint.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	bare := filepath.Join(t.TempDir(), "bare.gguf")
+	if err := nemotron.WriteGGUF(bare, cfg, ck, "F32", nil); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCmd("generate", "-model", bare, "-prompt", "hi")
+	if code != 1 || !strings.Contains(stderr, "bare.gguf: no tokenizer") {
+		t.Errorf("GGUF without a tokenizer: exit %d, %q", code, stderr)
 	}
 }
