@@ -122,6 +122,10 @@ func convertGGUF(c *checkpoint.Checkpoint, dir, ftype, out string, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
+	if cfg.Heads*cfg.HeadDim != cfg.Hidden {
+		// llama.cpp's nemotron graph (c392e50) shapes attn_q as [hidden, hidden].
+		fmt.Fprintf(stderr, "warning: %s has %d heads of %d dimensions for a hidden size of %d: minitron runs the GGUF file, but llama.cpp's nemotron architecture wants heads × head_dim = hidden and refuses it\n", dir, cfg.Heads, cfg.HeadDim, cfg.Hidden)
+	}
 	fmt.Fprintf(stderr, "converting %s to GGUF %s...\n", dir, ftype)
 	return nemotron.WriteGGUF(out, cfg, c, ftype, kvs)
 }

@@ -164,3 +164,22 @@ func TestConvertUsage(t *testing.T) {
 		}
 	}
 }
+
+// A tokenizer trained without the dummy prefix (tiny-b's tok-b) keeps it off through GGUF:
+// the converted file tokenizes as the directory does. (llama.cpp would refuse this file for
+// its head_dim ≠ hidden/heads, which convert warns of.)
+func TestConvertGGUFNoSpacePrefix(t *testing.T) {
+	dir := modelDir("tiny-b")
+	out := filepath.Join(t.TempDir(), "tiny-b.gguf")
+	code, _, stderr := runCmd("convert", "-model", dir, "-format", "gguf", "-o", out)
+	if code != 0 || !strings.Contains(stderr, "llama.cpp's nemotron architecture wants") {
+		t.Fatalf("convert: exit %d: %s", code, stderr)
+	}
+	for _, text := range []string{"Hello world", " leading space", "a\ttab\nand lines  "} {
+		_, want, _ := runCmd("tokenize", "-model", dir, text)
+		code, got, stderr := runCmd("tokenize", "-model", out, text)
+		if code != 0 || got != want || want == "" {
+			t.Errorf("tokenize %q: exit %d, %q, want the directory's %q: %s", text, code, got, want, stderr)
+		}
+	}
+}
