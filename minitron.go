@@ -152,12 +152,24 @@ func LoadTokenizer(model string) (*sentencepiece.Tokenizer, error) {
 		}
 		return sentencepiece.LoadDir(dir)
 	}
-	f, err := gguf.Open(path)
+	f, err := openGGUF(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	return ggufTokenizer(f)
+}
+
+// openGGUF opens the GGUF file at path; a file that is not one, and not named as one, is
+// taken to be a mistake for a checkpoint directory.
+func openGGUF(path string) (*gguf.File, error) {
+	f, err := gguf.Open(path)
+	if err != nil && !strings.HasSuffix(strings.ToLower(path), ".gguf") {
+		if st, serr := os.Stat(path); serr == nil && !st.IsDir() {
+			return nil, fmt.Errorf("model %s is not a directory (give the directory that holds config.json) nor a GGUF file: %w", path, err)
+		}
+	}
+	return f, err
 }
 
 // ggufTokenizer is the tokenizer in f's metadata, which the file must have.
@@ -197,7 +209,7 @@ func loadDir(dir string, b backend.Backend, opts Options) (*sentencepiece.Tokeni
 // loadGGUF loads a GGUF file: its tokenizer metadata, then the model, quantized matrices
 // dequantized (see Load).
 func loadGGUF(path string, b backend.Backend, opts Options) (*sentencepiece.Tokenizer, *nemotron.Model, error) {
-	f, err := gguf.Open(path)
+	f, err := openGGUF(path)
 	if err != nil {
 		return nil, nil, err
 	}
