@@ -12,7 +12,7 @@
 //	}
 //
 // The packages beneath this one are the engine: nemotron (the model), sentencepiece (the
-// tokenizer), backend (CPU and GPU), checkpoint (safetensors and PyTorch files) and hub
+// tokenizer), backend (CPU and GPU), checkpoint (safetensors, PyTorch and GGUF files) and hub
 // (the Hugging Face cache), and engine (the scheduler that batches concurrent generations).
 package minitron
 
@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -29,6 +31,7 @@ import (
 	"github.com/minitron-go/minitron/backend"
 	_ "github.com/minitron-go/minitron/backend/cpu"  // registers the CPU backend
 	_ "github.com/minitron-go/minitron/backend/cuda" // registers the GPU backend
+	"github.com/minitron-go/minitron/checkpoint/gguf"
 	"github.com/minitron-go/minitron/engine"
 	"github.com/minitron-go/minitron/hub"
 	"github.com/minitron-go/minitron/nemotron"
@@ -87,30 +90,41 @@ type Model struct {
 	engine    *engine.Engine
 	backend   backend.Backend
 	Tokenizer *sentencepiece.Tokenizer
-	Dir       string // where the checkpoint was found
+	Dir       string // where the checkpoint was found: its directory, or the GGUF file
 }
 
-// Load opens a model: a checkpoint directory, or a Hugging Face id (ORG/NAME[@REV]) already
-// in the local Hugging Face cache (see `minitron pull`). Options out of range are
-// ErrBadOption; a model that cannot be found or read is not.
+// Load opens a model: a checkpoint directory, a Hugging Face id (ORG/NAME[@REV]) already in
+// the local Hugging Face cache (see `minitron pull`), or a GGUF file of llama.cpp's nemotron
+// architecture (any path that is a file, or ends in .gguf), tokenized by the tokenizer in its
+// metadata. Options out of range are ErrBadOption; a model that cannot be found or read is not.
+//
+// The matrices of a quantized GGUF file (Q8_0, Q4_K, Q5_K, Q6_K) are dequantized to F32 as they
+// load, and opts.Warn is told so: until the backends multiply by the block formats themselves,
+// such a file runs with the memory and at the speed of an F32 one, with the quantized weights'
+// values.
 func Load(model string, opts Options) (*Model, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	dir, err := hub.Resolve(model)
-	if err != nil {
-		return nil, err
+	path, isFile := ggufFile(model)
+	dir := path
+	if !isFile {
+		var err error
+		if dir, err = hub.Resolve(model); err != nil {
+			return nil, err
+		}
 	}
 	b, err := backend.Open(opts.Backend, backend.Options{Threads: opts.Threads, Precision: opts.Precision, Warn: opts.Warn})
 	if err != nil {
 		return nil, err
 	}
-	tok, err := sentencepiece.LoadDir(dir)
-	if err != nil {
-		b.Close()
-		return nil, err
+	var tok *sentencepiece.Tokenizer
+	var net *nemotron.Model
+	if isFile {
+		tok, net, err = loadGGUF(path, b, opts)
+	} else {
+		tok, net, err = loadDir(dir, b, opts)
 	}
-	net, err := nemotron.Load(dir, b, nemotron.LoadOptions{Progress: opts.Progress})
 	if err != nil {
 		b.Close()
 		return nil, err
@@ -118,7 +132,7 @@ func Load(model string, opts Options) (*Model, error) {
 	if v := net.Config.VocabSize; tok.VocabSize() > v {
 		net.Close()
 		b.Close()
-		return nil, fmt.Errorf("%s: tokenizer.model has %d pieces, more than the model's vocabulary of %d", dir, tok.VocabSize(), v)
+		return nil, fmt.Errorf("%s: the tokenizer has %d pieces, more than the model's vocabulary of %d", dir, tok.VocabSize(), v)
 	}
 	eng, err := engine.New(net, opts.Batching)
 	if err != nil {
@@ -127,6 +141,101 @@ func Load(model string, opts Options) (*Model, error) {
 		return nil, err
 	}
 	return &Model{net: net, engine: eng, backend: b, Tokenizer: tok, Dir: dir}, nil
+}
+
+// LoadTokenizer loads only the tokenizer of a model named as Load takes it: tokenizer.model
+// (with BOS and EOS as the checkpoint asks) or, for a GGUF file, its tokenizer metadata.
+func LoadTokenizer(model string) (*sentencepiece.Tokenizer, error) {
+	path, isFile := ggufFile(model)
+	if !isFile {
+		dir, err := hub.Resolve(model)
+		if err != nil {
+			return nil, err
+		}
+		return sentencepiece.LoadDir(dir)
+	}
+	f, err := openGGUF(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ggufTokenizer(f)
+}
+
+// openGGUF opens the GGUF file at path; a file that is not one, and not named as one, is
+// taken to be a mistake for a checkpoint directory.
+func openGGUF(path string) (*gguf.File, error) {
+	f, err := gguf.Open(path)
+	if err != nil && !strings.HasSuffix(strings.ToLower(path), ".gguf") {
+		if st, serr := os.Stat(path); serr == nil && !st.IsDir() {
+			return nil, fmt.Errorf("model %s is not a directory (give the directory that holds config.json) nor a GGUF file: %w", path, err)
+		}
+	}
+	return f, err
+}
+
+// ggufTokenizer is the tokenizer in f's metadata, which the file must have.
+func ggufTokenizer(f *gguf.File) (*sentencepiece.Tokenizer, error) {
+	if !sentencepiece.HasGGUF(f) {
+		return nil, fmt.Errorf("%s: no tokenizer in the metadata (tokenizer.ggml.model is missing)", f.Path())
+	}
+	return sentencepiece.LoadGGUF(f)
+}
+
+// ggufFile reports whether model names a file, which Load reads as GGUF (a path ending in
+// .gguf counts even when missing, so that the error is about that file), and the path with
+// ~/ expanded as a shell would.
+func ggufFile(model string) (string, bool) {
+	path := model
+	if strings.HasPrefix(path, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			path = filepath.Join(home, path[2:])
+		}
+	}
+	if st, err := os.Stat(path); err == nil {
+		return path, !st.IsDir()
+	}
+	return path, strings.HasSuffix(strings.ToLower(path), ".gguf")
+}
+
+// loadDir loads a checkpoint directory: tokenizer.model, config.json and the weights.
+func loadDir(dir string, b backend.Backend, opts Options) (*sentencepiece.Tokenizer, *nemotron.Model, error) {
+	tok, err := sentencepiece.LoadDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	net, err := nemotron.Load(dir, b, nemotron.LoadOptions{Progress: opts.Progress})
+	return tok, net, err
+}
+
+// loadGGUF loads a GGUF file: its tokenizer metadata, then the model, quantized matrices
+// dequantized (see Load).
+func loadGGUF(path string, b backend.Backend, opts Options) (*sentencepiece.Tokenizer, *nemotron.Model, error) {
+	f, err := openGGUF(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := ggufTokenizer(f)
+	quantized := map[string]int{}
+	for _, in := range f.Infos() {
+		if dt, ok := in.Type.DType(); ok && dt.Quantized() {
+			quantized[in.Type.String()]++
+		}
+	}
+	f.Close()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(quantized) > 0 && opts.Warn != nil {
+		var kinds []string
+		for t, n := range quantized {
+			kinds = append(kinds, fmt.Sprintf("%d %s", n, t))
+		}
+		slices.Sort(kinds)
+		opts.Warn(fmt.Sprintf("%s: quantized tensors (%s) are dequantized to F32 as they load: quantized matrix kernels are not implemented yet, so this file runs with the memory and speed of an F32 model", path, strings.Join(kinds, ", ")))
+	}
+	net, err := nemotron.LoadGGUF(path, b, nemotron.LoadOptions{Progress: opts.Progress, Dequantize: len(quantized) > 0})
+	return tok, net, err
 }
 
 // Close ends the generations still running (with engine.ErrClosed) and releases the weights

@@ -267,5 +267,6 @@ func newGGUF(f *gguf.File, b backend.Backend, opts LoadOptions) (*Model, error) 
 	if err != nil {
 		return nil, err
 	}
+	src.Dequantize = opts.Dequantize
 	return NewWithProgress(cfg, src, b, opts.Progress)
 }

@@ -25,6 +25,9 @@ type Model struct {
 type LoadOptions struct {
 	// Progress, when set, is told the bytes of weights bound to the backend so far.
 	Progress func(done, total int64)
+	// Dequantize, for a GGUF file, binds tensors in block formats (Q8_0, Q4_K, …) dequantized
+	// to F32, for a backend that cannot multiply by them (see GGUFSource.Dequantize).
+	Dequantize bool
 }
 
 // Load opens the Hugging Face checkpoint in dir (config.json and safetensors or PyTorch

@@ -19,7 +19,7 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model `directory` or Hugging Face id (ORG/NAME[@REV]) in the local cache")
+	fs.StringVar(&f.model, "model", "", "model `directory`, Hugging Face id (ORG/NAME[@REV]) in the local cache, or GGUF file")
 	fs.StringVar(&f.backend, "backend", "cpu", "compute backend: cpu, cuda or auto")
 	fs.IntVar(&f.threads, "threads", runtime.NumCPU(), "CPU worker threads")
 	fs.StringVar(&f.precision, "precision", "exact", "exact (float32 activations) or fast (bf16 activations where the hardware multiplies them)")

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/minitron-go/minitron/sentencepiece"
+	"github.com/minitron-go/minitron"
 )
 
 func init() {
@@ -31,7 +31,7 @@ With -decode, IDS (such as "2,380,1554" or "2 380 1554") are decoded and the tex
 
 func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("tokenize", tokenizeUsage, stderr)
-	model := fs.String("model", "", "model `DIR` containing tokenizer.model")
+	model := fs.String("model", "", "model `DIR` containing tokenizer.model, Hugging Face id, or GGUF file")
 	asJSON := fs.Bool("json", false, "print a JSON array of ids (a JSON string with -decode)")
 	pieces := fs.Bool("pieces", false, "print each id with its piece, one per line")
 	bos := fs.String("bos", "auto", "add the BOS token: auto (as the checkpoint says), true or false")
@@ -76,11 +76,7 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 
-	dir, err := tokenizerDir(*model)
-	if err != nil {
-		return err
-	}
-	tok, err := sentencepiece.LoadDir(dir)
+	tok, err := minitron.LoadTokenizer(*model)
 	if err != nil {
 		return err
 	}
@@ -153,10 +149,6 @@ func tokenizeInput(args []string, file string) (string, error) {
 	}
 	return args[0], nil
 }
-
-// tokenizerDir turns the -model flag into the directory holding tokenizer.model. It is the
-// one place to teach tokenize about other ways of naming a model: a directory or a Hugging Face id.
-func tokenizerDir(model string) (string, error) { return resolveModel(model) }
 
 // parseIDs reads ids separated by commas and/or white space, optionally in brackets,
 // so that the output of tokenize (plain or -json) can be pasted back.
