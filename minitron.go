@@ -106,7 +106,7 @@ func Load(model string, opts Options) (*Model, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	path, isFile := ggufFile(model)
+	path, isFile := GGUFPath(model)
 	dir := path
 	if !isFile {
 		var err error
@@ -146,7 +146,7 @@ func Load(model string, opts Options) (*Model, error) {
 // LoadTokenizer loads only the tokenizer of a model named as Load takes it: tokenizer.model
 // (with BOS and EOS as the checkpoint asks) or, for a GGUF file, its tokenizer metadata.
 func LoadTokenizer(model string) (*sentencepiece.Tokenizer, error) {
-	path, isFile := ggufFile(model)
+	path, isFile := GGUFPath(model)
 	if !isFile {
 		dir, err := hub.Resolve(model)
 		if err != nil {
@@ -182,10 +182,10 @@ func ggufTokenizer(f *gguf.File) (*sentencepiece.Tokenizer, error) {
 	return sentencepiece.LoadGGUF(f)
 }
 
-// ggufFile reports whether model names a file, which Load reads as GGUF (a path ending in
+// GGUFPath reports whether model names a file, which Load reads as GGUF (a path ending in
 // .gguf counts even when missing, so that the error is about that file), and the path with
 // ~/ expanded as a shell would.
-func ggufFile(model string) (string, bool) {
+func GGUFPath(model string) (string, bool) {
 	path := model
 	if strings.HasPrefix(path, "~/") {
 		if home, err := os.UserHomeDir(); err == nil {

@@ -13,9 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minitron-go/minitron"
 	"github.com/minitron-go/minitron/backend"
 	"github.com/minitron-go/minitron/bench"
 	"github.com/minitron-go/minitron/checkpoint"
+	"github.com/minitron-go/minitron/checkpoint/gguf"
 	"github.com/minitron-go/minitron/internal/mmap"
 	"github.com/minitron-go/minitron/nemotron"
 )
@@ -92,19 +94,38 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var bandwidthBuf []byte
 	start := time.Now()
 	if mf.model != "" {
-		dir, err := resolveModel(mf.model)
-		if err != nil {
-			return err
+		if path, ok := minitron.GGUFPath(mf.model); ok {
+			f, err := gguf.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if cfg, err = nemotron.GGUFConfig(f); err != nil {
+				return err
+			}
+			gs, err := nemotron.NewGGUFSource(cfg, f)
+			if err != nil {
+				return err
+			}
+			// Until quantized kernels exist, quantized tensors run as F32 (and the bench
+			// then measures that).
+			gs.Dequantize = true
+			src = gs
+		} else {
+			dir, err := resolveModel(mf.model)
+			if err != nil {
+				return err
+			}
+			if cfg, err = nemotron.LoadConfig(dir + "/config.json"); err != nil {
+				return err
+			}
+			ck, err := checkpoint.Open(dir)
+			if err != nil {
+				return err
+			}
+			defer ck.Close()
+			src = ck
 		}
-		if cfg, err = nemotron.LoadConfig(dir + "/config.json"); err != nil {
-			return err
-		}
-		ck, err := checkpoint.Open(dir)
-		if err != nil {
-			return err
-		}
-		defer ck.Close()
-		src = ck
 		// A gigabyte of our own to stream, measured before the weights fill memory.
 		buf, err := mmap.Anonymous(1 << 30)
 		if err != nil {
