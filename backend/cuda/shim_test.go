@@ -57,6 +57,23 @@ func TestBrokenLibraryMessage(t *testing.T) {
 	}
 }
 
+// TestLibraries reports the libraries the backend loaded and the device it opens, in lines
+// bench/gpu-check.sh prints ("cuda libraries: ...", "cuda device: ..."): on a GPU machine
+// they say which libcuda, cuBLAS and NVRTC were found.
+func TestLibraries(t *testing.T) {
+	l, err := loadLibs()
+	if err != nil {
+		skipOrRequire(t, "%v", err)
+	}
+	t.Logf("cuda libraries: %s", l.describe())
+	b, err := New(backend.Options{})
+	if err != nil {
+		skipOrRequire(t, "no CUDA backend: %v", err)
+	}
+	defer b.Close()
+	t.Logf("cuda device: %s, compute capability %d.%d, %d multiprocessors, kernels for %s", b.devName, b.cc/10, b.cc%10, b.sms, b.target)
+}
+
 // nvrtcForTest loads NVRTC alone (no driver or GPU needed), or skips.
 func nvrtcForTest(t *testing.T) {
 	t.Helper()
