@@ -71,6 +71,7 @@ const (
 	embedIDs      = 256 // EMBED_IDS: token ids one embed launch carries in its parameters
 	attThreads    = 256 // ATT_THREADS
 	attMaxHeadDim = 256 // ATT_MAXD
+	attGroup      = 8   // ATT_G: query heads sharing a KV head that one attention block computes
 	atQueryVecs   = 32  // AT_QV: query vectors (rows × heads sharing a KV head) per attention_tiled block
 	atMaxHeadDim  = 128 // AT_D
 	blockThreads  = 256 // element-wise and layernorm kernels
@@ -81,13 +82,24 @@ const (
 // sincos keep their accuracy, which exact precision relies on.
 var nvrtcOptions = []string{"--fmad=true"}
 
-// Attention splits the keys of each query row among several blocks when the rows and heads
-// alone would leave most of the device idle (decoding: one row), each split covering at
-// least attnMinKeys keys; attention_combine then merges the splits.
+// Attention splits the keys of each query row among several blocks when the rows and KV
+// heads alone would leave the device short of work (decoding: one row, 8 KV heads, so 8
+// blocks), each split covering at least attnMinKeys keys; attention_combine then merges the
+// splits. The kernel streams keys and values from memory, so the splits aim at
+// attnBlocksPerSM blocks per multiprocessor (1024 threads of the 2048 an SM holds, with 16 KB
+// of shared memory each), enough loads in flight to approach the memory bandwidth at long
+// contexts; short contexts stop at attnMinKeys keys a block.
 const (
-	attnMinKeys   = 16
-	attnMaxSplits = 64
+	attnMinKeys     = 16
+	attnMaxSplits   = 128
+	attnBlocksPerSM = 4
 )
+
+// attentionBlocks is the number of attention blocks per split: one per query row, KV head and
+// group of at most attGroup of the query heads that share it.
+func attentionBlocks(n, heads, kvHeads int) int {
+	return n * kvHeads * ceilDiv(heads/kvHeads, attGroup)
+}
 
 // attentionTiled reports whether attention_tiled computes the attention of n query rows, and
 // with how many rows per block: the head dimension must suit it, and its blocks (a tile of
@@ -102,13 +114,15 @@ func attentionTiled(n, heads, kvHeads, headDim, sms int) (ok bool, rowsPerBlock 
 }
 
 // attentionSplits returns how many splits the attention of n query rows at positions
-// pos0…pos0+n-1 over heads heads uses on a device of sms multiprocessors, and the keys each
-// covers. The last split may be shorter; splits past a row's last key are empty.
-func attentionSplits(n, heads, pos0, sms int) (splits, chunk int) {
+// pos0…pos0+n-1 over heads query heads and kvHeads KV heads uses on a device of sms
+// multiprocessors, and the keys each covers. The last split may be shorter; splits past a
+// row's last key are empty.
+func attentionSplits(n, heads, kvHeads, pos0, sms int) (splits, chunk int) {
 	seen := pos0 + n
 	splits = 1
-	if blocks := n * heads; blocks < 2*sms {
-		splits = max(1, min(ceilDiv(seen, attnMinKeys), ceilDiv(2*sms, blocks), attnMaxSplits))
+	target := attnBlocksPerSM * sms
+	if blocks := attentionBlocks(n, heads, kvHeads); blocks < target {
+		splits = max(1, min(ceilDiv(seen, attnMinKeys), ceilDiv(target, blocks), attnMaxSplits))
 	}
 	chunk = ceilDiv(seen, splits)
 	return ceilDiv(seen, chunk), chunk
