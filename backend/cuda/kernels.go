@@ -25,6 +25,7 @@ const (
 	kAttention
 	kAttentionCombine
 	kAttentionTiled
+	kArgmax
 	kGemvF32   // kGemvF32 + 4·dtype + log2(rows): gemv_{f32,f16,bf16}_{1,2,4,8}
 	numKernels = kGemvF32 + 12
 )
@@ -45,6 +46,7 @@ var kernelNames = [numKernels]string{
 	kAttention:        "attention",
 	kAttentionCombine: "attention_combine",
 	kAttentionTiled:   "attention_tiled",
+	kArgmax:           "argmax",
 	kGemvF32 + 0:      "gemv_f32_1",
 	kGemvF32 + 1:      "gemv_f32_2",
 	kGemvF32 + 2:      "gemv_f32_4",
@@ -66,15 +68,16 @@ const FastRoundingEnv = "MINITRON_CUDA_FAST_ROUNDING"
 
 // Launch shapes shared with kernels.cu; a test checks that the #defines there agree.
 const (
-	gemvWarps     = 8   // GEMV_WARPS: rows of w per block of gemv
-	gemvMaxRows   = 8   // rows of x one gemv launch handles (its largest N)
-	embedIDs      = 256 // EMBED_IDS: token ids one embed launch carries in its parameters
-	attThreads    = 256 // ATT_THREADS
-	attMaxHeadDim = 256 // ATT_MAXD
-	attGroup      = 8   // ATT_G: query heads sharing a KV head that one attention block computes
-	atQueryVecs   = 32  // AT_QV: query vectors (rows × heads sharing a KV head) per attention_tiled block
-	atMaxHeadDim  = 128 // AT_D
-	blockThreads  = 256 // element-wise and layernorm kernels
+	gemvWarps     = 8    // GEMV_WARPS: rows of w per block of gemv
+	gemvMaxRows   = 8    // rows of x one gemv launch handles (its largest N)
+	embedIDs      = 256  // EMBED_IDS: token ids one embed launch carries in its parameters
+	attThreads    = 256  // ATT_THREADS
+	attMaxHeadDim = 256  // ATT_MAXD
+	attGroup      = 8    // ATT_G: query heads sharing a KV head that one attention block computes
+	atQueryVecs   = 32   // AT_QV: query vectors (rows × heads sharing a KV head) per attention_tiled block
+	atMaxHeadDim  = 128  // AT_D
+	blockThreads  = 256  // element-wise and layernorm kernels
+	argmaxThreads = 1024 // ARGMAX_THREADS: the one block of argmax (a power of two)
 )
 
 // nvrtcOptions are the options every compilation gets besides the architecture: NVRTC's

@@ -338,7 +338,7 @@ func TestKernelSource(t *testing.T) {
 	// The launch shapes the Go side assumes are the ones the kernels are written for.
 	for macro, want := range map[string]int{
 		"GEMV_WARPS": gemvWarps, "EMBED_IDS": embedIDs, "ATT_THREADS": attThreads, "ATT_MAXD": attMaxHeadDim,
-		"AT_QV": atQueryVecs, "AT_D": atMaxHeadDim, "ATT_G": attGroup,
+		"AT_QV": atQueryVecs, "AT_D": atMaxHeadDim, "ATT_G": attGroup, "ARGMAX_THREADS": argmaxThreads,
 	} {
 		m := regexp.MustCompile(`#define ` + macro + ` (\d+)`).FindStringSubmatch(src)
 		if m == nil {
