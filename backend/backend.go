@@ -168,3 +168,15 @@ func Open(name string, opts Options) (Backend, error) {
 	}
 	return open(opts)
 }
+
+// Argmaxer is an optional capability of a Backend, found by type assertion: the index of the
+// largest element, computed where the tensor lives, so that greedy decoding on a GPU brings 4
+// bytes back per token instead of the logits. Callers fall back to Read and a host loop
+// when a backend lacks it.
+type Argmaxer interface {
+	// Argmax returns the lowest index of the largest element of the F32 tensor t (all its
+	// elements, row-major; a Rows view for one row of logits), after all queued work, and
+	// reports sticky errors as Read does. NaN is never chosen over a number, and a tensor of
+	// NaNs gives 0; an empty tensor or another dtype is an error.
+	Argmax(t Tensor) (int, error)
+}

@@ -190,3 +190,43 @@ func TestHostReferences(t *testing.T) {
 		}
 	}
 }
+
+// With WarmUp, each length runs once untimed first (a GPU backend always does this), and the
+// timed figures are still all there. The decode warm-up fits the state: the longest context is
+// followed by exactly DecodeTokens positions, and the longest prompt by none.
+func TestRunWarmUp(t *testing.T) {
+	w, err := RandomWeights(small, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	b, _ := cpu.New(backend.Options{Threads: 2})
+	defer b.Close()
+	m, err := nemotron.New(small, w, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	r, err := Run(context.Background(), m, w, w.Bytes(), Options{Prompts: []int{8, 40}, DecodeContexts: []int{4, 32}, DecodeTokens: 1,
+		Threads: 2, PeakTime: time.Millisecond, WarmUp: true, Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"4", "8", "32", "40"} {
+		if !bytes.Contains(log.Bytes(), []byte("warmed up at "+n+" tokens\n")) {
+			t.Errorf("no warm-up at %s tokens:\n%s", n, log.Bytes())
+		}
+	}
+	if r.Prefill["40"] <= 0 || r.Decode["4"] <= 0 || r.Decode["32"] <= 0 {
+		t.Errorf("incomplete report %+v", r)
+	}
+	// Without it the CPU runs as before: no warm-up.
+	log.Reset()
+	if _, err := Run(context.Background(), m, w, w.Bytes(), Options{Prompts: []int{8}, DecodeContexts: []int{4}, DecodeTokens: 1,
+		Threads: 2, PeakTime: time.Millisecond, Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(log.Bytes(), []byte("warmed up")) {
+		t.Errorf("the CPU warmed up unasked:\n%s", log.Bytes())
+	}
+}

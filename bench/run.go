@@ -31,6 +31,11 @@ type Options struct {
 	Mix          MixOptions // a prefill/decode mix under the engine; Decoding 0 leaves it out
 	Seed         uint64
 	Log          io.Writer // progress lines; may be nil
+	// WarmUp runs each length once untimed before timing it: a prefill, and one decoded token
+	// from a decode context. A GPU backend always warms up (its first call at a shape grows
+	// scratch memory and has cuBLAS choose its algorithms); the CPU only when asked, so that
+	// its figures stay comparable with earlier runs.
+	WarmUp bool
 }
 
 // Report is what Run measured. JSON names are stable: scripts compare them across runs.
@@ -169,7 +174,14 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 		rates = ReadPatterns(bandwidthBuf, ms, opts.Threads, 3)
 		r.PeakGFLOPS = peak()
 	}
+	warm := opts.WarmUp || !onCPU
 	for _, n := range lengths {
+		if warm {
+			if err := warmUp(ctx, s, ids[:n], isContext[n] && opts.DecodeTokens > 0); err != nil {
+				return r, err
+			}
+			logf("warmed up at %d tokens", n)
+		}
 		s.Reset()
 		t0 := time.Now()
 		logits, err := s.Forward(ctx, ids[:n], nemotron.LastLogits, nil)
@@ -262,6 +274,18 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 	r.PeakRSS = PeakRSS()
 	r.BenchDuration = time.Since(start).Seconds()
 	return r, nil
+}
+
+// warmUp prefills ids once untimed and, when decode is set, decodes one token after them
+// (the state has room: a decode context is followed by DecodeTokens positions).
+func warmUp(ctx context.Context, s *nemotron.State, ids []int32, decode bool) error {
+	s.Reset()
+	logits, err := s.Forward(ctx, ids, nemotron.LastLogits, nil)
+	if err != nil || !decode {
+		return err
+	}
+	_, err = s.Forward(ctx, []int32{argmax(logits)}, nemotron.LastLogits, nil)
+	return err
 }
 
 // hostReferences reports whether a backend (by its Name) runs on this machine's CPU, so that

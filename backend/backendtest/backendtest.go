@@ -76,6 +76,7 @@ func Run(t *testing.T, b backend.Backend, cfg Config) {
 	t.Run("Add", s.add)
 	t.Run("Embed", s.embed)
 	t.Run("RowsAndCopy", s.rowsAndCopy)
+	t.Run("Argmax", s.argmax)
 }
 
 type suite struct {
@@ -452,4 +453,65 @@ func (s *suite) rowsAndCopy(t *testing.T) {
 	s.b.Copy(s.b.Rows(dst, 4, 6), 1, s.b.Rows(src, 0, 1))
 	copy(want[20:24], sr[0:4])
 	s.check(t, "copy into a view", s.read(t, dst), want, 0)
+}
+
+// argmax checks backend.Argmaxer where b implements it, against a host loop: lengths around
+// block and warp widths and Minitron's vocabulary, ties (the lowest index wins, within one
+// thread's stride and across threads), infinities, NaNs, and a row of a larger tensor.
+func (s *suite) argmax(t *testing.T) {
+	am, ok := s.b.(backend.Argmaxer)
+	if !ok {
+		t.Skipf("%s does not implement backend.Argmaxer", s.b.Name())
+	}
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	check := func(what string, v []float32, want int) {
+		t.Helper()
+		x, _ := s.activations(t, v, len(v))
+		got, err := am.Argmax(x)
+		if err != nil || got != want {
+			t.Errorf("argmax of %s: %d, %v; want %d", what, got, err, want)
+		}
+	}
+	for _, n := range []int{1, 2, 31, 32, 33, 255, 256, 257, 1023, 1024, 1025, 4099, 256000} {
+		for _, at := range []int{0, n / 2, n - 1} {
+			v := s.randn(n, 1)
+			v[at] = 10
+			check(fmt.Sprintf("%d values, largest at %d", n, at), v, at)
+		}
+	}
+	tie := func(n int, idx ...int) []float32 {
+		v := s.randn(n, 1)
+		for _, i := range idx {
+			v[i] = 7
+		}
+		return v
+	}
+	check("a tie within a stride of 1024", tie(5000, 1029, 5, 2053), 5)
+	check("a tie of neighbours", tie(5000, 301, 300), 300)
+	check("a tie across the whole", tie(256000, 255999, 128000), 128000)
+	check("all -inf", []float32{-inf, -inf, -inf}, 0)
+	check("+inf", []float32{1, inf, 3, inf}, 1)
+	check("NaN first", []float32{nan, -5, -3, nan}, 2)
+	check("all NaN", []float32{nan, nan, nan}, 0)
+	check("NaN and -inf", []float32{nan, -inf, nan}, 1)
+
+	// One row of a [3, n] tensor, as the last row of a prompt's logits.
+	const n = 3000
+	v := s.randn(3*n, 1)
+	v[5], v[n+17], v[2*n+2999] = 9, 9, 9
+	x, _ := s.activations(t, v, 3, n)
+	for row, want := range []int{5, 17, 2999} {
+		if got, err := am.Argmax(s.b.Rows(x, row, row+1)); err != nil || got != want {
+			t.Errorf("argmax of row %d: %d, %v; want %d", row, got, err, want)
+		}
+	}
+
+	empty := s.alloc(t, 0, 4)
+	if _, err := am.Argmax(empty); err == nil {
+		t.Error("argmax of an empty tensor: no error")
+	}
+	h, _ := host(tensor.BF16, []float32{1, 2, 3, 4}, 2, 2) // a matrix: vectors may be uploaded as F32
+	if _, err := am.Argmax(s.upload(t, h)); err == nil {
+		t.Error("argmax of a BF16 tensor: no error")
+	}
 }

@@ -40,7 +40,7 @@ func (b *Backend) Attention(dst, q, k, v backend.Tensor, heads, kvHeads, pos0 in
 		b.launch(kAttentionTiled, ceilDiv(n, perBlock), kvHeads, attThreads)
 		return
 	}
-	splits, chunk := attentionSplits(n, heads, pos0, b.sms)
+	splits, chunk := attentionSplits(n, heads, kvHeads, pos0, b.sms)
 	if b.forceSplits > 0 {
 		chunk = ceilDiv(pos0+n, b.forceSplits)
 		splits = ceilDiv(pos0+n, chunk)
@@ -50,7 +50,7 @@ func (b *Backend) Attention(dst, q, k, v backend.Tensor, heads, kvHeads, pos0 in
 	}
 	b.args.reset().ptr(d.ptr).ptr(b.part.ptr).ptr(qt.ptr).ptr(kt.ptr).ptr(vt.ptr).
 		i32(heads).i32(kvHeads).i32(headDim).i32(pos0).i32(chunk).f32(scale)
-	b.launch(kAttention, n*heads, splits, attThreads)
+	b.launch(kAttention, attentionBlocks(n, heads, kvHeads), splits, attThreads)
 	if splits > 1 {
 		b.args.reset().ptr(d.ptr).ptr(b.part.ptr).i32(heads).i32(headDim).i32(splits)
 		b.launch(kAttentionCombine, n*heads, 1, ceilDiv(headDim, 32)*32)

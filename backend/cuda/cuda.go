@@ -64,6 +64,7 @@ type Backend struct {
 	xb     scratch // activations rounded to bf16
 	wf     scratch // a block of weights widened to f32
 	part   scratch // attention partial results
+	index  scratch // argmax's result
 	pinned unsafe.Pointer
 	pinLen int
 	rope   map[ropeKey]C.mt_ptr

@@ -14,8 +14,10 @@
 // precision the weights are widened to float32 block by block and multiplied in float32
 // without TF32. Attention reads the float32 KV cache directly: a prompt runs a block per tile
 // of query rows and KV head, which meets each tile of keys and values once in shared memory
-// for all the query heads that share it; decoding splits each row's keys among blocks and
-// merges their softmax sums. The kernels (kernels.cu) are compiled by NVRTC for the device's
+// for all the query heads that share it; decoding runs a block per KV head for its group of
+// query heads, so each key and value is read once, splits each row's keys among enough blocks
+// to fill the device and merges their softmax sums. Greedy decoding can take the argmax on
+// the device (backend.Argmaxer): 4 bytes back per token instead of the logits. The kernels (kernels.cu) are compiled by NVRTC for the device's
 // architecture on first use and cached on disk.
 //
 // Libraries are searched in MINITRON_CUDA_LIB_DIR when it is set (for the toolkit libraries,

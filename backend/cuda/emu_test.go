@@ -36,6 +36,15 @@ func TestEmulatedGPU(t *testing.T) {
 	case os.Getenv("MINITRON_CPU") != "":
 		t.Skip("the CPU kernel level does not change this backend; the plain run covers it")
 	}
+	if os.Getenv("MINITRON_CUDA_REQUIRE") == "1" {
+		// On the GPU machine a passing emulation must not stand in for the device.
+		if b, err := New(backend.Options{}); err != nil {
+			t.Fatalf("MINITRON_CUDA_REQUIRE=1 and no GPU: %v", err)
+		} else {
+			b.Close()
+		}
+		t.Skip("a GPU is here: the GPU tests ran on it")
+	}
 	gxx, err := exec.LookPath("g++")
 	if err != nil {
 		t.Skip("no g++ to build the emulated driver")

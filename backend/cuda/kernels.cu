@@ -365,121 +365,167 @@ extern "C" __global__ void embed_bf16(float* dst, const void* table, int width, 
 
 // ---- attention ---------------------------------------------------------------------------
 
-// attention: causal softmax(q·kᵀ·scale)·v of one query row and one head over one split of its
-// keys, in tiles with a running maximum (online softmax), so that any context fits in a
-// fixed amount of shared memory.
+// attention: causal softmax(q·kᵀ·scale)·v for decoding (and prompts attention_tiled does not
+// take), a block per query row, KV head and split of the keys, computing every query head that
+// shares the KV head (grouped-query attention: up to ATT_G of them per block, a wider group
+// takes several blocks), so that each key and value row is read from memory once per group
+// instead of once per query head. Tiles of ATT_TILE keys with a running maximum (online
+// softmax) keep shared memory fixed whatever the context.
 //
-// grid.x = query row · heads + head, grid.y = split; blockDim.x = ATT_THREADS ≥ headDim.
+// grid.x = (query row · kvHeads + KV head) · groups + group, groups = ceil(G / ATT_G) with
+// G = heads / kvHeads; grid.y = split; blockDim.x = ATT_THREADS ≥ headDim.
 // Split s covers keys [s·chunk, (s+1)·chunk) ∩ [0, pos0+row]. With one split the result goes
-// to dst; with several, each block writes its unnormalised output, maximum and sum to part
+// to dst; with several, each query head's unnormalised output, maximum and sum go to part
 // [row, head, split, headDim+2] and attention_combine merges them.
 //
-// Scores: each warp takes a key at a time, its lanes splitting the head dimension, and writes
-// the score to shared memory. Values: thread t accumulates dimension t % headDim over the keys
-// ≡ t / headDim modulo the number of such slices.
+// Scores: each warp takes a key at a time, its lanes splitting the head dimension; the key
+// row is loaded once into registers and met by each query vector of the group (in shared
+// memory: in registers they would take 64 a thread, and halve the blocks an SM holds). Softmax: warp g updates the running maximum and sum of query head g over the
+// tile. Values: thread t accumulates dimension t % headDim of every query head of the group
+// over the keys ≡ t / headDim modulo the number of such slices, reading each value once.
 #define ATT_THREADS 256
-#define ATT_TILE 512
+#define ATT_TILE 256
 #define ATT_MAXD 256
+#define ATT_G 8 // ≤ ATT_THREADS / 32: a warp per query head for the softmax
 
 extern "C" __global__ void attention(float* __restrict__ dst, float* __restrict__ part,
                                      const float* __restrict__ q, const float* __restrict__ kc,
                                      const float* __restrict__ vc, int heads, int kvHeads, int D,
                                      int pos0, int chunk, float scale)
 {
-    __shared__ float sc[ATT_TILE];
-    __shared__ float red[ATT_THREADS / 32];
-    __shared__ float accs[ATT_THREADS];
+    __shared__ float qs[ATT_G][ATT_MAXD];
+    __shared__ float sc[ATT_G][ATT_TILE];
+    __shared__ float accs[ATT_G][ATT_THREADS];
+    __shared__ float ms[ATT_G], ls[ATT_G], cs[ATT_G];
 
-    const int h = blockIdx.x % heads;
-    const int i = blockIdx.x / heads;
+    const int G = heads / kvHeads;
+    const int groups = (G + ATT_G - 1) / ATT_G;
+    const int grp = blockIdx.x % groups;
+    const int kh = (blockIdx.x / groups) % kvHeads;
+    const int i = blockIdx.x / groups / kvHeads;
+    const int h0 = kh * G + grp * ATT_G; // the block's first query head
+    const int ng = imin(ATT_G, G - grp * ATT_G);
     const int split = blockIdx.y, splits = gridDim.y;
-    const int qc = heads * D, kvc = kvHeads * D;
-    const int off = (h / (heads / kvHeads)) * D;
+    const int qc = heads * D, kvc = kvHeads * D, off = kh * D;
     const int seen = pos0 + i + 1;
     const int j0 = split * chunk;
     const int j1 = imin(seen, j0 + chunk);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, nwarps = blockDim.x >> 5;
 
-    const float* qrow = q + (i64)i * qc + (i64)h * D;
-    float qr[ATT_MAXD / 32];
-#pragma unroll
-    for (int t = 0; t < ATT_MAXD / 32; t++) {
-        const int d = lane + 32 * t;
-        qr[t] = d < D ? qrow[d] : 0.f;
+    for (int idx = tid; idx < ATT_G * ATT_MAXD; idx += blockDim.x) {
+        const int g = idx / ATT_MAXD, dd = idx % ATT_MAXD;
+        qs[g][dd] = (g < ng && dd < D) ? q[(i64)i * qc + (i64)(h0 + g) * D + dd] : 0.f;
     }
+    if (tid < ATT_G) {
+        ms[tid] = NEG_INF;
+        ls[tid] = 0.f;
+    }
+    __syncthreads(); // the queries are in shared memory
 
     const int slices = blockDim.x / D;
     const int d = tid % D, slice = tid / D;
     const bool active = slice < slices;
+    float acc[ATT_G];
+#pragma unroll
+    for (int g = 0; g < ATT_G; g++) {
+        acc[g] = 0.f;
+    }
 
-    float m = NEG_INF, l = 0.f, acc = 0.f;
     for (int t0 = j0; t0 < j1; t0 += ATT_TILE) {
         const int tn = imin(ATT_TILE, j1 - t0);
         for (int j = warp; j < tn; j += nwarps) {
             const float* kr = kc + (i64)(t0 + j) * kvc + off;
-            float dot = 0.f;
+            float kv[ATT_MAXD / 32];
 #pragma unroll
             for (int t = 0; t < ATT_MAXD / 32; t++) {
                 const int dd = lane + 32 * t;
-                if (dd < D) {
-                    dot = fmaf(qr[t], kr[dd], dot);
+                kv[t] = dd < D ? kr[dd] : 0.f;
+            }
+#pragma unroll
+            for (int g = 0; g < ATT_G; g++) {
+                if (g < ng) {
+                    float dot = 0.f;
+#pragma unroll
+                    for (int t = 0; t < ATT_MAXD / 32; t++) {
+                        dot = fmaf(qs[g][lane + 32 * t], kv[t], dot);
+                    }
+                    dot = warp_sum(dot);
+                    if (lane == 0) {
+                        sc[g][j] = dot * scale;
+                    }
                 }
             }
-            dot = warp_sum(dot);
+        }
+        __syncthreads(); // the tile's scores are written
+        if (warp < ng) {
+            const int g = warp;
+            float mt = NEG_INF;
+            for (int j = lane; j < tn; j += 32) {
+                mt = fmaxf(mt, sc[g][j]);
+            }
+            const float mold = ms[g];
+            const float mnew = fmaxf(mold, warp_max(mt));
+            float lt = 0.f;
+            for (int j = lane; j < tn; j += 32) {
+                const float p = expf(sc[g][j] - mnew);
+                sc[g][j] = p;
+                lt += p;
+            }
+            lt = warp_sum(lt); // its shuffles order the warp's writes of sc before the barrier
             if (lane == 0) {
-                sc[j] = dot * scale;
+                const float c = expf(mold - mnew); // 0 on the first tile: mold is -inf
+                cs[g] = c;
+                ls[g] = ls[g] * c + lt;
+                ms[g] = mnew;
             }
         }
-        __syncthreads();
-        float mt = NEG_INF;
-        for (int j = tid; j < tn; j += blockDim.x) {
-            mt = fmaxf(mt, sc[j]);
-        }
-        mt = block_max(mt, red);
-        const float mnew = fmaxf(m, mt);
-        float lt = 0.f;
-        for (int j = tid; j < tn; j += blockDim.x) {
-            const float p = expf(sc[j] - mnew);
-            sc[j] = p;
-            lt += p;
-        }
-        lt = block_sum(lt, red); // its barriers also publish the probabilities in sc
-        const float corr = expf(m - mnew);
-        l = l * corr + lt;
-        acc *= corr;
+        __syncthreads(); // probabilities and corrections are written
         if (active) {
+#pragma unroll
+            for (int g = 0; g < ATT_G; g++) {
+                acc[g] *= g < ng ? cs[g] : 0.f;
+            }
             const float* vcol = vc + off + d;
-#pragma unroll 4
             for (int j = slice; j < tn; j += slices) {
-                acc = fmaf(sc[j], vcol[(i64)(t0 + j) * kvc], acc);
+                const float v = vcol[(i64)(t0 + j) * kvc];
+#pragma unroll
+                for (int g = 0; g < ATT_G; g++) {
+                    if (g < ng) {
+                        acc[g] = fmaf(sc[g][j], v, acc[g]);
+                    }
+                }
             }
         }
-        m = mnew;
-        __syncthreads(); // sc is rewritten by the next tile
+        __syncthreads(); // sc and cs are rewritten by the next tile
     }
 
-    accs[tid] = active ? acc : 0.f;
+#pragma unroll
+    for (int g = 0; g < ATT_G; g++) {
+        accs[g][tid] = active ? acc[g] : 0.f;
+    }
     __syncthreads();
-    if (tid < D) {
+    for (int idx = tid; idx < ng * D; idx += blockDim.x) {
+        const int g = idx / D, dd = idx % D;
         float o = 0.f;
         for (int s = 0; s < slices; s++) {
-            o += accs[s * D + tid];
+            o += accs[g][s * D + dd];
         }
+        const int h = h0 + g;
         if (splits == 1) {
-            dst[(i64)i * qc + (i64)h * D + tid] = o / l;
+            dst[(i64)i * qc + (i64)h * D + dd] = o / ls[g];
         } else {
-            float* pp = part + ((i64)blockIdx.x * splits + split) * (D + 2);
-            pp[tid] = o;
-            if (tid == 0) {
-                pp[D] = m;
-                pp[D + 1] = l;
+            float* pp = part + (((i64)i * heads + h) * splits + split) * (D + 2);
+            pp[dd] = o;
+            if (dd == 0) {
+                pp[D] = ms[g];
+                pp[D + 1] = ls[g];
             }
         }
     }
 }
 
-// attention_combine merges the splits of attention: grid.x = query row · heads + head,
-// blockDim.x ≥ D. A split with no keys has maximum -inf and sum 0 and weighs nothing; the
+// attention_combine merges the splits of attention: grid.x = query row · heads + head (query
+// heads, not the KV heads attention's blocks are laid out by), blockDim.x ≥ D. A split with no keys has maximum -inf and sum 0 and weighs nothing; the
 // first split of every row has at least key 0.
 extern "C" __global__ void attention_combine(float* __restrict__ dst, const float* __restrict__ part,
                                              int heads, int D, int splits)
@@ -623,5 +669,50 @@ extern "C" __global__ void attention_tiled(float* __restrict__ dst, const float*
                 dst[(i64)(i0 + v / G) * qc + (i64)(kh * G + v % G) * D + pd] = acc[j] / ls[v];
             }
         }
+    }
+}
+
+// ---- greedy sampling ---------------------------------------------------------------------
+
+// argmax writes to out[0] the lowest index of the largest of x[0…n) (backend.Argmaxer), so
+// that greedy decoding brings 4 bytes back per token instead of the logits. One block of
+// ARGMAX_THREADS: thread t scans x[t], x[t+blockDim.x], … keeping its first largest, then the
+// block reduces the (value, index) pairs, the lower index winning a tie. NaN fails every
+// comparison, so it is never chosen over a number; a thread that saw only NaNs holds index -1,
+// and all NaNs give 0. One block reads the 1 MB of Minitron's logits in microseconds, less
+// than the copy it saves.
+#define ARGMAX_THREADS 1024
+
+extern "C" __global__ void argmax(int* __restrict__ out, const float* __restrict__ x, i64 n)
+{
+    __shared__ float sv[ARGMAX_THREADS];
+    __shared__ i64 si[ARGMAX_THREADS];
+    const int tid = threadIdx.x;
+    float best = NEG_INF;
+    i64 bi = -1;
+    for (i64 i = tid; i < n; i += blockDim.x) {
+        const float v = x[i];
+        if (v > best || (bi < 0 && v == v)) {
+            best = v;
+            bi = i;
+        }
+    }
+    sv[tid] = best;
+    si[tid] = bi;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (tid < s) {
+            const float ov = sv[tid + s];
+            const i64 oi = si[tid + s];
+            const i64 mi = si[tid];
+            if (oi >= 0 && (mi < 0 || ov > sv[tid] || (ov == sv[tid] && oi < mi))) {
+                sv[tid] = ov;
+                si[tid] = oi;
+            }
+        }
+        __syncthreads();
+    }
+    if (tid == 0) {
+        out[0] = si[0] < 0 ? 0 : (int)si[0];
     }
 }

@@ -25,6 +25,7 @@ const (
 	kAttention
 	kAttentionCombine
 	kAttentionTiled
+	kArgmax
 	kGemvF32   // kGemvF32 + 4·dtype + log2(rows): gemv_{f32,f16,bf16}_{1,2,4,8}
 	numKernels = kGemvF32 + 12
 )
@@ -45,6 +46,7 @@ var kernelNames = [numKernels]string{
 	kAttention:        "attention",
 	kAttentionCombine: "attention_combine",
 	kAttentionTiled:   "attention_tiled",
+	kArgmax:           "argmax",
 	kGemvF32 + 0:      "gemv_f32_1",
 	kGemvF32 + 1:      "gemv_f32_2",
 	kGemvF32 + 2:      "gemv_f32_4",
@@ -66,14 +68,16 @@ const FastRoundingEnv = "MINITRON_CUDA_FAST_ROUNDING"
 
 // Launch shapes shared with kernels.cu; a test checks that the #defines there agree.
 const (
-	gemvWarps     = 8   // GEMV_WARPS: rows of w per block of gemv
-	gemvMaxRows   = 8   // rows of x one gemv launch handles (its largest N)
-	embedIDs      = 256 // EMBED_IDS: token ids one embed launch carries in its parameters
-	attThreads    = 256 // ATT_THREADS
-	attMaxHeadDim = 256 // ATT_MAXD
-	atQueryVecs   = 32  // AT_QV: query vectors (rows × heads sharing a KV head) per attention_tiled block
-	atMaxHeadDim  = 128 // AT_D
-	blockThreads  = 256 // element-wise and layernorm kernels
+	gemvWarps     = 8    // GEMV_WARPS: rows of w per block of gemv
+	gemvMaxRows   = 8    // rows of x one gemv launch handles (its largest N)
+	embedIDs      = 256  // EMBED_IDS: token ids one embed launch carries in its parameters
+	attThreads    = 256  // ATT_THREADS
+	attMaxHeadDim = 256  // ATT_MAXD
+	attGroup      = 8    // ATT_G: query heads sharing a KV head that one attention block computes
+	atQueryVecs   = 32   // AT_QV: query vectors (rows × heads sharing a KV head) per attention_tiled block
+	atMaxHeadDim  = 128  // AT_D
+	blockThreads  = 256  // element-wise and layernorm kernels
+	argmaxThreads = 1024 // ARGMAX_THREADS: the one block of argmax (a power of two)
 )
 
 // nvrtcOptions are the options every compilation gets besides the architecture: NVRTC's
@@ -81,13 +85,24 @@ const (
 // sincos keep their accuracy, which exact precision relies on.
 var nvrtcOptions = []string{"--fmad=true"}
 
-// Attention splits the keys of each query row among several blocks when the rows and heads
-// alone would leave most of the device idle (decoding: one row), each split covering at
-// least attnMinKeys keys; attention_combine then merges the splits.
+// Attention splits the keys of each query row among several blocks when the rows and KV
+// heads alone would leave the device short of work (decoding: one row, 8 KV heads, so 8
+// blocks), each split covering at least attnMinKeys keys; attention_combine then merges the
+// splits. The kernel streams keys and values from memory, so the splits aim at
+// attnBlocksPerSM blocks per multiprocessor (1024 threads of the 2048 an SM holds, with 16 KB
+// of shared memory each), enough loads in flight to approach the memory bandwidth at long
+// contexts; short contexts stop at attnMinKeys keys a block.
 const (
-	attnMinKeys   = 16
-	attnMaxSplits = 64
+	attnMinKeys     = 16
+	attnMaxSplits   = 128
+	attnBlocksPerSM = 4
 )
+
+// attentionBlocks is the number of attention blocks per split: one per query row, KV head and
+// group of at most attGroup of the query heads that share it.
+func attentionBlocks(n, heads, kvHeads int) int {
+	return n * kvHeads * ceilDiv(heads/kvHeads, attGroup)
+}
 
 // attentionTiled reports whether attention_tiled computes the attention of n query rows, and
 // with how many rows per block: the head dimension must suit it, and its blocks (a tile of
@@ -102,13 +117,15 @@ func attentionTiled(n, heads, kvHeads, headDim, sms int) (ok bool, rowsPerBlock 
 }
 
 // attentionSplits returns how many splits the attention of n query rows at positions
-// pos0…pos0+n-1 over heads heads uses on a device of sms multiprocessors, and the keys each
-// covers. The last split may be shorter; splits past a row's last key are empty.
-func attentionSplits(n, heads, pos0, sms int) (splits, chunk int) {
+// pos0…pos0+n-1 over heads query heads and kvHeads KV heads uses on a device of sms
+// multiprocessors, and the keys each covers. The last split may be shorter; splits past a
+// row's last key are empty.
+func attentionSplits(n, heads, kvHeads, pos0, sms int) (splits, chunk int) {
 	seen := pos0 + n
 	splits = 1
-	if blocks := n * heads; blocks < 2*sms {
-		splits = max(1, min(ceilDiv(seen, attnMinKeys), ceilDiv(2*sms, blocks), attnMaxSplits))
+	target := attnBlocksPerSM * sms
+	if blocks := attentionBlocks(n, heads, kvHeads); blocks < target {
+		splits = max(1, min(ceilDiv(seen, attnMinKeys), ceilDiv(target, blocks), attnMaxSplits))
 	}
 	chunk = ceilDiv(seen, splits)
 	return ceilDiv(seen, chunk), chunk

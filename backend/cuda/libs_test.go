@@ -303,21 +303,25 @@ func TestChooseTarget(t *testing.T) {
 }
 
 func TestAttentionSplits(t *testing.T) {
-	for _, tc := range []struct{ n, heads, pos0, sms, splits, chunk int }{
-		{1, 24, 15, 132, 1, 16},     // a short context: one block per head
-		{1, 24, 511, 132, 11, 47},   // decoding at 512: splits fill the device
-		{1, 24, 4095, 132, 11, 373}, // at 4096
-		{512, 24, 0, 132, 1, 512},   // prefill: rows and heads are enough
-		{7, 6, 60, 132, 5, 14},      // the conformance suite's largest case
-		{1, 1, 100000, 132, 64, 1563},
+	for _, tc := range []struct{ n, heads, kvHeads, pos0, sms, splits, chunk int }{
+		{1, 24, 8, 15, 132, 1, 16},       // a short context: one block per KV head
+		{1, 24, 8, 511, 132, 32, 16},     // decoding at 512: splits of attnMinKeys keys
+		{1, 24, 8, 4095, 132, 66, 63},    // at 4096: four blocks per SM
+		{512, 24, 8, 0, 132, 1, 512},     // prefill: rows and heads are enough
+		{7, 6, 3, 60, 132, 5, 14},        // the conformance suite's largest case
+		{1, 64, 2, 1000, 132, 63, 16},    // a group of 32 query heads takes 4 blocks per KV head
+		{1, 1, 1, 100000, 132, 128, 782}, // attnMaxSplits
 	} {
-		splits, chunk := attentionSplits(tc.n, tc.heads, tc.pos0, tc.sms)
+		splits, chunk := attentionSplits(tc.n, tc.heads, tc.kvHeads, tc.pos0, tc.sms)
 		if splits != tc.splits || chunk != tc.chunk {
-			t.Errorf("attentionSplits(%d, %d, %d, %d) = %d, %d; want %d, %d", tc.n, tc.heads, tc.pos0, tc.sms, splits, chunk, tc.splits, tc.chunk)
+			t.Errorf("attentionSplits(%d, %d, %d, %d, %d) = %d, %d; want %d, %d", tc.n, tc.heads, tc.kvHeads, tc.pos0, tc.sms, splits, chunk, tc.splits, tc.chunk)
 		}
 		if (splits-1)*chunk >= tc.pos0+tc.n || splits*chunk < tc.pos0+tc.n {
 			t.Errorf("%d splits of %d do not cover %d keys tightly", splits, chunk, tc.pos0+tc.n)
 		}
+	}
+	if got := attentionBlocks(1, 24, 8); got != 8 {
+		t.Errorf("Minitron decodes in %d attention blocks per split, want 8 (one per KV head)", got)
 	}
 }
 
@@ -334,7 +338,7 @@ func TestKernelSource(t *testing.T) {
 	// The launch shapes the Go side assumes are the ones the kernels are written for.
 	for macro, want := range map[string]int{
 		"GEMV_WARPS": gemvWarps, "EMBED_IDS": embedIDs, "ATT_THREADS": attThreads, "ATT_MAXD": attMaxHeadDim,
-		"AT_QV": atQueryVecs, "AT_D": atMaxHeadDim,
+		"AT_QV": atQueryVecs, "AT_D": atMaxHeadDim, "ATT_G": attGroup, "ARGMAX_THREADS": argmaxThreads,
 	} {
 		m := regexp.MustCompile(`#define ` + macro + ` (\d+)`).FindStringSubmatch(src)
 		if m == nil {

@@ -57,6 +57,23 @@ func TestBrokenLibraryMessage(t *testing.T) {
 	}
 }
 
+// TestLibraries reports the libraries the backend loaded and the device it opens, in lines
+// bench/gpu-check.sh prints ("cuda libraries: ...", "cuda device: ..."): on a GPU machine
+// they say which libcuda, cuBLAS and NVRTC were found.
+func TestLibraries(t *testing.T) {
+	l, err := loadLibs()
+	if err != nil {
+		skipOrRequire(t, "%v", err)
+	}
+	t.Logf("cuda libraries: %s", l.describe())
+	b, err := New(backend.Options{})
+	if err != nil {
+		skipOrRequire(t, "no CUDA backend: %v", err)
+	}
+	defer b.Close()
+	t.Logf("cuda device: %s, compute capability %d.%d, %d multiprocessors, kernels for %s", b.devName, b.cc/10, b.cc%10, b.sms, b.target)
+}
+
 // nvrtcForTest loads NVRTC alone (no driver or GPU needed), or skips.
 func nvrtcForTest(t *testing.T) {
 	t.Helper()
@@ -125,6 +142,7 @@ func TestAttentionSplitsMatchCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	var worst float32
 	rng := rand.New(rand.NewPCG(3, 4))
 	randn := func(n int) []float32 {
 		v := make([]float32, n)
@@ -136,6 +154,9 @@ func TestAttentionSplitsMatchCPU(t *testing.T) {
 	for _, tc := range []struct{ n, pos0, heads, kvHeads, headDim int }{
 		{1, 1200, 24, 8, 128}, {3, 700, 4, 2, 64}, {20, 1030, 2, 1, 80},
 		{45, 0, 24, 8, 128}, {37, 70, 6, 3, 32}, {70, 5, 8, 2, 16}, {9, 3, 4, 4, 4},
+		// Groups wider than a block's attGroup query heads: two blocks per KV head, the second
+		// partly filled; exactly two full blocks; the widest head dimension.
+		{1, 2000, 24, 2, 64}, {2, 300, 16, 1, 32}, {1, 40, 8, 8, 256},
 	} {
 		rows := tc.pos0 + tc.n
 		qc, kvc := tc.heads*tc.headDim, tc.kvHeads*tc.headDim
@@ -170,13 +191,16 @@ func TestAttentionSplitsMatchCPU(t *testing.T) {
 				continue
 			}
 			for j := range got {
-				if d := got[j] - want[j]; d > 1e-4 || d < -1e-4 || d != d {
+				d := got[j] - want[j]
+				if d > 1e-4 || d < -1e-4 || d != d {
 					t.Fatalf("%+v splits=%d tiled=%d: element %d is %v, CPU %v", tc, b.forceSplits, b.forceTiled, j, got[j], want[j])
 				}
+				worst = max(worst, d, -d)
 			}
 		}
 		b.forceSplits, b.forceTiled = 0, 0
 	}
+	t.Logf("attention: max |diff| from the CPU %.3g (tolerance 1e-4)", worst)
 }
 
 func writeFile(t *testing.T, path, data string) {

@@ -132,6 +132,7 @@ static Kernel kernels[] = {
   {"attention", [](void** params) { attention(P(0, fp), P(1, fp), P(2, cf), P(3, cf), P(4, cf), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
   {"attention_tiled", [](void** params) { attention_tiled(P(0, fp), P(1, cf), P(2, cf), P(3, cf), P(4, int), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
   {"attention_combine", [](void** params) { attention_combine(P(0, fp), P(1, cf), P(2, int), P(3, int), P(4, int)); }},
+  {"argmax", [](void** params) { argmax(P(0, int*), P(1, cf), P(2, i64)); }},
 #define G(name) {#name, [](void** params) { name(P(0, fp), P(1, cf), P(2, cv), P(3, int), P(4, int), P(5, int), P(6, int)); }}
   G(gemv_f32_1), G(gemv_f32_2), G(gemv_f32_4), G(gemv_f32_8),
   G(gemv_f16_1), G(gemv_f16_2), G(gemv_f16_4), G(gemv_f16_8),
