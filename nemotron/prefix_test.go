@@ -34,17 +34,18 @@ func sameBits(a, b []float32) bool {
 
 // A prompt whose first tokens another State has run gets, with those rows copied rather than
 // computed, the same logits bit for bit: the donor's prompt, the shared part and the rest
-// each run as one chunk of 16 rows or more, so that their matrix products and attention take
-// the CPU backend's many-row kernels both ways. Decoding on from there stays identical.
+// each run as one chunk of 32 rows or more, so that their matrix products (GEMM from 32 rows)
+// and attention (panels from 16) take the CPU backend's many-row kernels both ways. Decoding
+// on from there stays identical.
 func TestCopyPrefixBitIdentical(t *testing.T) {
 	m := loadModel(t, "small-c", 2)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(11, 11))
-	shared := randomIDs(rng, m.Config.VocabSize, 20)
+	shared := randomIDs(rng, m.Config.VocabSize, 40)
 	donorIDs := append(slices.Clone(shared), randomIDs(rng, m.Config.VocabSize, 6)...)
-	prompt := append(slices.Clone(shared), randomIDs(rng, m.Config.VocabSize, 17)...)
+	prompt := append(slices.Clone(shared), randomIDs(rng, m.Config.VocabSize, 33)...)
 
-	donor, err := m.NewState(64)
+	donor, err := m.NewState(96)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,12 +53,12 @@ func TestCopyPrefixBitIdentical(t *testing.T) {
 	if _, err := donor.Forward(ctx, donorIDs, nemotron.NoLogits, nil); err != nil {
 		t.Fatal(err)
 	}
-	alone, err := m.NewState(64)
+	alone, err := m.NewState(96)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer alone.Close()
-	reused, err := m.NewState(64)
+	reused, err := m.NewState(96)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,15 +144,15 @@ func TestKVRowBytes(t *testing.T) {
 
 // Scoring several continuations after one prefix equals scoring each whole sequence: bit for
 // bit where the kernels match (on the CPU, the shared part and a continuation with the
-// prefix's last token both 16 rows or more), within the chunked-prefill tolerance otherwise,
+// prefix's last token both 32 rows or more), within the chunked-prefill tolerance otherwise,
 // with the same greedy flags and top tokens.
 func TestScoreContinuations(t *testing.T) {
 	m := loadModel(t, "small-c", 2)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(12, 12))
-	prefix := randomIDs(rng, m.Config.VocabSize, 21)
+	prefix := randomIDs(rng, m.Config.VocabSize, 40)
 	conts := [][]int32{randomIDs(rng, m.Config.VocabSize, 5), randomIDs(rng, m.Config.VocabSize, 3),
-		randomIDs(rng, m.Config.VocabSize, 19), randomIDs(rng, m.Config.VocabSize, 1)}
+		randomIDs(rng, m.Config.VocabSize, 35), randomIDs(rng, m.Config.VocabSize, 1)}
 	opts := nemotron.ScoreOptions{Top: 3}
 	got, err := m.ScoreContinuations(ctx, prefix, conts, opts)
 	if err != nil {
@@ -165,7 +166,7 @@ func TestScoreContinuations(t *testing.T) {
 		if len(got[i]) != len(want) {
 			t.Fatalf("continuation %d: %d scores, want %d", i, len(got[i]), len(want))
 		}
-		exact := len(cont)+1 >= 16
+		exact := len(cont)+1 >= 32
 		for j, w := range want {
 			g := got[i][j]
 			if g.Pos != w.Pos || g.ID != w.ID || g.Scored != w.Scored || g.Greedy != w.Greedy || len(g.Top) != len(w.Top) {
