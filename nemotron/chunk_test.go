@@ -12,16 +12,7 @@ import (
 
 // A prompt longer than a State's chunk is run in several passes; the logits must not change.
 func TestChunkedPrefill(t *testing.T) {
-	b, err := cpu.New(backend.Options{Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	m, err := Load(filepath.Join("..", "testdata", "models", "small-c"), b, LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := loadInternal(t, "small-c")
 	ids := make([]int32, 45)
 	for i := range ids {
 		ids[i] = int32(2 + 97*i%4000)
@@ -56,4 +47,21 @@ func TestChunkedPrefill(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// loadInternal loads a golden model on a 2-thread exact CPU backend, for the tests inside the
+// package (goldentest, which the outside tests use, imports this package).
+func loadInternal(t *testing.T, model string) *Model {
+	t.Helper()
+	b, err := cpu.New(backend.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	m, err := Load(filepath.Join("..", "testdata", "models", model), b, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }

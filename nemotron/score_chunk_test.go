@@ -3,11 +3,8 @@ package nemotron
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"testing"
 
-	"github.com/minitron-go/minitron/backend"
-	"github.com/minitron-go/minitron/backend/cpu"
 	"github.com/minitron-go/minitron/internal/near"
 )
 
@@ -16,16 +13,7 @@ import (
 // logits (float64 log-softmax of Forward's AllLogits), within the tolerance of chunking (5e-5,
 // TestChunkedPrefill) twice over.
 func TestScoreChunked(t *testing.T) {
-	b, err := cpu.New(backend.Options{Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	m, err := Load(filepath.Join("..", "testdata", "models", "small-c"), b, LoadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := loadInternal(t, "small-c")
 	vocab := m.Config.VocabSize
 	ids := make([]int32, 45)
 	for i := range ids {
