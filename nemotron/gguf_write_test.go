@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/minitron-go/minitron/backend"
-	"github.com/minitron-go/minitron/checkpoint"
 	"github.com/minitron-go/minitron/checkpoint/gguf"
 	"github.com/minitron-go/minitron/nemotron"
 	"github.com/minitron-go/minitron/nemotron/goldentest"
@@ -25,15 +24,7 @@ func TestWriteGGUFMatchesLlamaCpp(t *testing.T) {
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			dir := goldentest.Dir(1, c.model)
-			cfg, err := nemotron.LoadConfig(filepath.Join(dir, "config.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ck, err := checkpoint.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ck.Close()
+			cfg, ck := goldentest.OpenCheckpoint(t, dir)
 			want, err := gguf.Open(ggufPath(c.file))
 			if err != nil {
 				t.Fatal(err)
@@ -77,15 +68,7 @@ func TestWriteGGUFMatchesLlamaCpp(t *testing.T) {
 // A file we write loads back as the model it was written from.
 func TestWriteGGUFLoads(t *testing.T) {
 	dir := goldentest.Dir(1, "small-c")
-	cfg, err := nemotron.LoadConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ck, err := checkpoint.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
+	cfg, ck := goldentest.OpenCheckpoint(t, dir)
 	path := filepath.Join(t.TempDir(), "small-c.gguf")
 	if err := nemotron.WriteGGUF(path, cfg, ck, "BF16", nil); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minitron-go/minitron/checkpoint"
 	"github.com/minitron-go/minitron/checkpoint/gguf"
 	"github.com/minitron-go/minitron/nemotron"
 	"github.com/minitron-go/minitron/nemotron/goldentest"
@@ -92,15 +91,7 @@ func TestConvertGGUF(t *testing.T) {
 // the checkpoint's in dir, bit for bit.
 func checkSameTensors(t *testing.T, dir, path string) {
 	t.Helper()
-	cfg, err := nemotron.LoadConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ck, err := checkpoint.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
+	cfg, ck := goldentest.OpenCheckpoint(t, dir)
 	f, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)

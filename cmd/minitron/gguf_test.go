@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/minitron-go/minitron/checkpoint"
 	"github.com/minitron-go/minitron/nemotron"
+	"github.com/minitron-go/minitron/nemotron/goldentest"
 )
 
 func ggufFile(name string) string { return filepath.Join("..", "..", "testdata", "gguf", name) }
@@ -111,15 +111,7 @@ func TestGGUFErrors(t *testing.T) {
 	}
 
 	dir := modelDir("tiny-a")
-	cfg, err := nemotron.LoadConfig(filepath.Join(dir, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ck, err := checkpoint.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
+	cfg, ck := goldentest.OpenCheckpoint(t, dir)
 	bare := filepath.Join(t.TempDir(), "bare.gguf")
 	if err := nemotron.WriteGGUF(bare, cfg, ck, "F32", nil); err != nil {
 		t.Fatal(err)

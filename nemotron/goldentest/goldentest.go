@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/checkpoint"
 	"github.com/minitron-go/minitron/checkpoint/safetensors"
 	"github.com/minitron-go/minitron/internal/near"
 	"github.com/minitron-go/minitron/nemotron"
@@ -103,6 +104,22 @@ func (g *Golden) IDs(t testing.TB, c string) []int32 {
 		out[i] = int32(binary.LittleEndian.Uint64(h.Data[8*i:]))
 	}
 	return out
+}
+
+// OpenCheckpoint reads the config of the checkpoint in dir and opens its weights, closed
+// when the test ends: the source for writing it in another format.
+func OpenCheckpoint(t testing.TB, dir string) (nemotron.Config, *checkpoint.Checkpoint) {
+	t.Helper()
+	cfg, err := nemotron.LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := checkpoint.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ck.Close() })
+	return cfg, ck
 }
 
 // LoadModel loads the golden model in dir onto b.
