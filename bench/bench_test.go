@@ -42,17 +42,7 @@ func TestRandomWeightsDeterministic(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
-	w, err := RandomWeights(small, 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	b, _ := cpu.New(backend.Options{Threads: 2})
-	defer b.Close()
-	m, err := nemotron.New(small, w, b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, w := smallModel(t)
 	r, err := Run(context.Background(), m, w, w.Bytes(), Options{Prompts: []int{8, 32}, DecodeContexts: []int{4, 32}, DecodeTokens: 3, Threads: 2, PeakTime: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -87,17 +77,7 @@ func TestRun(t *testing.T) {
 // With batch sizes and a mix asked for, Run reports the total decode rate of each batch, the
 // batch-8 step against the compute reference, and the engine's mix of prefill and decoding.
 func TestRunBatches(t *testing.T) {
-	w, err := RandomWeights(small, 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	b, _ := cpu.New(backend.Options{Threads: 2})
-	defer b.Close()
-	m, err := nemotron.New(small, w, b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, w := smallModel(t)
 	opts := Options{Prompts: []int{8}, DecodeContexts: []int{4}, DecodeTokens: 3, Threads: 2, PeakTime: 10 * time.Millisecond,
 		Batches: []int{1, 3, 8}, BatchContext: 5, Mix: MixOptions{Decoding: 2, Prompt: 40, StepTokens: 16}}
 	r, err := Run(context.Background(), m, w, w.Bytes(), opts)
@@ -195,17 +175,7 @@ func TestHostReferences(t *testing.T) {
 // timed figures are still all there. The decode warm-up fits the state: the longest context is
 // followed by exactly DecodeTokens positions, and the longest prompt by none.
 func TestRunWarmUp(t *testing.T) {
-	w, err := RandomWeights(small, 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	b, _ := cpu.New(backend.Options{Threads: 2})
-	defer b.Close()
-	m, err := nemotron.New(small, w, b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, w := smallModel(t)
 	var log bytes.Buffer
 	r, err := Run(context.Background(), m, w, w.Bytes(), Options{Prompts: []int{8, 40}, DecodeContexts: []int{4, 32}, DecodeTokens: 1,
 		Threads: 2, PeakTime: time.Millisecond, WarmUp: true, Log: &log})
@@ -229,4 +199,25 @@ func TestRunWarmUp(t *testing.T) {
 	if bytes.Contains(log.Bytes(), []byte("warmed up")) {
 		t.Errorf("the CPU warmed up unasked:\n%s", log.Bytes())
 	}
+}
+
+// smallModel is the small shape on random weights, on a 2-thread CPU backend, closed when the
+// test ends.
+func smallModel(t *testing.T) (*nemotron.Model, *Weights) {
+	t.Helper()
+	w, err := RandomWeights(small, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	b, err := cpu.New(backend.Options{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	m, err := nemotron.New(small, w, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, w
 }
