@@ -52,6 +52,14 @@ type Kernels struct {
 	// bf16 pairs that VDPBF16PS computes. Nil where the CPU has no bf16 dot product.
 	GemvBF16Fast func(dst []float32, w []uint16, xb []uint16)
 
+	// Matrix-vector products over block-format weights (qgemv.go): w holds len(dst) rows of
+	// k/BlockSize blocks. The exact ones multiply the dequantized weights by x (k = len(x));
+	// the fast ones multiply the integers by x quantized to a Q8Act (k = a.Len()).
+	GemvQ8_0, GemvQ4_K, GemvQ5_K, GemvQ6_K         func(dst []float32, w []byte, x []float32)
+	GemvQ8_0Q8, GemvQ4_KQ8, GemvQ5_KQ8, GemvQ6_KQ8 func(dst []float32, w []byte, a *Q8Act)
+	// QuantizeQ8Act quantizes x (len(x) = a.Len()) into a.
+	QuantizeQ8Act func(a *Q8Act, x []float32)
+
 	// Register-blocked matrix products for prefill. X rows are first packed into a panel of
 	// GemmRows rows; a Gemm call then multiplies the panel by nw ≤ GemmCols rows of W over
 	// k columns, writing a transposed tile: tile[j·GemmRows + i] for panel row i, W row j.
@@ -87,10 +95,21 @@ type Kernels struct {
 }
 
 var generic = Kernels{
-	Level:       Generic,
-	GemvBF16:    gemvBF16Generic,
-	GemvF16:     gemvF16Generic,
-	GemvF32:     gemvF32Generic,
+	Level:    Generic,
+	GemvBF16: gemvBF16Generic,
+	GemvF16:  gemvF16Generic,
+	GemvF32:  gemvF32Generic,
+
+	GemvQ8_0:      gemvQuantGeneric(Q8_0),
+	GemvQ4_K:      gemvQuantGeneric(Q4_K),
+	GemvQ5_K:      gemvQuantGeneric(Q5_K),
+	GemvQ6_K:      gemvQuantGeneric(Q6_K),
+	GemvQ8_0Q8:    gemvQ8_0Q8Generic,
+	GemvQ4_KQ8:    gemvQ4_KQ8Generic,
+	GemvQ5_KQ8:    gemvQ5_KQ8Generic,
+	GemvQ6_KQ8:    gemvQ6_KQ8Generic,
+	QuantizeQ8Act: quantizeQ8ActGeneric,
+
 	GemmRows:    8,
 	GemmCols:    4,
 	PackF32:     packF32Generic(8),
