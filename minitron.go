@@ -52,6 +52,7 @@ type Options struct {
 	Precision backend.Precision       // backend.Exact (default) or backend.Fast
 	Warn      func(msg string)        // notes a user should see, such as a fallback to the CPU
 	Progress  func(done, total int64) // bytes of weights loaded, as loading goes
+	Quant     nemotron.Quant          // quantize the matrices as they load (nemotron.QuantQ8_0, …)
 	// Batching bounds what concurrent generations share: the positions of one step, the
 	// generations advanced together, the KV-cache rows or bytes they hold, and the rows kept
 	// from ended generations for later ones to reuse (their memory, and their prompts' rows

@@ -28,6 +28,8 @@ type LoadOptions struct {
 	// Dequantize, for a GGUF file, binds tensors in block formats (Q8_0, Q4_K, …) dequantized
 	// to F32, for a backend that cannot multiply by them (see GGUFSource.Dequantize).
 	Dequantize bool
+	// Quant, when set, quantizes the matrices to that mix as they load.
+	Quant Quant
 }
 
 // Load opens the Hugging Face checkpoint in dir (config.json and safetensors or PyTorch

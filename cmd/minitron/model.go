@@ -8,6 +8,7 @@ import (
 
 	"github.com/minitron-go/minitron"
 	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/nemotron"
 )
 
 // modelFlags are the flags every command that runs a model shares.
@@ -16,12 +17,14 @@ type modelFlags struct {
 	backend   string
 	threads   int
 	precision string
+	quant     string
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.model, "model", "", "model `directory`, Hugging Face id (ORG/NAME[@REV]) in the local cache, or GGUF file")
 	fs.StringVar(&f.backend, "backend", "cpu", "compute backend: cpu, cuda or auto")
 	fs.IntVar(&f.threads, "threads", runtime.NumCPU(), "CPU worker threads")
+	fs.StringVar(&f.quant, "quant", "none", "quantize the weights as they load: q8_0, q4_k or none")
 	fs.StringVar(&f.precision, "precision", "exact", "exact (float32 activations) or fast (bf16 activations where the hardware multiplies them)")
 }
 
@@ -35,7 +38,12 @@ func (f *modelFlags) options(stderr io.Writer) (minitron.Options, error) {
 	if err != nil {
 		return minitron.Options{}, usagef("-precision: %v", err)
 	}
+	quant, err := nemotron.ParseQuant(f.quant)
+	if err != nil {
+		return minitron.Options{}, usagef("-quant: %v", err)
+	}
 	return minitron.Options{
+		Quant:     quant,
 		Backend:   f.backend,
 		Threads:   f.threads,
 		Precision: prec,
