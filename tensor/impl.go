@@ -52,6 +52,18 @@ type Kernels struct {
 	// bf16 pairs that VDPBF16PS computes. Nil where the CPU has no bf16 dot product.
 	GemvBF16Fast func(dst []float32, w []uint16, xb []uint16)
 
+	// Packed bf16 matrices (packed.go): GemvBF16Packed is GemvBF16 over whole groups of a
+	// packed matrix, each output one multiply-add chain over k in order, the chain the GEMM
+	// below runs for a row of x; GemvBF16PackedFast multiplies bf16 pairs as VDPBF16PS does
+	// (nil where the CPU has no bf16 dot product). UnpackF32 widens steps of a group into
+	// columns of PackedRows floats, for GemmF32Cols: GemmF32 over w[p·ldp + j]. GemmBF16Cols
+	// is GemmBF16 over a packed group's pairs, pair (j, p/2) at w[(p/2·ldp + j)·2].
+	GemvBF16Packed     func(dst []float32, w []uint16, x []float32)
+	GemvBF16PackedFast func(dst []float32, w []uint16, xb []uint16)
+	UnpackF32          func(dst []float32, src []uint16, steps int)
+	GemmF32Cols        func(tile, xp, w []float32, ldp, k, nw int, acc bool)
+	GemmBF16Cols       func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool)
+
 	// Matrix-vector products over block-format weights (qgemv.go): w holds len(dst) rows of
 	// k/BlockSize blocks. The exact ones multiply the dequantized weights by x (k = len(x));
 	// the fast ones multiply the integers by x quantized to a Q8Act (k = a.Len()).
@@ -99,6 +111,10 @@ var generic = Kernels{
 	GemvBF16: gemvBF16Generic,
 	GemvF16:  gemvF16Generic,
 	GemvF32:  gemvF32Generic,
+
+	GemvBF16Packed: gemvPackedGeneric,
+	UnpackF32:      unpackF32Generic,
+	GemmF32Cols:    gemmF32ColsGeneric(8),
 
 	GemvQ8_0:      gemvQuantGeneric(Q8_0),
 	GemvQ4_K:      gemvQuantGeneric(Q4_K),

@@ -1,0 +1,130 @@
+package tensor
+
+// Packed bf16 matrices: the layout the CPU backend keeps its bf16 weights in, for two reasons
+// measured on the AMD Zen 4 (see bench/README.md):
+//
+//   - Decoding reads a group of 128 rows as one sequential stream (row-major, a matrix-vector
+//     product reads as many streams as it has rows in flight, and one core then streamed
+//     17–18 GB/s against 25 for a plain sequential read; packed, 23–25).
+//   - Every output is one multiply-add chain over k in order, in the matrix-vector kernels
+//     (a vector lane per row of w) as in the GEMM (a lane per row of x): decoding, prefill and
+//     any batch give an output bit for bit the same value, which is what batch invariance
+//     needs.
+//
+// A packed matrix of m rows and k columns (k even) is ⌈m/128⌉ groups of 128 rows, each k/2
+// steps of 128 pairs: element (r, p) of group g = r/128 is at
+//
+//	((g·k/2 + p/2)·128 + r%128)·2 + p%2
+//
+// so a step holds columns p, p+1 of the group's 128 rows, each pair one 32-bit word: the
+// operand VDPBF16PS multiplies. Rows past m are zero.
+
+// PackedRows is the number of rows of one group of a packed matrix.
+const PackedRows = 128
+
+// PackedLen is the number of bf16 elements of a packed m×k matrix.
+func PackedLen(m, k int) int { return (m + PackedRows - 1) / PackedRows * PackedRows * k }
+
+// PackBF16 packs the row-major m×k matrix w (k even) into dst, PackedLen(m, k) elements.
+func PackBF16(dst, w []uint16, m, k int) {
+	if k%2 != 0 {
+		panic("tensor: a packed matrix needs an even number of columns")
+	}
+	dst = dst[:PackedLen(m, k)]
+	for g := 0; g*PackedRows < m; g++ {
+		grp := dst[g*PackedRows*k : (g+1)*PackedRows*k]
+		for r := range PackedRows {
+			row := g*PackedRows + r
+			if row >= m {
+				for s := range k / 2 {
+					grp[(s*PackedRows+r)*2], grp[(s*PackedRows+r)*2+1] = 0, 0
+				}
+				continue
+			}
+			src := w[row*k : (row+1)*k]
+			for s := range k / 2 {
+				grp[(s*PackedRows+r)*2] = src[2*s]
+				grp[(s*PackedRows+r)*2+1] = src[2*s+1]
+			}
+		}
+	}
+}
+
+// UnpackedRow writes row r of the packed m×k matrix w to dst (k values, as bf16).
+func UnpackedRow(dst, w []uint16, r, k int) {
+	g, i := r/PackedRows, r%PackedRows
+	grp := w[g*PackedRows*k:]
+	for s := range k / 2 {
+		dst[2*s] = grp[(s*PackedRows+i)*2]
+		dst[2*s+1] = grp[(s*PackedRows+i)*2+1]
+	}
+}
+
+// gemvPackedGeneric computes dst[r] = Σ_p w(r, p)·x[p] for whole groups (len(dst) a multiple
+// of PackedRows, w holding len(dst)·len(x) elements), each output one chain s += w·x over p
+// in order: the chain gemmF32Generic runs for a row of x, in the same Go expression, so that
+// both round alike.
+func gemvPackedGeneric(dst []float32, w []uint16, x []float32) {
+	k := len(x)
+	for g := range len(dst) / PackedRows {
+		grp := w[g*PackedRows*k : (g+1)*PackedRows*k]
+		out := dst[g*PackedRows : (g+1)*PackedRows]
+		clear(out)
+		for s := range k / 2 {
+			step := grp[s*2*PackedRows : (s+1)*2*PackedRows]
+			x0, x1 := x[2*s], x[2*s+1]
+			for r := range out {
+				out[r] += BF16ToFloat32(step[2*r]) * x0
+				out[r] += BF16ToFloat32(step[2*r+1]) * x1
+			}
+		}
+	}
+}
+
+// gemvPackedFastGeneric is gemvPackedGeneric with x rounded to bf16 (xb), the pair of products
+// of a step summed first, as VDPBF16PS sums them.
+func gemvPackedFastGeneric(dst []float32, w []uint16, xb []uint16) {
+	k := len(xb)
+	for g := range len(dst) / PackedRows {
+		grp := w[g*PackedRows*k : (g+1)*PackedRows*k]
+		out := dst[g*PackedRows : (g+1)*PackedRows]
+		clear(out)
+		for s := range k / 2 {
+			step := grp[s*2*PackedRows : (s+1)*2*PackedRows]
+			x0, x1 := BF16ToFloat32(xb[2*s]), BF16ToFloat32(xb[2*s+1])
+			for r := range out {
+				out[r] += BF16ToFloat32(step[2*r])*x0 + BF16ToFloat32(step[2*r+1])*x1
+			}
+		}
+	}
+}
+
+// unpackF32Generic widens steps of a packed group into dst, column by column:
+// dst[p·PackedRows + r] = w(r, p) for p < 2·steps, src holding steps·2·PackedRows elements.
+// A GEMM over a group's block then reads row j of w at column p as dst[p·PackedRows + j].
+func unpackF32Generic(dst []float32, src []uint16, steps int) {
+	for s := range steps {
+		step := src[s*2*PackedRows : (s+1)*2*PackedRows]
+		even, odd := dst[2*s*PackedRows:(2*s+1)*PackedRows], dst[(2*s+1)*PackedRows:(2*s+2)*PackedRows]
+		for r := range PackedRows {
+			even[r] = BF16ToFloat32(step[2*r])
+			odd[r] = BF16ToFloat32(step[2*r+1])
+		}
+	}
+}
+
+// gemmF32ColsGeneric is GemmF32 over w stored by columns: tile[j·R+i] = Σ_p xp[p·R+i]·w[p·ldp+j]
+// (the layout unpackF32Generic writes, ldp = PackedRows).
+func gemmF32ColsGeneric(R int) func(tile, xp, w []float32, ldp, k, nw int, acc bool) {
+	return func(tile, xp, w []float32, ldp, k, nw int, acc bool) {
+		for j := range nw {
+			out := tile[j*R : (j+1)*R]
+			if !acc {
+				clear(out)
+			}
+			for p := range k {
+				axpyGeneric(w[p*ldp+j], xp[p*R:(p+1)*R], out)
+			}
+		}
+	}
+}

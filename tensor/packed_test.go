@@ -1,0 +1,146 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestPackBF16RoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, mk := range [][2]int{{1, 2}, {5, 8}, {128, 64}, {130, 6}, {300, 34}} {
+		m, k := mk[0], mk[1]
+		w := bf16Slice(rng, m*k)
+		p := make([]uint16, PackedLen(m, k))
+		for i := range p {
+			p[i] = 0xffff // PackBF16 must write every element, padding included
+		}
+		PackBF16(p, w, m, k)
+		row := make([]uint16, k)
+		for r := range m {
+			UnpackedRow(row, p, r, k)
+			for c := range k {
+				if row[c] != w[r*k+c] {
+					t.Fatalf("%d×%d: element (%d, %d) = %#x, want %#x", m, k, r, c, row[c], w[r*k+c])
+				}
+			}
+		}
+		for r := m; r < PackedLen(m, k)/k; r++ {
+			UnpackedRow(row, p, r, k)
+			for c, v := range row {
+				if v != 0 {
+					t.Fatalf("%d×%d: padding row %d col %d = %#x, want 0", m, k, r, c, v)
+				}
+			}
+		}
+	}
+}
+
+// TestGemvPacked checks every implementation's packed products against float64 sums, and
+// that the exact one is the GEMM's chain bit for bit: a row of x through GemvBF16Packed gives
+// exactly the tile GemmF32Cols computes over the unpacked group, k split into blocks or not.
+func TestGemvPacked(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, impl := range Implementations() {
+		for _, m := range []int{1, 100, 128, 200, 384} {
+			for _, k := range []int{2, 16, 34, 64, 1000, 3072, 4100} {
+				name := fmt.Sprintf("%s/m=%d/k=%d", impl.Level, m, k)
+				w := bf16Slice(rng, m*k)
+				p := make([]uint16, PackedLen(m, k))
+				PackBF16(p, w, m, k)
+				rows := len(p) / k
+				x := randSlice(rng, k, 1)
+				dst := make([]float32, rows+1)
+				dst[rows] = guard
+				impl.GemvBF16Packed(dst[:rows], p, x)
+				if dst[rows] != guard {
+					t.Fatalf("%s: wrote past dst", name)
+				}
+				for r := range m {
+					var ref, mag float64
+					for c := range k {
+						v := float64(BF16ToFloat32(w[r*k+c])) * float64(x[c])
+						ref += v
+						mag += math.Abs(v)
+					}
+					if d := math.Abs(float64(dst[r]) - ref); !(d <= 2e-7*float64(k)*mag/float64(k)*math.Sqrt(float64(k))+1e-30) {
+						t.Fatalf("%s: row %d = %g, want %g (|diff| %.3g)", name, r, dst[r], ref, d)
+					}
+				}
+				for r := m; r < rows; r++ {
+					if dst[r] != 0 {
+						t.Fatalf("%s: padding row %d = %g, want 0", name, r, dst[r])
+					}
+				}
+				if impl.GemvBF16PackedFast != nil {
+					xb := make([]uint16, k)
+					impl.F32ToBF16(xb, x)
+					impl.GemvBF16PackedFast(dst[:rows], p, xb)
+					want := make([]float32, rows)
+					gemvPackedFastGeneric(want, p, xb)
+					for r := range m {
+						if d := math.Abs(float64(dst[r] - want[r])); !(d <= 1e-5*math.Abs(float64(want[r]))+1e-4) {
+							t.Fatalf("%s fast: row %d = %g, want %g", name, r, dst[r], want[r])
+						}
+					}
+				}
+				checkPackedGemmIdentical(t, name, impl, p, x, dst[:rows], k)
+			}
+		}
+	}
+}
+
+// checkPackedGemmIdentical runs x (as the first row of a panel) through the GEMM over each
+// group of p and requires the decode kernel's outputs exactly.
+func checkPackedGemmIdentical(t *testing.T, name string, impl *Kernels, p []uint16, x, gemv []float32, k int) {
+	t.Helper()
+	R, C := impl.GemmRows, impl.GemmCols
+	xp := make([]float32, k*R)
+	impl.PackF32(xp, x, k, 1, k)
+	cols := make([]float32, k*PackedRows)
+	tile := make([]float32, C*R)
+	groups := len(p) / (PackedRows * k)
+	for g := range groups {
+		impl.UnpackF32(cols, p[g*PackedRows*k:(g+1)*PackedRows*k], k/2)
+		for j0 := 0; j0 < PackedRows; j0 += C {
+			for _, split := range []int{k, k / 2 &^ 1} {
+				if split == 0 {
+					continue
+				}
+				impl.GemmF32Cols(tile, xp, cols[j0:], PackedRows, split, C, false)
+				if split < k {
+					impl.GemmF32Cols(tile, xp[split*R:], cols[split*PackedRows+j0:], PackedRows, k-split, C, true)
+				}
+				for j := range C {
+					want := gemv[g*PackedRows+j0+j]
+					if got := tile[j*R]; math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("%s: GEMM (k in blocks of %d) gives row %d = %g, the decode kernel %g: not bit-identical", name, split, g*PackedRows+j0+j, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestUnpackF32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, impl := range Implementations() {
+		for _, steps := range []int{1, 3, 8, 17} {
+			src := bf16Slice(rng, steps*2*PackedRows)
+			got := make([]float32, steps*2*PackedRows+1)
+			got[len(got)-1] = guard
+			impl.UnpackF32(got, src, steps)
+			want := make([]float32, steps*2*PackedRows)
+			unpackF32Generic(want, src, steps)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%s/steps=%d: element %d = %g, want %g", impl.Level, steps, i, got[i], want[i])
+				}
+			}
+			if got[len(got)-1] != guard {
+				t.Fatalf("%s: wrote past dst", impl.Level)
+			}
+		}
+	}
+}
