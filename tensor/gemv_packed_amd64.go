@@ -16,40 +16,40 @@ func init() {
 
 // checkPacked panics unless dst is whole groups and w holds them, so that the assembly can
 // trust the lengths.
-func checkPacked(rows, k, nw int) {
-	if rows%PackedRows != 0 || k%2 != 0 || nw < rows*k {
-		panic("tensor: packed gemv needs whole groups of rows, an even k and the weights of every row")
+func checkPacked(rows, k, nw, ldg int) {
+	if g := rows / PackedRows; rows%PackedRows != 0 || k%2 != 0 || ldg < PackedRows*k || g > 0 && nw < (g-1)*ldg+PackedRows*k {
+		panic("tensor: packed gemv needs whole groups of rows, an even k, ldg ≥ 128·k and the weights of every group")
 	}
 }
 
-func gemvPackedAVX512Checked(dst []float32, w []uint16, x []float32) {
-	checkPacked(len(dst), len(x), len(w))
-	gemvPackedAVX512(dst, w, x)
+func gemvPackedAVX512Checked(dst []float32, w []uint16, x []float32, ldg int, acc bool) {
+	checkPacked(len(dst), len(x), len(w), ldg)
+	gemvPackedAVX512(dst, w, x, ldg, acc)
 }
 
-func gemvPackedAVX2Checked(dst []float32, w []uint16, x []float32) {
-	checkPacked(len(dst), len(x), len(w))
-	gemvPackedAVX2(dst, w, x)
+func gemvPackedAVX2Checked(dst []float32, w []uint16, x []float32, ldg int, acc bool) {
+	checkPacked(len(dst), len(x), len(w), ldg)
+	gemvPackedAVX2(dst, w, x, ldg, acc)
 }
 
-func gemvPackedFastAVX512Checked(dst []float32, w []uint16, xb []uint16) {
-	checkPacked(len(dst), len(xb), len(w))
-	gemvPackedFastAVX512(dst, w, xb)
+func gemvPackedFastAVX512Checked(dst []float32, w []uint16, xb []uint16, ldg int, acc bool) {
+	checkPacked(len(dst), len(xb), len(w), ldg)
+	gemvPackedFastAVX512(dst, w, xb, ldg, acc)
 }
 
 // gemvPackedAVX512 is gemvPackedGeneric with each chain's multiply-adds fused (VFMADD231PS):
 // the chain GemmF32Cols runs at this level.
 //
 //go:noescape
-func gemvPackedAVX512(dst []float32, w []uint16, x []float32)
+func gemvPackedAVX512(dst []float32, w []uint16, x []float32, ldg int, acc bool)
 
 // gemvPackedAVX2 is gemvPackedAVX512 in 256-bit registers, each group in two halves of 64 rows.
 //
 //go:noescape
-func gemvPackedAVX2(dst []float32, w []uint16, x []float32)
+func gemvPackedAVX2(dst []float32, w []uint16, x []float32, ldg int, acc bool)
 
 // gemvPackedFastAVX512 is gemvPackedFastGeneric with VDPBF16PS, which treats bf16
 // subnormals as zero.
 //
 //go:noescape
-func gemvPackedFastAVX512(dst []float32, w []uint16, xb []uint16)
+func gemvPackedFastAVX512(dst []float32, w []uint16, xb []uint16, ldg int, acc bool)

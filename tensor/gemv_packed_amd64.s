@@ -8,17 +8,44 @@
 // kernels read the steps in order, so a group is one sequential stream. Each row's output is
 // one lane of an accumulator, a multiply-add chain over p in order: the chain of the GEMM.
 //
-// Registers: DI dst, SI w, DX x, R8 k/2 (steps), CX groups left, R9 the x pointer of the
-// step, R10 steps left.
+// Registers: DI dst, SI w, DX x, R8 len(x)/2 (steps), CX groups left, R9 the x pointer of
+// the step, R10 steps left, R11 the group's start, R12 the bytes from a group to the next.
 
 #define packedArgs \
 	MOVQ dst_base+0(FP), DI; \
 	MOVQ dst_len+8(FP), CX; \
 	SHRQ $7, CX; \
-	MOVQ w_base+24(FP), SI; \
+	MOVQ w_base+24(FP), R11; \
 	MOVQ x_base+48(FP), DX; \
 	MOVQ x_len+56(FP), R8; \
-	SHRQ $1, R8
+	SHRQ $1, R8; \
+	MOVQ ldg+72(FP), R12; \
+	SHLQ $1, R12
+
+// The accumulators of a group: zero, or dst's values when acc is set (a chain carried on
+// from an earlier block of columns).
+#define packedInit512(z0, z1, z2, z3, z4, z5, z6, z7, zero, skip) \
+	CMPB acc+80(FP), $0; \
+	JEQ  zero; \
+	VMOVUPS 0(DI), z0; \
+	VMOVUPS 64(DI), z1; \
+	VMOVUPS 128(DI), z2; \
+	VMOVUPS 192(DI), z3; \
+	VMOVUPS 256(DI), z4; \
+	VMOVUPS 320(DI), z5; \
+	VMOVUPS 384(DI), z6; \
+	VMOVUPS 448(DI), z7; \
+	JMP  skip; \
+zero: \
+	VPXORD z0, z0, z0; \
+	VPXORD z1, z1, z1; \
+	VPXORD z2, z2, z2; \
+	VPXORD z3, z3, z3; \
+	VPXORD z4, z4, z4; \
+	VPXORD z5, z5, z5; \
+	VPXORD z6, z6, z6; \
+	VPXORD z7, z7, z7; \
+skip:
 
 // Four accumulators' share of an AVX-512 step: the 64 bytes at off(SI) are 16 rows' pairs;
 // the even elements, shifted up, are the bf16 of column p, the odd ones, masked, of p+1.
@@ -44,22 +71,16 @@
 	VFMADD231PS Z9, t2, a2; \
 	VFMADD231PS Z9, t3, a3
 
-// func gemvPackedAVX512(dst []float32, w []uint16, x []float32)
-TEXT ·gemvPackedAVX512(SB), NOSPLIT, $0-72
+// func gemvPackedAVX512(dst []float32, w []uint16, x []float32, ldg int, acc bool)
+TEXT ·gemvPackedAVX512(SB), NOSPLIT, $0-81
 	packedArgs
 	MOVL $0xFFFF0000, AX
 	VPBROADCASTD AX, Z31
 	TESTQ CX, CX
 	JZ done
 group:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	packedInit512(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, zero, init)
+	MOVQ R11, SI
 	MOVQ DX, R9
 	MOVQ R8, R10
 	TESTQ R10, R10
@@ -83,29 +104,24 @@ store:
 	VMOVUPS Z6, 384(DI)
 	VMOVUPS Z7, 448(DI)
 	ADDQ $512, DI
+	ADDQ R12, R11
 	DECQ CX
 	JNZ group
 done:
 	VZEROUPPER
 	RET
 
-// func gemvPackedFastAVX512(dst []float32, w []uint16, xb []uint16)
+// func gemvPackedFastAVX512(dst []float32, w []uint16, x []uint16, ldg int, acc bool)
 //
 // A step's pair of x (columns p, p+1, one 32-bit word) broadcast, and VDPBF16PS with each
 // 64 bytes of the step: 16 rows' products of both columns.
-TEXT ·gemvPackedFastAVX512(SB), NOSPLIT, $0-72
+TEXT ·gemvPackedFastAVX512(SB), NOSPLIT, $0-81
 	packedArgs
 	TESTQ CX, CX
 	JZ fdone
 fgroup:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	packedInit512(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, zero, init)
+	MOVQ R11, SI
 	MOVQ DX, R9
 	MOVQ R8, R10
 	TESTQ R10, R10
@@ -142,6 +158,7 @@ fstore:
 	VMOVUPS Z6, 384(DI)
 	VMOVUPS Z7, 448(DI)
 	ADDQ $512, DI
+	ADDQ R12, R11
 	DECQ CX
 	JNZ fgroup
 fdone:
@@ -161,11 +178,11 @@ fdone:
 	VFMADD231PS Y9, t0, a0; \
 	VFMADD231PS Y9, t1, a1
 
-// func gemvPackedAVX2(dst []float32, w []uint16, x []float32)
+// func gemvPackedAVX2(dst []float32, w []uint16, x []float32, ldg int, acc bool)
 //
 // Sixteen ymm registers hold half a group's accumulators: each group is read in two passes,
 // rows 0–63 (the first 256 bytes of every step), then rows 64–127.
-TEXT ·gemvPackedAVX2(SB), NOSPLIT, $0-72
+TEXT ·gemvPackedAVX2(SB), NOSPLIT, $0-81
 	packedArgs
 	MOVL $0xFFFF0000, AX
 	MOVQ AX, X13
@@ -173,9 +190,21 @@ TEXT ·gemvPackedAVX2(SB), NOSPLIT, $0-72
 	TESTQ CX, CX
 	JZ adone
 agroup:
-	MOVQ $2, R11
-	MOVQ SI, BX
+	MOVQ $2, R13
+	MOVQ R11, BX
 ahalf:
+	CMPB acc+80(FP), $0
+	JEQ  azero
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+	JMP  ainit
+azero:
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
@@ -184,6 +213,7 @@ ahalf:
 	VPXOR Y5, Y5, Y5
 	VPXOR Y6, Y6, Y6
 	VPXOR Y7, Y7, Y7
+ainit:
 	MOVQ DX, R9
 	MOVQ R8, R10
 	MOVQ BX, SI
@@ -211,10 +241,9 @@ astore:
 	VMOVUPS Y7, 224(DI)
 	ADDQ $256, DI
 	ADDQ $256, BX
-	DECQ R11
+	DECQ R13
 	JNZ ahalf
-	// SI is at the end of the second half's last step: the end of the group.
-	SUBQ $256, SI
+	ADDQ R12, R11
 	DECQ CX
 	JNZ agroup
 adone:

@@ -58,8 +58,10 @@ type Kernels struct {
 	// (nil where the CPU has no bf16 dot product). UnpackF32 widens steps of a group into
 	// columns of PackedRows floats, for GemmF32Cols: GemmF32 over w[p·ldp + j]. GemmBF16Cols
 	// is GemmBF16 over a packed group's pairs, pair (j, p/2) at w[(p/2·ldp + j)·2].
-	GemvBF16Packed     func(dst []float32, w []uint16, x []float32)
-	GemvBF16PackedFast func(dst []float32, w []uint16, xb []uint16)
+	// Both take ldg, the elements from a group's first step to the next group's (PackedRows·k
+	// for a whole matrix), and acc, to carry chains on from dst over a later block of columns.
+	GemvBF16Packed     func(dst []float32, w []uint16, x []float32, ldg int, acc bool)
+	GemvBF16PackedFast func(dst []float32, w []uint16, xb []uint16, ldg int, acc bool)
 	UnpackF32          func(dst []float32, src []uint16, steps int)
 	GemmF32Cols        func(tile, xp, w []float32, ldp, k, nw int, acc bool)
 	GemmBF16Cols       func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool)

@@ -262,7 +262,7 @@ func BenchmarkVector(b *testing.B) {
 func BenchmarkGemvBF16Packed(b *testing.B) {
 	u, _ := benchPools()
 	benchGemv(b, u, 2, func(k *Kernels) any { return k.GemvBF16Packed },
-		func(kn *Kernels, dst []float32, w []uint16, x []float32) { kn.GemvBF16Packed(dst, w, x) })
+		func(kn *Kernels, dst []float32, w []uint16, x []float32) { kn.GemvBF16Packed(dst, w, x, PackedRows*len(x), false) })
 }
 
 func BenchmarkGemvBF16PackedFast(b *testing.B) {
@@ -271,6 +271,6 @@ func BenchmarkGemvBF16PackedFast(b *testing.B) {
 	benchGemv(b, u, 2, func(k *Kernels) any { return k.GemvBF16PackedFast },
 		func(kn *Kernels, dst []float32, w []uint16, x []float32) {
 			kn.F32ToBF16(xb, x)
-			kn.GemvBF16PackedFast(dst, w, xb[:len(x)])
+			kn.GemvBF16PackedFast(dst, w, xb[:len(x)], PackedRows*len(x), false)
 		})
 }

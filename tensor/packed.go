@@ -60,16 +60,20 @@ func UnpackedRow(dst, w []uint16, r, k int) {
 	}
 }
 
-// gemvPackedGeneric computes dst[r] = Σ_p w(r, p)·x[p] for whole groups (len(dst) a multiple
-// of PackedRows, w holding len(dst)·len(x) elements), each output one chain s += w·x over p
-// in order: the chain gemmF32Generic runs for a row of x, in the same Go expression, so that
-// both round alike.
-func gemvPackedGeneric(dst []float32, w []uint16, x []float32) {
+// gemvPackedGeneric computes dst[r] = Σ_p w(r, p)·x[p] for whole groups: len(dst) is a
+// multiple of PackedRows, group g's steps for x start at w[g·ldg] (ldg = PackedRows·k for a
+// whole matrix of k columns; x may be a block of columns, w then starting at its first
+// step). Each output is one chain s += w·x over p in order, the chain gemmF32Generic runs
+// for a row of x, in the same Go expression, so that both round alike; with acc the chains
+// carry on from dst's values.
+func gemvPackedGeneric(dst []float32, w []uint16, x []float32, ldg int, acc bool) {
 	k := len(x)
 	for g := range len(dst) / PackedRows {
-		grp := w[g*PackedRows*k : (g+1)*PackedRows*k]
+		grp := w[g*ldg : g*ldg+PackedRows*k]
 		out := dst[g*PackedRows : (g+1)*PackedRows]
-		clear(out)
+		if !acc {
+			clear(out)
+		}
 		for s := range k / 2 {
 			step := grp[s*2*PackedRows : (s+1)*2*PackedRows]
 			x0, x1 := x[2*s], x[2*s+1]
@@ -83,12 +87,14 @@ func gemvPackedGeneric(dst []float32, w []uint16, x []float32) {
 
 // gemvPackedFastGeneric is gemvPackedGeneric with x rounded to bf16 (xb), the pair of products
 // of a step summed first, as VDPBF16PS sums them.
-func gemvPackedFastGeneric(dst []float32, w []uint16, xb []uint16) {
+func gemvPackedFastGeneric(dst []float32, w []uint16, xb []uint16, ldg int, acc bool) {
 	k := len(xb)
 	for g := range len(dst) / PackedRows {
-		grp := w[g*PackedRows*k : (g+1)*PackedRows*k]
+		grp := w[g*ldg : g*ldg+PackedRows*k]
 		out := dst[g*PackedRows : (g+1)*PackedRows]
-		clear(out)
+		if !acc {
+			clear(out)
+		}
 		for s := range k / 2 {
 			step := grp[s*2*PackedRows : (s+1)*2*PackedRows]
 			x0, x1 := BF16ToFloat32(xb[2*s]), BF16ToFloat32(xb[2*s+1])

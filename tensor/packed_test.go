@@ -53,9 +53,21 @@ func TestGemvPacked(t *testing.T) {
 				x := randSlice(rng, k, 1)
 				dst := make([]float32, rows+1)
 				dst[rows] = guard
-				impl.GemvBF16Packed(dst[:rows], p, x)
+				ldg := PackedRows * k
+				impl.GemvBF16Packed(dst[:rows], p, x, ldg, false)
 				if dst[rows] != guard {
 					t.Fatalf("%s: wrote past dst", name)
+				}
+				// In two blocks of columns, the chains carried over: the same bits.
+				if split := k / 2 &^ 1; split > 0 {
+					two := make([]float32, rows)
+					impl.GemvBF16Packed(two, p, x[:split], ldg, false)
+					impl.GemvBF16Packed(two, p[split*PackedRows:], x[split:], ldg, true)
+					for r := range rows {
+						if math.Float32bits(two[r]) != math.Float32bits(dst[r]) {
+							t.Fatalf("%s: in two blocks of columns row %d = %g, in one %g", name, r, two[r], dst[r])
+						}
+					}
 				}
 				for r := range m {
 					var ref, mag float64
@@ -77,9 +89,9 @@ func TestGemvPacked(t *testing.T) {
 					xb := make([]uint16, k)
 					impl.F32ToBF16(xb, x)
 					fast := make([]float32, rows)
-					impl.GemvBF16PackedFast(fast, p, xb)
+					impl.GemvBF16PackedFast(fast, p, xb, ldg, false)
 					want := make([]float32, rows)
-					gemvPackedFastGeneric(want, p, xb)
+					gemvPackedFastGeneric(want, p, xb, ldg, false)
 					for r := range m {
 						if d := math.Abs(float64(fast[r] - want[r])); !(d <= 1e-5*math.Abs(float64(want[r]))+1e-4) {
 							t.Fatalf("%s fast: row %d = %g, want %g", name, r, fast[r], want[r])
