@@ -21,6 +21,8 @@ type Tensor struct {
 	shape []int
 	f32   []float32
 	u16   []uint16 // BF16 or F16 weights, often a view of a memory-mapped file
+	// packed: u16 holds a bf16 matrix packed (packed.go), its rows padded to whole groups.
+	packed bool
 }
 
 func (t *Tensor) DType() tensor.DType { return t.dt }
@@ -41,12 +43,14 @@ func (t *Tensor) cols() int {
 type Backend struct {
 	opts    backend.Options
 	kernels *tensor.Kernels
+	packing bool // bf16 matrices are packed as they are uploaded
 	pool    *pool
 	// mu makes each operation whole: States on several goroutines share the scratch below.
 	mu      sync.Mutex
 	workers []workerScratch
 	xp      []float32 // x packed into panels
 	xb      []uint16  // x rounded to bf16 (fast mode), plain or packed
+	xr      []float32 // x rounded to bf16 and widened again
 	tasks   struct {  // the work of the operation under way, for the pool
 		norm  normTask
 		rope  ropeTask
@@ -57,6 +61,9 @@ type Backend struct {
 		rows  attnRowsTask
 		vt    vtTask
 		panel attnPanelTask
+
+		packedGemv packedGemvTask
+		packedGemm packedGemmTask
 	}
 	vt     []float32 // the value cache transposed, for attention on panels
 	ropeMu sync.Mutex
@@ -83,6 +90,7 @@ func New(opts backend.Options) (*Backend, error) {
 		workers: make([]workerScratch, opts.Threads),
 		rope:    map[ropeKey][]float32{},
 	}
+	b.packing = packingWanted(b.kernels)
 	return b, nil
 }
 
@@ -97,8 +105,9 @@ func (b *Backend) Close() error {
 
 func (b *Backend) Sync() error { return nil }
 
-// Upload keeps 2-D weights as views of the host data. Vectors (norm weights and biases) are
-// small and used in float32 arithmetic, so they are widened once here.
+// Upload keeps 2-D weights as views of the host data, but for bf16 matrices, which it packs
+// (packed.go). Vectors (norm weights and biases) are small and used in float32 arithmetic,
+// so they are widened once here.
 func (b *Backend) Upload(h tensor.Host) (backend.Tensor, error) {
 	if !h.DType.IsFloat() {
 		return nil, fmt.Errorf("cpu upload: %s tensors are not supported (want F32, F16 or BF16)", h.DType)
@@ -112,6 +121,8 @@ func (b *Backend) Upload(h tensor.Host) (backend.Tensor, error) {
 		t.f32 = h.F32()
 	case len(h.Shape) <= 1:
 		t.dt, t.f32 = tensor.F32, h.ToF32()
+	case b.packing && h.DType == tensor.BF16 && len(h.Shape) == 2 && h.Shape[1]%2 == 0:
+		t.u16, t.packed = packBF16(h.U16(), h.Shape[0], h.Shape[1], b.opts.Threads), true
 	default:
 		t.u16 = h.U16()
 	}
@@ -134,6 +145,9 @@ func (b *Backend) Free(backend.Tensor) {}
 
 func (b *Backend) Rows(bt backend.Tensor, lo, hi int) backend.Tensor {
 	t := bt.(*Tensor)
+	if t.packed {
+		panic("cpu: rows of a packed matrix")
+	}
 	if lo < 0 || hi < lo || hi > t.rows() {
 		panic(fmt.Sprintf("cpu: rows [%d, %d) of a %s tensor", lo, hi, tensor.ShapeString(t.shape)))
 	}
@@ -281,6 +295,10 @@ func (b *Backend) Embed(dst, table backend.Tensor, ids []int32) {
 	for i, id := range ids {
 		out := d.f32[i*c : (i+1)*c]
 		lo, hi := int(id)*c, int(id+1)*c
+		if t.packed {
+			embedPacked(out, t, int(id))
+			continue
+		}
 		switch t.dt {
 		case tensor.F32:
 			copy(out, t.f32[lo:hi])

@@ -35,6 +35,10 @@ func (b *Backend) MatMul(dst, x, w backend.Tensor) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if wt.packed {
+		b.matmulPacked(d.f32, xt.f32, wt, n, k, m)
+		return
+	}
 	if n < gemmMinRows {
 		b.gemv(d.f32, xt.f32, wt, n, k, m)
 	} else {

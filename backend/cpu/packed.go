@@ -1,0 +1,193 @@
+package cpu
+
+import (
+	"os"
+	"sync"
+
+	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/tensor"
+)
+
+// bf16 matrices are kept packed (tensor/packed.go: groups of 128 rows, columns in pairs),
+// copied from the checkpoint as they are uploaded. Decoding reads a group as one sequential
+// stream, and every output of a matrix product, decode or prefill, is one multiply-add chain
+// over k in order, so exact precision gives a sequence the same bits whatever it is batched
+// or chunked with.
+//
+// The AMX level keeps row-major matrices: its exact GEMM (bf16 tiles over x in three terms)
+// reads them, and is faster there than float32 FMA over packed columns. EnvPack=0 keeps them
+// row-major on any CPU, for measuring one layout against the other.
+
+// EnvPack names the environment variable that turns packing off ("0").
+const EnvPack = "MINITRON_PACK"
+
+func packingWanted(kn *tensor.Kernels) bool {
+	return kn.GemvBF16Packed != nil && kn.Level < tensor.AMX && os.Getenv(EnvPack) != "0"
+}
+
+// packBF16 returns the packed copy of a row-major bf16 matrix, its groups packed in parallel.
+func packBF16(w []uint16, m, k, threads int) []uint16 {
+	p := make([]uint16, tensor.PackedLen(m, k))
+	groups := len(p) / (tensor.PackedRows * k)
+	var wg sync.WaitGroup
+	per := (groups + threads - 1) / threads
+	for g0 := 0; g0 < groups; g0 += per {
+		g1 := min(groups, g0+per)
+		wg.Go(func() {
+			r0, r1 := g0*tensor.PackedRows, min(m, g1*tensor.PackedRows)
+			tensor.PackBF16(p[g0*tensor.PackedRows*k:g1*tensor.PackedRows*k], w[r0*k:r1*k], r1-r0, k)
+		})
+	}
+	wg.Wait()
+	return p
+}
+
+// packedKBlock bounds the columns of a group that the GEMM widens at a time (512 KiB of
+// float32 for 128 rows), and that the rows of x take turns over when a few rows decode
+// together (gemvBlockBytes of bf16).
+const packedKBlock = 1024
+
+// matmulPacked is MatMul over a packed w, the matrix-vector kernels below gemmMinRows rows of
+// x, the GEMM over widened columns from there.
+func (b *Backend) matmulPacked(ds, xs []float32, wt *Tensor, n, k, m int) {
+	groups := len(wt.u16) / (tensor.PackedRows * k)
+	fast := b.opts.Precision == backend.Fast
+	if n < gemmMinRows {
+		t := &b.tasks.packedGemv
+		*t = packedGemvTask{b: b, ds: ds, xs: xs, w: wt.u16, n: n, k: k, m: m}
+		if fast && b.kernels.GemvBF16PackedFast != nil {
+			t.xb = b.bf16Scratch(&b.xb, n*k)
+			b.kernels.F32ToBF16(t.xb, xs[:n*k])
+		}
+		b.pool.Run(groups, max(1, groups/(b.opts.Threads*8)), t)
+		return
+	}
+	kn := b.kernels
+	R := kn.GemmRows
+	panels := (n + R - 1) / R
+	terms := 0
+	switch {
+	case fast && kn.GemmBF16Cols != nil:
+		terms = 1
+	case fast && kn.GemmBF16 != nil:
+		// No bf16 GEMM over packed columns at this level: x rounded to bf16 as the level's
+		// fast products round it, then multiplied in float32, which is exact for bf16 pairs.
+		xr := b.bf16Scratch(&b.xb, n*k)
+		kn.F32ToBF16(xr, xs[:n*k])
+		xs = b.f32Scratch(&b.xr, n*k)
+		kn.BF16ToF32(xs, xr)
+	}
+	pk := &b.tasks.pack
+	*pk = packTask{kn: kn, xs: xs, n: n, k: k, terms: terms}
+	if terms > 0 {
+		pk.xpb = b.bf16Scratch(&b.xb, panels*k*R)
+	} else {
+		pk.xp = b.f32Scratch(&b.xp, panels*k*R)
+	}
+	b.pool.Run(panels, 1, pk)
+	g := &b.tasks.packedGemm
+	*g = packedGemmTask{b: b, ds: ds, xp: pk.xp, xpb: pk.xpb, w: wt.u16, n: n, k: k, m: m, panels: panels}
+	b.pool.Run(groups, 1, g)
+}
+
+type packedGemvTask struct {
+	b       *Backend
+	ds, xs  []float32
+	xb      []uint16
+	w       []uint16
+	n, k, m int
+}
+
+func (t *packedGemvTask) run(worker, lo, hi int) {
+	const G = tensor.PackedRows
+	k, ldg := t.k, tensor.PackedRows*t.k
+	// The last group may hold rows past m: its outputs go through scratch.
+	full := min(hi, t.m/G)
+	kc := k
+	if t.n > 1 {
+		kc = min(k, packedKBlock)
+	}
+	last := growF32(&t.b.workers[worker].tile, t.n*G)
+	for g0 := lo; g0 < hi; {
+		g1 := full
+		if g0 >= full {
+			g1 = g0 + 1
+		}
+		for k0 := 0; k0 < k; k0 += kc {
+			k1 := min(k, k0+kc)
+			w := t.w[g0*ldg+k0*G:]
+			for i := range t.n {
+				var out []float32
+				if g0 < full {
+					out = t.ds[i*t.m+g0*G : i*t.m+g1*G]
+				} else {
+					out = last[i*G : (i+1)*G]
+				}
+				if t.xb != nil {
+					t.b.kernels.GemvBF16PackedFast(out[:(g1-g0)*G], w, t.xb[i*k+k0:i*k+k1], ldg, k0 > 0)
+				} else {
+					t.b.kernels.GemvBF16Packed(out[:(g1-g0)*G], w, t.xs[i*k+k0:i*k+k1], ldg, k0 > 0)
+				}
+				if g0 >= full && k1 == k {
+					copy(t.ds[i*t.m+g0*G:(i+1)*t.m], out)
+				}
+			}
+		}
+		g0 = g1
+	}
+}
+
+type packedGemmTask struct {
+	b               *Backend
+	ds, xp          []float32
+	xpb             []uint16
+	w               []uint16
+	n, k, m, panels int
+}
+
+func (t *packedGemmTask) run(worker, lo, hi int) {
+	const G = tensor.PackedRows
+	kn := t.b.kernels
+	R, C := kn.GemmRows, kn.GemmCols
+	k, ldg, size := t.k, tensor.PackedRows*t.k, t.k*R
+	ws := &t.b.workers[worker]
+	tiles := growF32(&ws.tile, t.panels*G*R)
+	kc := min(k, packedKBlock)
+	var cols []float32
+	if t.xpb == nil {
+		cols = growF32(&ws.wconv, kc*G)
+	}
+	for g := lo; g < hi; g++ {
+		for k0 := 0; k0 < k; k0 += kc {
+			kcur := min(kc, k-k0)
+			w := t.w[g*ldg+k0*G:]
+			if cols != nil {
+				kn.UnpackF32(cols, w, kcur/2)
+			}
+			for p := range t.panels {
+				tile := tiles[p*G*R:]
+				for j0 := 0; j0 < G; j0 += C {
+					if cols != nil {
+						kn.GemmF32Cols(tile[j0*R:], t.xp[p*size+k0*R:], cols[j0:], G, kcur, C, k0 > 0)
+					} else {
+						kn.GemmBF16Cols(tile[j0*R:], t.xpb[p*size+k0*R:], w[2*j0:], G, kcur, C, k0 > 0)
+					}
+				}
+			}
+		}
+		rows := min(G, t.m-g*G)
+		for p := range t.panels {
+			kn.Transpose(t.ds[p*R*t.m+g*G:], t.m, tiles[p*G*R:], R, min(R, t.n-p*R), rows)
+		}
+	}
+}
+
+// embedPacked widens row id of a packed table into out.
+func embedPacked(out []float32, t *Tensor, id int) {
+	c := t.cols()
+	grp := t.u16[id/tensor.PackedRows*tensor.PackedRows*c:]
+	for s, i := 0, id%tensor.PackedRows*2; s < c/2; s, i = s+1, i+2*tensor.PackedRows {
+		out[2*s] = tensor.BF16ToFloat32(grp[i])
+		out[2*s+1] = tensor.BF16ToFloat32(grp[i+1])
+	}
+}
