@@ -130,30 +130,35 @@ blocksDone:
 // scale d (VCVTPH2PS) into the row's accumulator: Σ_b d_b·(Σ_j q_bj·x_bj). CX = 16·block,
 // so that x of the block is at (R10)(CX*8).
 
-// EX256(wo, xo, row, acc) adds one block of row (weights at wo(row)(BX*1), x at
-// xo(R10)(CX*8)) into the 8 lanes of acc. Clobbers Y0-Y3 and Y4.
-#define EX256(wo, xo, row, acc) \
+// EX256(wo, row, acc) adds one block of row (weights at wo(row)(BX*1)), times the block's
+// x in Y12-Y15, into the 8 lanes of acc. Clobbers Y0-Y4.
+#define EX256(wo, row, acc) \
 	VPMOVSXBD   wo+2(row)(BX*1), Y0;   \
 	VCVTDQ2PS   Y0, Y0;                \
-	VMULPS      xo(R10)(CX*8), Y0, Y4; \
+	VMULPS      Y12, Y0, Y4;           \
 	VPMOVSXBD   wo+10(row)(BX*1), Y1;  \
 	VCVTDQ2PS   Y1, Y1;                \
-	VFMADD231PS xo+32(R10)(CX*8), Y1, Y4; \
+	VFMADD231PS Y13, Y1, Y4;           \
 	VPMOVSXBD   wo+18(row)(BX*1), Y2;  \
 	VCVTDQ2PS   Y2, Y2;                \
-	VFMADD231PS xo+64(R10)(CX*8), Y2, Y4; \
+	VFMADD231PS Y14, Y2, Y4;           \
 	VPMOVSXBD   wo+26(row)(BX*1), Y3;  \
 	VCVTDQ2PS   Y3, Y3;                \
-	VFMADD231PS xo+96(R10)(CX*8), Y3, Y4; \
+	VFMADD231PS Y15, Y3, Y4;           \
 	VCVTPH2PS   wo(row)(BX*1), X0;     \
 	VBROADCASTSS X0, Y0;               \
 	VFMADD231PS Y0, Y4, acc
 
+// EX256x4 adds one block of the four rows, x at xo(R10)(CX*8).
 #define EX256x4(wo, xo) \
-	EX256(wo, xo, SI, Y8);  \
-	EX256(wo, xo, R12, Y9); \
-	EX256(wo, xo, R13, Y10); \
-	EX256(wo, xo, R14, Y11)
+	VMOVUPS xo(R10)(CX*8), Y12;    \
+	VMOVUPS xo+32(R10)(CX*8), Y13; \
+	VMOVUPS xo+64(R10)(CX*8), Y14; \
+	VMOVUPS xo+96(R10)(CX*8), Y15; \
+	EX256(wo, SI, Y8);  \
+	EX256(wo, R12, Y9); \
+	EX256(wo, R13, Y10); \
+	EX256(wo, R14, Y11)
 
 #define EX256x4x2 \
 	EX256x4(0, 0); \
@@ -191,23 +196,25 @@ blocksDone:
 	BLOCKS(EX256x4x2, EX256x4x1, PF, 32, x_len+56(FP)) \
 	HSUM4_256
 
-// EX512 is EX256 with 16 weights per vector: two per block. Clobbers Z0-Z4.
-#define EX512(wo, xo, row, acc) \
+// EX512 is EX256 with 16 weights per vector, two per block, x in Z12 and Z13.
+#define EX512(wo, row, acc) \
 	VPMOVSXBD   wo+2(row)(BX*1), Z0;   \
 	VCVTDQ2PS   Z0, Z0;                \
-	VMULPS      xo(R10)(CX*8), Z0, Z4; \
+	VMULPS      Z12, Z0, Z4;           \
 	VPMOVSXBD   wo+18(row)(BX*1), Z1;  \
 	VCVTDQ2PS   Z1, Z1;                \
-	VFMADD231PS xo+64(R10)(CX*8), Z1, Z4; \
+	VFMADD231PS Z13, Z1, Z4;           \
 	VCVTPH2PS   wo(row)(BX*1), X2;     \
 	VBROADCASTSS X2, Z2;               \
 	VFMADD231PS Z2, Z4, acc
 
 #define EX512x4(wo, xo) \
-	EX512(wo, xo, SI, Z8);  \
-	EX512(wo, xo, R12, Z9); \
-	EX512(wo, xo, R13, Z10); \
-	EX512(wo, xo, R14, Z11)
+	VMOVUPS xo(R10)(CX*8), Z12;    \
+	VMOVUPS xo+64(R10)(CX*8), Z13; \
+	EX512(wo, SI, Z8);  \
+	EX512(wo, R12, Z9); \
+	EX512(wo, R13, Z10); \
+	EX512(wo, R14, Z11)
 
 #define EX512x4x2 \
 	EX512x4(0, 0); \
