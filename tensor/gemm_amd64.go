@@ -33,14 +33,12 @@ func init() {
 		k.PackF32 = packF32AVX2
 		k.GemmF32 = gemmF32AVX2
 		k.PackBF16 = packBF16Generic(gemmRows256) // only GemmBF16 reads it, and AVX2 has none
-		k.GemmF32Cols = gemmF32ColsGeneric(gemmRows256)
 	})
 	override(AVX512, func(k *Kernels) {
 		k.GemmRows, k.GemmCols = gemmRows512, gemmCols512
 		k.PackF32 = packF32AVX512
 		k.GemmF32 = gemmF32AVX512
 		k.PackBF16 = packBF16AVX512
-		k.GemmF32Cols = gemmF32ColsGeneric(gemmRows512)
 	})
 	override(AVX512BF16, func(k *Kernels) {
 		k.GemmBF16 = gemmBF16AVX512BF16

@@ -134,3 +134,24 @@ func gemmF32ColsGeneric(R int) func(tile, xp, w []float32, ldp, k, nw int, acc b
 		}
 	}
 }
+
+// gemmBF16ColsGeneric is GemmBF16 over the pairs of a packed group: pair (j, p/2) of W, its
+// columns p and p+1, at w[(p/2·ldp + j)·2] (ldp = PackedRows for a group read in place).
+func gemmBF16ColsGeneric(R int) func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool) {
+	return func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool) {
+		for j := range nw {
+			out := tile[j*R : (j+1)*R]
+			if !acc {
+				clear(out)
+			}
+			for p := 0; p < k; p += 2 {
+				q := (p/2*ldp + j) * 2
+				w0, w1 := BF16ToFloat32(w[q]), BF16ToFloat32(w[q+1])
+				pair := xp[p*R : (p+2)*R]
+				for i := range R {
+					out[i] += BF16ToFloat32(pair[2*i])*w0 + BF16ToFloat32(pair[2*i+1])*w1
+				}
+			}
+		}
+	}
+}
