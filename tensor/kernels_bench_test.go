@@ -262,7 +262,9 @@ func BenchmarkVector(b *testing.B) {
 func BenchmarkGemvBF16Packed(b *testing.B) {
 	u, _ := benchPools()
 	benchGemv(b, u, 2, func(k *Kernels) any { return k.GemvBF16Packed },
-		func(kn *Kernels, dst []float32, w []uint16, x []float32) { kn.GemvBF16Packed(dst, w, x, PackedRows*len(x), false) })
+		func(kn *Kernels, dst []float32, w []uint16, x []float32) {
+			kn.GemvBF16Packed(dst, w, x, PackedRows*len(x), false)
+		})
 }
 
 func BenchmarkGemvBF16PackedFast(b *testing.B) {

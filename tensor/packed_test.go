@@ -108,11 +108,6 @@ func TestGemvPacked(t *testing.T) {
 // group of p and requires the decode kernel's outputs exactly.
 func checkPackedGemmIdentical(t *testing.T, name string, impl *Kernels, p []uint16, x, gemv []float32, k int) {
 	t.Helper()
-	if impl.Level != Generic {
-		// Until the FMA decode kernels of gemv_packed_amd64.s are in (this branch keeps the
-		// plain-Go one, a multiply then an add); TestGemmCols checks the GEMM's side.
-		t.Skip("decode kernel not yet FMA at this level")
-	}
 	R, C := impl.GemmRows, impl.GemmCols
 	xp := make([]float32, k*R)
 	impl.PackF32(xp, x, k, 1, k)
@@ -134,9 +129,6 @@ func checkPackedGemmIdentical(t *testing.T, name string, impl *Kernels, p []uint
 				t.Fatalf("%s: GemmF32 gives row %d = %g, the decode kernel %g: not bit-identical", name, r0+j, got, want)
 			}
 		}
-	}
-	if skipColsCheck(impl) {
-		return
 	}
 	for g := range groups {
 		impl.UnpackF32(cols, p[g*PackedRows*k:(g+1)*PackedRows*k], k/2)
@@ -181,7 +173,3 @@ func TestUnpackF32(t *testing.T) {
 		}
 	}
 }
-
-// skipColsCheck is true while a level's GemmF32Cols is still the plain-Go one (the assembly is
-// being written): its unfused chain cannot equal the fused decode kernel.
-func skipColsCheck(impl *Kernels) bool { return impl.Level != Generic }
