@@ -150,55 +150,28 @@ GLOBL q6kPerm<>(SB), RODATA|NOPTR, $32
 //
 // eight sub-blocks per vector operation. Y11 holds the nibble mask.
 
-// Q4K_GROUP dots group g's nibbles (32 bytes at qo(SI)) with the activations at ao(DX) and
+// Q4K_GROUP dots group g's nibbles (32 bytes at qo(P)) with the activations at ao(DX) and
 // ao+32(DX) into lo and hi.
-#define Q4K_GROUP(DOT, qo, ao, lo, hi) \
-	VMOVDQU qo(SI), Y0;     \
+#define Q4K_GROUP(DOT, P, qo, ao, lo, hi) \
+	VMOVDQU qo(P), Y0;      \
 	VPSRLW  $4, Y0, Y1;     \
 	VPAND   Y11, Y0, Y0;    \
 	VPAND   Y11, Y1, Y1;    \
 	DOT(ao(DX), Y0, lo);    \
 	DOT(ao+32(DX), Y1, hi)
 
-#define GEMV_Q4K_Q8(DOT) \
-	MOVQ    dst_base+0(FP), DI      \
-	MOVQ    dst_len+8(FP), R8       \
-	MOVQ    w_base+24(FP), SI       \
-	MOVQ    xq_base+48(FP), R10     \
-	MOVQ    xq_len+56(FP), R14      \
-	SHRQ    $3, R14                 \
-	MOVQ    xd_base+72(FP), R11     \
-	MOVQ    xds_base+96(FP), R12    \
-	VMOVDQU c0F<>(SB), Y11          \
-	TESTQ   R8, R8                  \
-	JEQ     done                    \
-row:                                \
-	MOVQ    R10, DX                 \
-	XORQ    CX, CX                  \
-	VXORPS  Y12, Y12, Y12           \
-sb:                                 \
-	Q4K_GROUP(DOT, 16, 0, Y2, Y3)   \
-	Q4K_GROUP(DOT, 48, 64, Y4, Y5)  \
-	Q4K_GROUP(DOT, 80, 128, Y6, Y7) \
-	Q4K_GROUP(DOT, 112, 192, Y8, Y9) \
-	REDUCE8                         \
-	VCVTDQ2PS Y0, Y0                \
-	Q4K_SCALES(SI)                  \
-	VMULPS  (R11)(CX*1), Y3, Y3     \
-	VFMADD231PS Y0, Y3, Y12         \
-	VFNMADD231PS (R12)(CX*1), Y4, Y12 \
-	ADDQ    $144, SI                \
-	ADDQ    $256, DX                \
-	ADDQ    $32, CX                 \
-	CMPQ    CX, R14                 \
-	JB      sb                      \
-	HSUM1(Y12, X12)                 \
-	ADDQ    $4, DI                  \
-	DECQ    R8                      \
-	JNZ     row                     \
-done:                               \
-	VZEROUPPER                      \
-	RET
+// Q4K_Q8_SB adds the super-block at P times the activations at DX into ACC.
+#define Q4K_Q8_SB(DOT, P, ACC) \
+	Q4K_GROUP(DOT, P, 16, 0, Y2, Y3);    \
+	Q4K_GROUP(DOT, P, 48, 64, Y4, Y5);   \
+	Q4K_GROUP(DOT, P, 80, 128, Y6, Y7);  \
+	Q4K_GROUP(DOT, P, 112, 192, Y8, Y9); \
+	REDUCE8;                             \
+	VCVTDQ2PS    Y0, Y0;                 \
+	Q4K_SCALES(P);                       \
+	VMULPS       (R11)(CX*1), Y3, Y3;    \
+	VFMADD231PS  Y0, Y3, ACC;            \
+	VFNMADD231PS (R12)(CX*1), Y4, ACC
 
 // ---------------------------------------------------------------------------------------
 // Q6_K × Q8Act. Per half of 128 weights: the 6-bit q of weights l, l+32, l+64, l+96 (l <
@@ -209,12 +182,12 @@ done:                               \
 //
 // Y9 holds q6kPerm, Y10 and Y11 the masks 0x30 and 0x0F.
 
-// Q6K_HALF does half h, its ql at qo(SI), qh at ho(SI), scales at so(SI), activations at
+// Q6K_HALF does half h, its ql at qo(P), qh at ho(P), scales at so(P), activations at
 // ao(DX), s16 at so16(R12)(CX*2) and xd at do(R11)(CX*1).
-#define Q6K_HALF(DOT, qo, ho, so, ao, so16, do) \
-	VMOVDQU    qo(SI), Y0;                 \
-	VMOVDQU    qo+32(SI), Y1;              \
-	VMOVDQU    ho(SI), Y2;                 \
+#define Q6K_HALF(DOT, P, ACC, qo, ho, so, ao, so16, do) \
+	VMOVDQU    qo(P), Y0;                 \
+	VMOVDQU    qo+32(P), Y1;              \
+	VMOVDQU    ho(P), Y2;                 \
 	VPAND      Y11, Y0, Y3;                \
 	VPSLLW     $4, Y2, Y4;                 \
 	VPAND      Y10, Y4, Y4;                \
@@ -243,42 +216,104 @@ done:                               \
 	VPSLLD     $5, Y6, Y6;                 \
 	VPSUBD     Y6, Y5, Y5;                 \
 	VCVTDQ2PS  Y5, Y5;                     \
-	VPMOVSXBD  so(SI), Y6;                 \
+	VPMOVSXBD  so(P), Y6;                 \
 	VPERMD     Y6, Y9, Y6;                 \
 	VCVTDQ2PS  Y6, Y6;                     \
-	VPBROADCASTW 208(SI), X7;              \
+	VPBROADCASTW 208(P), X7;              \
 	VCVTPH2PS  X7, Y7;                     \
 	VMULPS     Y7, Y6, Y6;                 \
 	VBROADCASTF128 do(R11)(CX*1), Y7;      \
 	VMULPS     Y7, Y6, Y6;                 \
-	VFMADD231PS Y5, Y6, Y12
+	VFMADD231PS Y5, Y6, ACC
 
-#define GEMV_Q6K_Q8(DOT) \
+// Q6K_Q8_SB adds the super-block at P times the activations at DX into ACC.
+#define Q6K_Q8_SB(DOT, P, ACC) \
+	Q6K_HALF(DOT, P, ACC, 0, 128, 192, 0, 0, 0); \
+	Q6K_HALF(DOT, P, ACC, 64, 160, 200, 128, 32, 16)
+
+// HSUM4 sums the lanes of each of Y12..Y15 and stores the four floats at (DI), (DI)+4q,
+// (DI)+8q and (DI)+12q, q = len(dst)/4: the dst of a group's four rows. Clobbers AX, BX.
+#define HSUM4 \
+	VHADDPS      Y13, Y12, Y12;      \
+	VHADDPS      Y15, Y14, Y14;      \
+	VHADDPS      Y14, Y12, Y12;      \
+	VEXTRACTF128 $1, Y12, X0;        \
+	VADDPS       X0, X12, X0;        \
+	MOVQ         dst_len+8(FP), AX;  \
+	SHRQ         $2, AX;             \
+	VMOVSS       X0, (DI);           \
+	VEXTRACTPS   $1, X0, (DI)(AX*4); \
+	LEAQ         (DI)(AX*8), BX;     \
+	VEXTRACTPS   $2, X0, (BX);       \
+	VEXTRACTPS   $3, X0, (BX)(AX*4)
+
+// GEMV_Q8 is the body of a fast kernel: SB(DOT, P, ACC) the super-block, bb its bytes, s
+// the name of the argument after xd (xds or s16), setup the constant registers. The rows
+// go four at a time, one from each quarter of the rows, so that four sequential streams are
+// in flight (R9 the bytes of a quarter, R13 the second to fourth rows); the last len(dst)%4
+// one at a time.
+#define GEMV_Q8(SB, DOT, bb, s, setup) \
 	MOVQ    dst_base+0(FP), DI      \
 	MOVQ    dst_len+8(FP), R8       \
 	MOVQ    w_base+24(FP), SI       \
 	MOVQ    xq_base+48(FP), R10     \
 	MOVQ    xq_len+56(FP), R14      \
+	MOVQ    R14, R9                 \
+	SHRQ    $8, R9                  \
+	IMULQ   $(bb), R9               \
 	SHRQ    $3, R14                 \
 	MOVQ    xd_base+72(FP), R11     \
-	MOVQ    s16_base+96(FP), R12    \
-	VMOVDQU q6kPerm<>(SB), Y9       \
-	VMOVDQU c30<>(SB), Y10          \
-	VMOVDQU c0F<>(SB), Y11          \
+	MOVQ    s+96(FP), R12           \
+	setup                           \
+	SHRQ    $2, R8                  \
+	IMULQ   R8, R9                  \
 	TESTQ   R8, R8                  \
+	JEQ     groupsDone              \
+group:                              \
+	MOVQ    R10, DX                 \
+	XORQ    CX, CX                  \
+	VXORPS  Y12, Y12, Y12           \
+	VXORPS  Y13, Y13, Y13           \
+	VXORPS  Y14, Y14, Y14           \
+	VXORPS  Y15, Y15, Y15           \
+sb4:                                \
+	SB(DOT, SI, Y12)                \
+	LEAQ    (SI)(R9*1), R13         \
+	SB(DOT, R13, Y13)               \
+	ADDQ    R9, R13                 \
+	SB(DOT, R13, Y14)               \
+	ADDQ    R9, R13                 \
+	SB(DOT, R13, Y15)               \
+	ADDQ    $(bb), SI               \
+	ADDQ    $256, DX                \
+	ADDQ    $32, CX                 \
+	CMPQ    CX, R14                 \
+	JB      sb4                     \
+	HSUM4                           \
+	ADDQ    $4, DI                  \
+	DECQ    R8                      \
+	JNZ     group                   \
+groupsDone:                         \
+	LEAQ    (R9)(R9*2), AX          \
+	ADDQ    AX, SI                  \
+	MOVQ    dst_len+8(FP), R8       \
+	MOVQ    R8, AX                  \
+	SHRQ    $2, AX                  \
+	LEAQ    (AX)(AX*2), AX          \
+	LEAQ    (DI)(AX*4), DI          \
+	ANDQ    $3, R8                  \
 	JEQ     done                    \
 row:                                \
 	MOVQ    R10, DX                 \
 	XORQ    CX, CX                  \
 	VXORPS  Y12, Y12, Y12           \
-sb:                                 \
-	Q6K_HALF(DOT, 0, 128, 192, 0, 0, 0)          \
-	Q6K_HALF(DOT, 64, 160, 200, 128, 32, 16)     \
-	ADDQ    $210, SI                \
+sb1:                                \
+	SB(DOT, SI, Y12)                \
+	ADDQ    $(bb), SI               \
 	ADDQ    $256, DX                \
 	ADDQ    $32, CX                 \
 	CMPQ    CX, R14                 \
-	JB      sb                      \
+	JB      sb1                     \
 	HSUM1(Y12, X12)                 \
 	ADDQ    $4, DI                  \
 	DECQ    R8                      \
@@ -287,24 +322,32 @@ done:                               \
 	VZEROUPPER                      \
 	RET
 
+#define Q4K_SETUP \
+	VMOVDQU c0F<>(SB), Y11
+
+#define Q6K_SETUP \
+	VMOVDQU q6kPerm<>(SB), Y9; \
+	VMOVDQU c30<>(SB), Y10;    \
+	VMOVDQU c0F<>(SB), Y11
+
 // The macros above name the arguments of the kernels below, so these come after them all
 // (go vet attributes a macro's lines to the TEXT before it).
 
 // func gemvQ4_KQ8AVX2(dst []float32, w []byte, xq []int8, xd, xds []float32)
 TEXT ·gemvQ4_KQ8AVX2(SB), NOSPLIT, $0-120
-	GEMV_Q4K_Q8(DOT_AVX2)
+	GEMV_Q8(Q4K_Q8_SB, DOT_AVX2, 144, xds_base, Q4K_SETUP)
 
 // func gemvQ4_KQ8VNNI(dst []float32, w []byte, xq []int8, xd, xds []float32)
 TEXT ·gemvQ4_KQ8VNNI(SB), NOSPLIT, $0-120
-	GEMV_Q4K_Q8(DOT_VNNI)
+	GEMV_Q8(Q4K_Q8_SB, DOT_VNNI, 144, xds_base, Q4K_SETUP)
 
 // func gemvQ6_KQ8AVX2(dst []float32, w []byte, xq []int8, xd []float32, s16 []int32)
 TEXT ·gemvQ6_KQ8AVX2(SB), NOSPLIT, $0-120
-	GEMV_Q6K_Q8(DOT_AVX2)
+	GEMV_Q8(Q6K_Q8_SB, DOT_AVX2, 210, s16_base, Q6K_SETUP)
 
 // func gemvQ6_KQ8VNNI(dst []float32, w []byte, xq []int8, xd []float32, s16 []int32)
 TEXT ·gemvQ6_KQ8VNNI(SB), NOSPLIT, $0-120
-	GEMV_Q6K_Q8(DOT_VNNI)
+	GEMV_Q8(Q6K_Q8_SB, DOT_VNNI, 210, s16_base, Q6K_SETUP)
 
 // ---------------------------------------------------------------------------------------
 // Q4_K × float32. Per super-block Q4K_SCALES's d·sc and dmin·m go to the stack (0(SP) and
