@@ -2,8 +2,8 @@
 
 package tensor
 
-// Assembly matrix-vector products over Q4_K and Q6_K weights (qgemv.go specifies them; the
-// block layouts are in q4_k.go and q6_k.go). qgemv_qk_amd64.s says how each works.
+// Assembly matrix-vector products over Q4_K, Q5_K and Q6_K weights (qgemv.go specifies
+// them; the block layouts are in q4_k.go, q5_k.go and q6_k.go). qgemv_qk_amd64.s says how each works.
 //
 // Every kernel runs over 256-bit vectors, also at the AVX-512 level: on the AMD Zen 4 the
 // project runs on, a 512-bit operation costs two 256-bit ones, and a super-block's natural
@@ -19,12 +19,15 @@ func init() {
 	override(AVX2, func(k *Kernels) {
 		k.GemvQ4_K = gemvQ4_KAVX2Checked
 		k.GemvQ6_K = gemvQ6_KAVX2Checked
+		k.GemvQ5_K = gemvQ5_KAVX2Checked
 		k.GemvQ4_KQ8 = gemvQ4_KQ8AVX2Checked
+		k.GemvQ5_KQ8 = gemvQ5_KQ8AVX2Checked
 		k.GemvQ6_KQ8 = gemvQ6_KQ8AVX2Checked
 	})
 	override(AVX512, func(k *Kernels) {
 		if hostCPU().Features.AVX512VNNI {
 			k.GemvQ4_KQ8 = gemvQ4_KQ8VNNIChecked
+			k.GemvQ5_KQ8 = gemvQ5_KQ8VNNIChecked
 			k.GemvQ6_KQ8 = gemvQ6_KQ8VNNIChecked
 		}
 	})
@@ -58,6 +61,15 @@ func gemvQ4_KAVX2Checked(dst []float32, w []byte, x []float32) {
 	gemvQ4_KAVX2(dst, w, x)
 }
 
+func gemvQ5_KAVX2Checked(dst []float32, w []byte, x []float32) {
+	checkQK(Q5_K, len(dst), len(x), len(w))
+	if len(x) == 0 {
+		clear(dst)
+		return
+	}
+	gemvQ5_KAVX2(dst, w, x)
+}
+
 func gemvQ6_KAVX2Checked(dst []float32, w []byte, x []float32) {
 	checkQK(Q6_K, len(dst), len(x), len(w))
 	if len(x) == 0 {
@@ -85,6 +97,26 @@ func gemvQ4_KQ8VNNIChecked(dst []float32, w []byte, a *Q8Act) {
 		return
 	}
 	gemvQ4_KQ8VNNI(dst, w, a.Q, a.D, a.DS)
+}
+
+func gemvQ5_KQ8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
+	checkQK(Q5_K, len(dst), a.Len(), len(w))
+	checkQ8Act(a)
+	if a.Len() == 0 {
+		clear(dst)
+		return
+	}
+	gemvQ5_KQ8AVX2(dst, w, a.Q, a.D, a.DS)
+}
+
+func gemvQ5_KQ8VNNIChecked(dst []float32, w []byte, a *Q8Act) {
+	checkQK(Q5_K, len(dst), a.Len(), len(w))
+	checkQ8Act(a)
+	if a.Len() == 0 {
+		clear(dst)
+		return
+	}
+	gemvQ5_KQ8VNNI(dst, w, a.Q, a.D, a.DS)
 }
 
 func gemvQ6_KQ8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
@@ -125,6 +157,24 @@ func gemvQ6_KQ8VNNIChecked(dst []float32, w []byte, a *Q8Act) {
 //go:noescape
 func gemvQ4_KAVX2(dst []float32, w []byte, x []float32)
 
+// gemvQ5_KAVX2 computes, with k = len(x) a positive multiple of 256 and w holding len(dst)
+// rows of k/256 Q5_K super-blocks,
+//
+//	for r := range dst {
+//		var s float32
+//		for b := range k / 256 {
+//			dequantizeQ5_K(buf[:], w[(r*k/256+b)*176:])
+//			s += dotGeneric(buf[:], x[256*b:])
+//		}
+//		dst[r] = s
+//	}
+//
+// summing in another order, each weight d·sc·q − dmin·m formed with one FMA (the twin is
+// gemvQuantGeneric(Q5_K)).
+//
+//go:noescape
+func gemvQ5_KAVX2(dst []float32, w []byte, x []float32)
+
 // gemvQ6_KAVX2 computes, with k = len(x) a positive multiple of 256 and w holding len(dst)
 // rows of k/256 Q6_K super-blocks,
 //
@@ -159,6 +209,22 @@ func gemvQ4_KQ8AVX2(dst []float32, w []byte, xq []int8, xd, xds []float32)
 //
 //go:noescape
 func gemvQ4_KQ8VNNI(dst []float32, w []byte, xq []int8, xd, xds []float32)
+
+// gemvQ5_KQ8AVX2 computes, with k = len(xq) a positive multiple of 256 and w holding
+// len(dst) rows of k/256 Q5_K super-blocks,
+//
+//	gemvQ5_KQ8Generic(dst, w, &Q8Act{Q: xq, D: xd, DS: xds})
+//
+// each sub-block's integer sum exact (VPMADDUBSW, VPMADDWD), the float32 terms summed in
+// another order.
+//
+//go:noescape
+func gemvQ5_KQ8AVX2(dst []float32, w []byte, xq []int8, xd, xds []float32)
+
+// gemvQ5_KQ8VNNI computes what gemvQ5_KQ8AVX2 does, the integer sums with VPDPBUSD.
+//
+//go:noescape
+func gemvQ5_KQ8VNNI(dst []float32, w []byte, xq []int8, xd, xds []float32)
 
 // gemvQ6_KQ8AVX2 computes, with k = len(xq) a positive multiple of 256 and w holding
 // len(dst) rows of k/256 Q6_K super-blocks,

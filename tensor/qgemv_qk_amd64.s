@@ -2,8 +2,8 @@
 
 #include "textflag.h"
 
-// Matrix-vector products over Q4_K and Q6_K weights, 256-bit vectors. See qgemv_qk_amd64.go
-// and, for the block layouts, q4_k.go and q6_k.go.
+// Matrix-vector products over Q4_K, Q5_K and Q6_K weights, 256-bit vectors. See qgemv_qk_amd64.go
+// and, for the block layouts, q4_k.go, q5_k.go and q6_k.go.
 //
 // Each kernel walks the rows in order and each row's super-blocks in order, one super-block
 // per loop iteration, with one float32 accumulator per row (the exact kernels keep four, one
@@ -30,6 +30,12 @@ DATA c30<>+8(SB)/8, $0x3030303030303030
 DATA c30<>+16(SB)/8, $0x3030303030303030
 DATA c30<>+24(SB)/8, $0x3030303030303030
 GLOBL c30<>(SB), RODATA|NOPTR, $32
+
+DATA c10<>+0(SB)/8, $0x1010101010101010
+DATA c10<>+8(SB)/8, $0x1010101010101010
+DATA c10<>+16(SB)/8, $0x1010101010101010
+DATA c10<>+24(SB)/8, $0x1010101010101010
+GLOBL c10<>(SB), RODATA|NOPTR, $32
 
 // ones16 is sixteen int16 ones, for VPMADDWD to add pairs of VPMADDUBSW's sums.
 DATA ones16<>+0(SB)/8, $0x0001000100010001
@@ -166,6 +172,42 @@ GLOBL q6kPerm<>(SB), RODATA|NOPTR, $32
 	Q4K_GROUP(DOT, P, 48, 64, Y4, Y5);   \
 	Q4K_GROUP(DOT, P, 80, 128, Y6, Y7);  \
 	Q4K_GROUP(DOT, P, 112, 192, Y8, Y9); \
+	REDUCE8;                             \
+	VCVTDQ2PS    Y0, Y0;                 \
+	Q4K_SCALES(P);                       \
+	VMULPS       (R11)(CX*1), Y3, Y3;    \
+	VFMADD231PS  Y0, Y3, ACC;            \
+	VFNMADD231PS (R12)(CX*1), Y4, ACC
+
+// ---------------------------------------------------------------------------------------
+// Q5_K × Q8Act: Q4_K's with the fifth bits. Bits 2g and 2g+1 of qh[l] are those of group
+// g's weights l and l+32; Y10 holds qh shifted right by 2g (in 16-bit lanes, whose spill
+// from the byte above never reaches bits 0-1), and each group moves its two bits to bit 4.
+
+// Q5K_GROUP dots group g's 5-bit weights (nibbles at qo(P), fifth bits in Y10) with the
+// activations at ao(DX) and ao+32(DX) into lo and hi, which serve as temporaries first.
+#define Q5K_GROUP(DOT, P, qo, ao, lo, hi) \
+	VMOVDQU qo(P), Y0;            \
+	VPSRLW  $4, Y0, Y1;           \
+	VPAND   Y11, Y0, Y0;          \
+	VPAND   Y11, Y1, Y1;          \
+	VPSLLW  $4, Y10, lo;          \
+	VPAND   c10<>(SB), lo, lo;    \
+	VPOR    lo, Y0, Y0;           \
+	VPSLLW  $3, Y10, hi;          \
+	VPAND   c10<>(SB), hi, hi;    \
+	VPOR    hi, Y1, Y1;           \
+	VPSRLW  $2, Y10, Y10;         \
+	DOT(ao(DX), Y0, lo);          \
+	DOT(ao+32(DX), Y1, hi)
+
+// Q5K_Q8_SB adds the super-block at P times the activations at DX into ACC.
+#define Q5K_Q8_SB(DOT, P, ACC) \
+	VMOVDQU      16(P), Y10;             \
+	Q5K_GROUP(DOT, P, 48, 0, Y2, Y3);    \
+	Q5K_GROUP(DOT, P, 80, 64, Y4, Y5);   \
+	Q5K_GROUP(DOT, P, 112, 128, Y6, Y7); \
+	Q5K_GROUP(DOT, P, 144, 192, Y8, Y9); \
 	REDUCE8;                             \
 	VCVTDQ2PS    Y0, Y0;                 \
 	Q4K_SCALES(P);                       \
@@ -340,6 +382,14 @@ TEXT ·gemvQ4_KQ8AVX2(SB), NOSPLIT, $0-120
 // func gemvQ4_KQ8VNNI(dst []float32, w []byte, xq []int8, xd, xds []float32)
 TEXT ·gemvQ4_KQ8VNNI(SB), NOSPLIT, $0-120
 	GEMV_Q8(Q4K_Q8_SB, DOT_VNNI, 144, xds_base, Q4K_SETUP)
+
+// func gemvQ5_KQ8AVX2(dst []float32, w []byte, xq []int8, xd, xds []float32)
+TEXT ·gemvQ5_KQ8AVX2(SB), NOSPLIT, $0-120
+	GEMV_Q8(Q5K_Q8_SB, DOT_AVX2, 176, xds_base, Q4K_SETUP)
+
+// func gemvQ5_KQ8VNNI(dst []float32, w []byte, xq []int8, xd, xds []float32)
+TEXT ·gemvQ5_KQ8VNNI(SB), NOSPLIT, $0-120
+	GEMV_Q8(Q5K_Q8_SB, DOT_VNNI, 176, xds_base, Q4K_SETUP)
 
 // func gemvQ6_KQ8AVX2(dst []float32, w []byte, xq []int8, xd []float32, s16 []int32)
 TEXT ·gemvQ6_KQ8AVX2(SB), NOSPLIT, $0-120
@@ -527,6 +577,89 @@ sb:
 	VADDPS  Y11, Y10, Y10
 	VADDPS  Y10, Y8, Y8
 	HSUM1(Y8, X8)
+	ADDQ    $4, DI
+	DECQ    R8
+	JNZ     row
+
+done:
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------------------
+// Q5_K × float32: Q4_K's with the fifth bits, VPMOVZXBD of qh beside each 8 bytes of
+// nibbles, bits 2g and 2g+1 moved to bit 4 (Y10 holds 0x10 in every byte).
+
+// Q5K_X8 does bytes 8i..8i+7 of group g (nibbles at qo(SI), fifth bits at ho(SI), shifted
+// right by sh = 2g), lo and hi the accumulators.
+#define Q5K_X8(qo, ho, sh, xo, lo, hi) \
+	VPMOVZXBD   qo(SI), Y0;       \
+	VPMOVZXBD   ho(SI), Y6;       \
+	VPAND       Y11, Y0, Y1;      \
+	VPSRLD      $4, Y0, Y0;       \
+	VPSRLD      $(sh), Y6, Y6;    \
+	VPSLLD      $4, Y6, Y7;       \
+	VPAND       Y10, Y7, Y7;      \
+	VPOR        Y7, Y1, Y1;       \
+	VPSLLD      $3, Y6, Y7;       \
+	VPAND       Y10, Y7, Y7;      \
+	VPOR        Y7, Y0, Y0;       \
+	VCVTDQ2PS   Y1, Y1;           \
+	VCVTDQ2PS   Y0, Y0;           \
+	VFMSUB213PS Y3, Y2, Y1;       \
+	VFMSUB213PS Y5, Y4, Y0;       \
+	VFMADD231PS xo(DX), Y1, lo;   \
+	VFMADD231PS xo+128(DX), Y0, hi
+
+// Q5K_G does group g: sub-blocks 2g and 2g+1 (scales at so(SP) and so+4(SP)), 32 bytes of
+// nibbles at qo(SI), the fifth bits shifted by sh, x at xo(DX).
+#define Q5K_G(qo, sh, so, xo) \
+	VBROADCASTSS so(SP), Y2;                 \
+	VBROADCASTSS so+32(SP), Y3;              \
+	VBROADCASTSS so+4(SP), Y4;               \
+	VBROADCASTSS so+36(SP), Y5;              \
+	Q5K_X8(qo, 16, sh, xo, Y12, Y13);        \
+	Q5K_X8(qo+8, 24, sh, xo+32, Y14, Y15);   \
+	Q5K_X8(qo+16, 32, sh, xo+64, Y12, Y13);  \
+	Q5K_X8(qo+24, 40, sh, xo+96, Y14, Y15)
+
+// func gemvQ5_KAVX2(dst []float32, w []byte, x []float32)
+TEXT ·gemvQ5_KAVX2(SB), NOSPLIT, $64-72
+	MOVQ    dst_base+0(FP), DI
+	MOVQ    dst_len+8(FP), R8
+	MOVQ    w_base+24(FP), SI
+	MOVQ    x_base+48(FP), R10
+	MOVQ    x_len+56(FP), R14
+	SHRQ    $8, R14
+	VMOVDQU c0F<>(SB), Y11
+	VMOVDQU c10<>(SB), Y10
+	TESTQ   R8, R8
+	JEQ     done
+
+row:
+	MOVQ    R10, DX
+	MOVQ    R14, CX
+	VXORPS  Y12, Y12, Y12
+	VXORPS  Y13, Y13, Y13
+	VXORPS  Y14, Y14, Y14
+	VXORPS  Y15, Y15, Y15
+
+sb:
+	Q4K_SCALES(SI)
+	VMOVUPS Y3, 0(SP)
+	VMOVUPS Y4, 32(SP)
+	Q5K_G(48, 0, 0, 0)
+	Q5K_G(80, 2, 8, 256)
+	Q5K_G(112, 4, 16, 512)
+	Q5K_G(144, 6, 24, 768)
+	ADDQ    $176, SI
+	ADDQ    $1024, DX
+	DECQ    CX
+	JNZ     sb
+
+	VADDPS  Y13, Y12, Y12
+	VADDPS  Y15, Y14, Y14
+	VADDPS  Y14, Y12, Y12
+	HSUM1(Y12, X12)
 	ADDQ    $4, DI
 	DECQ    R8
 	JNZ     row

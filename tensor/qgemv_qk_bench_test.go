@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// BenchmarkGemvQK runs the Q4_K and Q6_K matrix-vector products, exact and fast, of every
+// BenchmarkGemvQK runs the Q4_K, Q5_K and Q6_K matrix-vector products, exact and fast, of every
 // implementation whose kernel differs from the level below, at k = 3072 over two sizes of
 // weights: 64 MiB, twice this project's largest L3, streamed from memory as in decoding, and
 // 256 KiB, which stays in L2 and shows the kernel's own ceiling. MB/s counts weight bytes.
@@ -19,7 +19,7 @@ func BenchmarkGemvQK(b *testing.B) {
 	const k = 3072
 	rng := rand.New(rand.NewPCG(9, 9))
 	x := randSlice(rng, k, 1)
-	for _, dt := range []DType{Q4_K, Q6_K} {
+	for _, dt := range []DType{Q4_K, Q5_K, Q6_K} {
 		rowBytes := dt.Bytes(k)
 		// 64 rows quantized once, copied through the whole matrix.
 		seed := make([]byte, 64*rowBytes)
