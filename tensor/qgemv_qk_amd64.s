@@ -2,17 +2,16 @@
 
 #include "textflag.h"
 
-// Matrix-vector products over Q4_K, Q5_K and Q6_K weights, 256-bit vectors. See qgemv_qk_amd64.go
-// and, for the block layouts, q4_k.go, q5_k.go and q6_k.go.
+// Matrix-vector products over Q4_K, Q5_K and Q6_K weights, 256-bit vectors. See
+// qgemv_qk_amd64.go and, for the block layouts, q4_k.go, q5_k.go and q6_k.go.
 //
-// Each kernel walks the rows in order and each row's super-blocks in order, one super-block
-// per loop iteration, with one float32 accumulator per row (the exact kernels keep four, one
-// per stream of FMAs). Registers shared by the kernels:
+// One loop iteration does one super-block of a row (of four rows, in the fast kernels).
+// Registers shared by the kernels:
 //
-//	DI  dst (walks)   R8  rows left   SI  the super-block (walks through all of w)
+//	DI  dst (walks)   R8  rows or groups left   SI  the super-block (walks)   R13 rows 2-4
 //	DX  x or xq (walks, one super-block per iteration)   R10 x or xq of the row's start
 //	CX  byte offset of the super-block's scales in xd (32 per super-block)   R14 its end
-//	R11 xd   R12 xds or s16
+//	R11 xd   R12 xds or s16   R9 bytes of a quarter of the rows (fast kernels)
 //
 // The fast kernels form each sub-block's integer sum as eight int32 lanes (DOT_VNNI or
 // DOT_AVX2, 4 byte products a lane), then add the lanes of eight sub-blocks into one vector,
