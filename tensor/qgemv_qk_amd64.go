@@ -46,13 +46,6 @@ func checkQK(dt DType, rows, k, nw int) {
 	}
 }
 
-// checkQ8Act panics unless a's per-block slices cover its values.
-func checkQ8Act(a *Q8Act) {
-	k := a.Len()
-	if len(a.D) < k/32 || len(a.DS) < k/32 || len(a.S16) < k/16 {
-		panic("tensor: Q8Act scales shorter than its values")
-	}
-}
 
 func gemvQ4_KAVX2Checked(dst []float32, w []byte, x []float32) {
 	checkQK(Q4_K, len(dst), len(x), len(w))
@@ -83,7 +76,7 @@ func gemvQ6_KAVX2Checked(dst []float32, w []byte, x []float32) {
 
 func gemvQ4_KQ8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
 	checkQK(Q4_K, len(dst), a.Len(), len(w))
-	checkQ8Act(a)
+	checkQ8Act(a, a.Len())
 	if a.Len() == 0 {
 		clear(dst)
 		return
@@ -93,7 +86,7 @@ func gemvQ4_KQ8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
 
 func gemvQ4_KQ8VNNIChecked(dst []float32, w []byte, a *Q8Act) {
 	checkQK(Q4_K, len(dst), a.Len(), len(w))
-	checkQ8Act(a)
+	checkQ8Act(a, a.Len())
 	if a.Len() == 0 {
 		clear(dst)
 		return
@@ -103,7 +96,7 @@ func gemvQ4_KQ8VNNIChecked(dst []float32, w []byte, a *Q8Act) {
 
 func gemvQ5_KQ8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
 	checkQK(Q5_K, len(dst), a.Len(), len(w))
-	checkQ8Act(a)
+	checkQ8Act(a, a.Len())
 	if a.Len() == 0 {
 		clear(dst)
 		return
@@ -113,7 +106,7 @@ func gemvQ5_KQ8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
 
 func gemvQ5_KQ8VNNIChecked(dst []float32, w []byte, a *Q8Act) {
 	checkQK(Q5_K, len(dst), a.Len(), len(w))
-	checkQ8Act(a)
+	checkQ8Act(a, a.Len())
 	if a.Len() == 0 {
 		clear(dst)
 		return
@@ -123,7 +116,7 @@ func gemvQ5_KQ8VNNIChecked(dst []float32, w []byte, a *Q8Act) {
 
 func gemvQ6_KQ8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
 	checkQK(Q6_K, len(dst), a.Len(), len(w))
-	checkQ8Act(a)
+	checkQ8Act(a, a.Len())
 	if a.Len() == 0 {
 		clear(dst)
 		return
@@ -133,7 +126,7 @@ func gemvQ6_KQ8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
 
 func gemvQ6_KQ8VNNIChecked(dst []float32, w []byte, a *Q8Act) {
 	checkQK(Q6_K, len(dst), a.Len(), len(w))
-	checkQ8Act(a)
+	checkQ8Act(a, a.Len())
 	if a.Len() == 0 {
 		clear(dst)
 		return
