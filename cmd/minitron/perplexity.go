@@ -32,8 +32,8 @@ second half is scored: the tokens at positions ⌊ctx/2⌋+1 … ctx−1, each g
 ` + "`minitron score -from ⌊ctx/2⌋+1`" + ` gives them. The perplexity is exp of the mean negative
 log-likelihood over them, in float64, with its standard error.
 
-With -kl-divergence a base model is loaded too: -base-model, or by default the same -model
-without -quant, in exact precision. At every scored position both next-token distributions
+With -kl-divergence a base model is loaded too: -base-model (of the same tokenizer), or by
+default the same -model without -quant, in exact precision. At every scored position both next-token distributions
 are computed and compared in float64: KL(base ‖ model), whether their most likely tokens
 agree, and both perplexities. Each chunk's logits are streamed 16 rows at a time from each
 model: no chunk's logits are held whole. Progress goes to stderr, one line a chunk.`
@@ -77,8 +77,8 @@ func runPerplexity(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer m.Close()
-	if max := m.Config().MaxPositions; *nctx > max {
-		return usagef("-ctx %d exceeds the model's context of %d (max_position_embeddings)", *nctx, max)
+	if n := m.Config().MaxPositions; *nctx > n {
+		return usagef("-ctx %d exceeds the model's context of %d (max_position_embeddings)", *nctx, n)
 	}
 	ids := m.Tokenizer.Encode(string(b))
 	chunks := len(ids) / *nctx
@@ -103,8 +103,8 @@ func runPerplexity(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if bv, v := base.Config().VocabSize, m.Config().VocabSize; bv != v {
 			return usagef("-base-model %s has a vocabulary of %d, the model %d: the distributions do not compare", bf.model, bv, v)
 		}
-		if max := base.Config().MaxPositions; *nctx > max {
-			return usagef("-ctx %d exceeds the base model's context of %d (max_position_embeddings)", *nctx, max)
+		if n := base.Config().MaxPositions; *nctx > n {
+			return usagef("-ctx %d exceeds the base model's context of %d (max_position_embeddings)", *nctx, n)
 		}
 	}
 

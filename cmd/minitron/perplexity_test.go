@@ -125,18 +125,29 @@ func TestPerplexityKLDivergence(t *testing.T) {
 }
 
 // -quant's model against its unquantized base: the base is the model as stored, in exact
-// precision, whatever -quant and -precision say; the divergence is finite and small.
-// (Until quantization at load is in the build, -quant changes nothing and the KL is 0.)
+// precision, whatever -quant and -precision say; the divergence is finite and within bounds
+// set from a quantize-dequantize round trip of small-c's weights (its random weights are
+// spread out on purpose, so they quantize worse than trained ones), at -ctx 32: Q8_0 mean KL
+// 0.0010, top-1 100 %; Q4_K (the head Q6_K) 0.16 and 67 %. Until quantization at load is in
+// the build, -quant changes nothing and the KL is 0, as the log says.
 func TestPerplexityQuantBase(t *testing.T) {
 	model, file := modelDir("small-c"), pplFile(t)
 	alone := runPPL(t, "-model", model, "-f", file, "-ctx", "32")
-	for _, q := range []string{"q8_0", "q4_k"} {
-		r := runPPL(t, "-model", model, "-f", file, "-ctx", "32", "-quant", q, "-precision", "fast", "-kl-divergence")
+	for _, c := range []struct {
+		quant       string
+		maxKL, top1 float64
+	}{{"q8_0", 0.01, 0.9}, {"q4_k", 0.5, 0.4}} {
+		r := runPPL(t, "-model", model, "-f", file, "-ctx", "32", "-quant", c.quant, "-kl-divergence")
 		k := r.KL
-		if r.Quant != q || k == nil || k.BasePerplexity != alone.Perplexity || !(k.Mean >= 0 && k.Mean < 1) || !(k.Top1 > 0.5) || math.IsNaN(r.Perplexity) {
-			t.Errorf("%s: %+v, %+v; unquantized perplexity %v", q, r, k, alone.Perplexity)
+		if r.Quant != c.quant || k == nil || k.BasePerplexity != alone.Perplexity || !(k.Mean >= 0 && k.Mean < c.maxKL) || !(k.Top1 >= c.top1) || math.IsNaN(r.Perplexity) {
+			t.Errorf("%s: %+v, %+v; unquantized perplexity %v", c.quant, r, k, alone.Perplexity)
 		}
-		t.Logf("%s, fast: perplexity %.4f (base %.4f), mean KL %.3g, max %.3g, top-1 %.1f%%", q, r.Perplexity, k.BasePerplexity, k.Mean, k.Max, 100*k.Top1)
+		t.Logf("%s: perplexity %.4f (base %.4f), mean KL %.3g, max %.3g, top-1 %.1f%%", c.quant, r.Perplexity, k.BasePerplexity, k.Mean, k.Max, 100*k.Top1)
+	}
+	// Fast precision against the exact base: rounding, not quantization.
+	r := runPPL(t, "-model", model, "-f", file, "-ctx", "32", "-precision", "fast", "-kl-divergence")
+	if k := r.KL; k == nil || k.BasePerplexity != alone.Perplexity || !(k.Mean >= 0 && k.Mean < 0.01) || r.Precision != "fast" {
+		t.Errorf("fast: %+v, %+v", r, k)
 	}
 }
 
