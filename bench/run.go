@@ -30,7 +30,10 @@ type Options struct {
 	BatchContext int
 	Mix          MixOptions // a prefill/decode mix under the engine; Decoding 0 leaves it out
 	Seed         uint64
-	Log          io.Writer // progress lines; may be nil
+	// Quant names the mix src's matrices are in (nemotron.NoQuant: as the checkpoint stores
+	// them), for the report; the bytes read and the read reference follow src's own dtypes.
+	Quant nemotron.Quant
+	Log   io.Writer // progress lines; may be nil
 	// WarmUp runs each length once untimed before timing it: a prefill, and one decoded token
 	// from a decode context. A GPU backend always warms up (its first call at a shape grows
 	// scratch memory and has cuBLAS choose its algorithms); the CPU only when asked, so that
@@ -50,7 +53,9 @@ type Report struct {
 	Backend         string             `json:"backend"`
 	CPU             string             `json:"cpu"` // the host's vendor, family, caches and kernel level
 	Params          int64              `json:"params"`
-	Prefill         map[string]float64 `json:"prefill_tok_s"` // by prompt length
+	Quant           string             `json:"quant"`          // the mix (Options.Quant), "none" when unquantized
+	Formats         map[string]int     `json:"weight_formats"` // matrices (the embedding among them) by dtype
+	Prefill         map[string]float64 `json:"prefill_tok_s"`  // by prompt length
 	Decode          map[string]float64 `json:"decode_tok_s_by_context"`
 	Prefill512      float64            `json:"prefill512_tok_s"`
 	DecodeTokS      float64            `json:"decode_tok_s"` // at the shortest context
@@ -75,7 +80,8 @@ type Report struct {
 }
 
 // DecodeBytes is what one decoded token reads: every matrix except the embedding table, of
-// which it reads one row (all of it when the head shares the table).
+// which it reads one row (all of it when the head shares the table), each in its own dtype
+// (a block format's row is its blocks, scales included).
 func DecodeBytes(cfg nemotron.Config, src nemotron.Source) int64 {
 	var n int64
 	for _, p := range cfg.Params() {
@@ -88,6 +94,17 @@ func DecodeBytes(cfg nemotron.Config, src nemotron.Source) int64 {
 			continue
 		}
 		n += int64(len(t.Data))
+	}
+	return n
+}
+
+// Formats counts src's matrices, the embedding table among them, by dtype: the mix as it is.
+func Formats(cfg nemotron.Config, src nemotron.Source) map[string]int {
+	n := map[string]int{}
+	for _, p := range cfg.Params() {
+		if t, _, ok := src.Tensor(p.Name); ok && len(p.Shape) == 2 {
+			n[t.DType.String()]++
+		}
 	}
 	return n
 }
@@ -112,6 +129,8 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 		Prefill:     map[string]float64{},
 		Decode:      map[string]float64{},
 		WeightBytes: DecodeBytes(cfg, src),
+		Quant:       cmp.Or(string(opts.Quant), "none"),
+		Formats:     Formats(cfg, src),
 	}
 	longest := opts.DecodeTokens
 	for _, p := range opts.Prompts {

@@ -29,12 +29,33 @@ const blockElems = 1 << 20
 // trained weights; LayerNorm1P keeps activations in range), using threads goroutines.
 // LayerNorm weights and biases are zero: a plain LayerNorm.
 func RandomWeights(cfg nemotron.Config, seed uint64, threads int) (*Weights, error) {
+	return RandomWeightsIn(cfg, seed, threads, nil)
+}
+
+// A Format says which dtype a tensor is stored in: a quantization mix (nemotron.Quant's). It
+// is asked about the matrices and the embedding table; the norms stay BF16.
+type Format func(nemotron.Param) tensor.DType
+
+// RandomWeightsIn is RandomWeights with each matrix and the embedding in the dtype format
+// gives it (nil: BF16 throughout), the blocks of a block format made random directly (see
+// fillBlocks): quantizing 4.2 billion random weights with Q4_K's search would take minutes,
+// and a benchmark only needs weights of the right size and scale. BF16 tensors are those of
+// RandomWeights, bit for bit, whatever the format of the others.
+func RandomWeightsIn(cfg nemotron.Config, seed uint64, threads int, format Format) (*Weights, error) {
 	params := cfg.Params()
+	dtypes := make([]tensor.DType, len(params))
 	offsets := make([]int, len(params))
 	size := 0
 	for i, p := range params {
+		dtypes[i] = tensor.BF16
+		if format != nil && len(p.Shape) == 2 {
+			dtypes[i] = format(p)
+		}
+		if dt := dtypes[i]; dt.Quantized() && p.Shape[len(p.Shape)-1]%dt.BlockSize() != 0 {
+			return nil, fmt.Errorf("%s: rows of %d are not a whole number of %s blocks of %d", p.Name, p.Shape[len(p.Shape)-1], dt, dt.BlockSize())
+		}
 		offsets[i] = size
-		size += (tensor.NumElements(p.Shape)*2 + 63) &^ 63 // 64-byte aligned starts
+		size += (dtypes[i].Bytes(tensor.NumElements(p.Shape)) + 63) &^ 63 // 64-byte aligned starts
 	}
 	mem, err := mmap.Anonymous(size)
 	if err != nil {
@@ -42,20 +63,25 @@ func RandomWeights(cfg nemotron.Config, seed uint64, threads int) (*Weights, err
 	}
 	w := &Weights{mem: mem, tensors: make(map[string]tensor.Host, len(params))}
 	buf := mem.Bytes()
-	var matrices [][]byte
+	type matrix struct {
+		data []byte
+		dt   tensor.DType
+	}
+	var matrices []matrix
 	for i, p := range params {
-		n := tensor.NumElements(p.Shape)
-		data := buf[offsets[i] : offsets[i]+2*n : offsets[i]+2*n]
-		w.tensors[p.Name] = tensor.Host{DType: tensor.BF16, Shape: p.Shape, Data: data}
+		n := dtypes[i].Bytes(tensor.NumElements(p.Shape))
+		data := buf[offsets[i] : offsets[i]+n : offsets[i]+n]
+		w.tensors[p.Name] = tensor.Host{DType: dtypes[i], Shape: p.Shape, Data: data}
 		w.names = append(w.names, p.Name)
 		if len(p.Shape) == 2 {
-			matrices = append(matrices, data)
+			matrices = append(matrices, matrix{data, dtypes[i]})
 		}
 	}
 
-	// Fill blocks of every matrix on threads goroutines.
+	// Fill blocks of every matrix on threads goroutines; a job is blockElems weights.
 	type job struct {
 		data  []byte
+		dt    tensor.DType
 		block int
 	}
 	jobs := make(chan job, 64)
@@ -63,14 +89,19 @@ func RandomWeights(cfg nemotron.Config, seed uint64, threads int) (*Weights, err
 	for range max(threads, 1) {
 		wg.Go(func() {
 			for j := range jobs {
-				fill(j.data, seed, uint64(j.block))
+				if j.dt == tensor.BF16 {
+					fill(j.data, seed, uint64(j.block))
+				} else {
+					fillBlocks(j.data, j.dt, seed, uint64(j.block))
+				}
 			}
 		})
 	}
 	block := 0
 	for _, m := range matrices {
-		for off := 0; off < len(m); off += 2 * blockElems {
-			jobs <- job{m[off:min(off+2*blockElems, len(m))], block}
+		step := m.dt.Bytes(blockElems)
+		for off := 0; off < len(m.data); off += step {
+			jobs <- job{m.data[off:min(off+step, len(m.data))], m.dt, block}
 			block++
 		}
 	}

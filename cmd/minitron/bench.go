@@ -40,7 +40,7 @@ var shapes = map[string]func() nemotron.Config{
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench [-shape minitron-4b | -model DIR] [-threads N] [-precision exact|fast] [-batch 1,4,8,16] [-json]", stderr)
+	fs := newFlagSet("bench", "bench [-shape minitron-4b | -model DIR] [-quant q8_0|q4_k] [-threads N] [-precision exact|fast] [-batch 1,4,8,16] [-json]", stderr)
 	var mf modelFlags
 	mf.register(fs)
 	shape := fs.String("shape", "minitron-4b", "random weights of this shape: minitron-4b or small (ignored with -model)")
@@ -83,6 +83,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	prec, err := backend.ParsePrecision(mf.precision)
 	if err != nil {
 		return usagef("-precision: %v", err)
+	}
+	quant, err := nemotron.ParseQuant(mf.quant)
+	if err != nil {
+		return usagef("-quant: %v", err)
+	}
+	if quant != nemotron.NoQuant && mf.model != "" {
+		// A checkpoint is benched as its files store it: one already quantized by
+		// `minitron convert -quant` reads its own formats.
+		return usagef("-quant fills random weights in that mix: with -model, bench a checkpoint converted with `minitron convert -quant`")
 	}
 	log := stderr
 	if *asJSON {
@@ -143,8 +152,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return usagef("-shape %q: want minitron-4b or small", *shape)
 		}
 		cfg = mk()
-		fmt.Fprintf(log, "filling %.2f B random bf16 parameters (%s)...\n", float64(cfg.NumParams())/1e9, *shape)
-		w, err := bench.RandomWeights(cfg, *seed, mf.threads)
+		kind := "bf16"
+		if quant != nemotron.NoQuant {
+			kind = string(quant) + " blocks of"
+		}
+		fmt.Fprintf(log, "filling %.2f B random %s parameters (%s)...\n", float64(cfg.NumParams())/1e9, kind, *shape)
+		w, err := bench.RandomWeightsIn(cfg, *seed, mf.threads, quantFormat(quant))
 		if err != nil {
 			return err
 		}
@@ -177,7 +190,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	prompts, contexts := []int{128, 512}, []int{16, 512}
 	r, err := bench.Run(ctx, m, src, bandwidthBuf, bench.Options{
 		Prompts: prompts, DecodeContexts: contexts, DecodeTokens: *decodeTokens,
-		Threads: mf.threads, Precision: prec, Seed: *seed, Log: log,
+		Threads: mf.threads, Precision: prec, Seed: *seed, Log: log, Quant: quant,
 		Batches: sizes, BatchContext: *batchContext, Mix: mix,
 	})
 	if err != nil {
@@ -192,6 +205,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "%s, %s\n  %s\n", r.Shape, r.Backend, r.CPU)
 	fmt.Fprintf(stdout, "  prefill  128: %8.1f tok/s   512: %8.1f tok/s\n", r.Prefill["128"], r.Prefill512)
 	fmt.Fprintf(stdout, "  decode  ctx 16: %6.2f tok/s   ctx 512: %6.2f tok/s\n", r.Decode["16"], r.Decode["512"])
+	fmt.Fprintf(stdout, "  quant %s: matrices", r.Quant)
+	for _, f := range slices.Sorted(maps.Keys(r.Formats)) {
+		fmt.Fprintf(stdout, " %d %s", r.Formats[f], f)
+	}
+	fmt.Fprintf(stdout, "\n")
 	fmt.Fprintf(stdout, "  weights streamed %.1f GB/s (%.2f GB per token)", r.WeightGBps, float64(r.WeightBytes)/1e9)
 	if r.ReadGBps > 0 {
 		fmt.Fprintf(stdout, "; read reference %.1f GB/s (%s); ratio %.2f\n", r.ReadGBps, r.ReadBest, r.Ratio)
