@@ -58,6 +58,7 @@ const (
 // StepInfo describes one step.
 type StepInfo struct {
 	Decoding  int   // requests that decoded a token
+	Drafts    int   // the tokens they checked besides, guessed by prompt lookup
 	Prefill   []int // the prompt chunks read, in arrival order of their requests
 	CacheRows int   // KV-cache rows held by the running requests
 	KeptRows  int   // KV-cache rows kept from ended requests (Options.KeepRows)
@@ -66,7 +67,7 @@ type StepInfo struct {
 
 // Tokens is the positions the step ran.
 func (s StepInfo) Tokens() int {
-	n := s.Decoding
+	n := s.Decoding + s.Drafts
 	for _, c := range s.Prefill {
 		n += c
 	}
@@ -83,6 +84,8 @@ type Stats struct {
 	ReusedTokens     int64 // prompt positions copied from other requests' caches instead of read
 	NewStates        int64 // KV caches allocated so far (the other requests reused kept ones)
 	DecodeTokens     int64 // tokens generated so far
+	DraftTokens      int64 // tokens guessed by prompt lookup and checked so far
+	AcceptedTokens   int64 // those guessed right: tokens generated without a step of their own
 }
 
 // An Engine schedules generations on one model. It is safe for concurrent use.
@@ -178,13 +181,17 @@ func (e *Engine) poke() {
 // request is one generation: the scheduler's side (its sequence, state and progress) and
 // what it hands to the caller's goroutine.
 type request struct {
-	ctx     context.Context
-	q       *nemotron.Sequence
-	s       *nemotron.State
-	fed     int   // prompt tokens read
-	next    int32 // the token to feed next, once decoding
-	nextIDs [1]int32
-	gone    atomic.Bool // the caller has stopped listening
+	ctx  context.Context
+	q    *nemotron.Sequence
+	s    *nemotron.State
+	fed  int   // prompt tokens read
+	next int32 // the token to feed next, once decoding
+	// in is the decoding row's tokens: next, then the drafts prompt lookup guessed for
+	// this step (nemotron.Sequence.Draft), whose logits chosen is decided from.
+	in     [1 + nemotron.MaxLookup]int32
+	drafts int
+	chosen []int32
+	gone   atomic.Bool // the caller has stopped listening
 
 	admitted time.Time // scheduler only
 	rows     int       // the KV-cache rows it holds: its State's length
@@ -192,6 +199,8 @@ type request struct {
 
 	mu       sync.Mutex
 	toks     []int32 // chosen, not yet yielded
+	drafted  int     // prompt lookup's drafts so far, and those accepted
+	accepted int
 	stop     nemotron.StopReason
 	err      error
 	finished bool
@@ -251,6 +260,7 @@ func (e *Engine) Generate(ctx context.Context, prompt []int32, opts nemotron.Gen
 		toks, r.toks = r.toks, toks[:0]
 		finished, stop, err := r.finished, r.stop, r.err
 		g.Prefill, first = r.prefill, r.first
+		g.Drafted, g.Accepted = r.drafted, r.accepted
 		r.mu.Unlock()
 		for i, id := range toks {
 			g.Tokens++
