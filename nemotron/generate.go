@@ -144,11 +144,11 @@ type Sequence struct {
 	opts    GenerateOptions
 	sampler *Sampler
 	eos     []int32
-	// prompt lookup: the drafts verified, and those accepted
-	drafted, accepted int
-	ids               []int32 // the prompt, then every token chosen
-	prompt            int
-	limit             int
+	// prompt lookup: the drafts verified, those accepted, and how many to guess next
+	drafted, accepted, draftLen int
+	ids                         []int32 // the prompt, then every token chosen
+	prompt                      int
+	limit                       int
 }
 
 // NewSequence checks a generation as Generate does (ErrBadOption, ErrBadInput, tokens outside
@@ -187,7 +187,7 @@ func (m *Model) NewSequence(prompt []int32, opts GenerateOptions) (*Sequence, er
 		}
 	}
 	ids := append(make([]int32, 0, limit), prompt...)
-	return &Sequence{opts: opts, sampler: sampler, eos: eos, ids: ids, prompt: len(prompt), limit: limit}, nil
+	return &Sequence{opts: opts, sampler: sampler, eos: eos, ids: ids, prompt: len(prompt), limit: limit, draftLen: opts.Lookup}, nil
 }
 
 // Limit is the most tokens the sequence can reach, prompt included: the KV cache it needs.

@@ -29,8 +29,9 @@ const MaxLookup = 14
 // first: a longer match is the better guess, a single token still often finds one.
 var lookupNGrams = [...]int{3, 2, 1}
 
-// Draft appends to dst the tokens guessed to follow the sequence (up to n of them, and never
-// more than the sequence can still take): those that followed the latest earlier occurrence
+// Draft appends to dst the tokens guessed to follow the sequence (up to n of them, up to
+// the length its last passes earned (see Accept), and never more than the sequence can still
+// take): those that followed the latest earlier occurrence
 // of its last three tokens, else of its last two, else of its last one. It returns dst
 // unchanged when the sequence has no such occurrence, or is already decoding plainly
 // (GenerateOptions.Lookup 0).
@@ -38,7 +39,7 @@ func (q *Sequence) Draft(dst []int32, n int) []int32 {
 	ids := q.ids
 	// The pass feeds the last token chosen and the drafts, and may choose one token after
 	// every one of them: 1+n new tokens must fit in the limit.
-	n = min(n, q.opts.Lookup, q.limit-len(ids)-1)
+	n = min(n, q.draftLen, q.limit-len(ids)-1)
 	if q.opts.MaxTokens > 0 {
 		n = min(n, q.opts.MaxTokens-(len(ids)-q.prompt)-1)
 	}
@@ -86,6 +87,17 @@ func (q *Sequence) Accept(dst []int32, logits []float32, drafts []int32) ([]int3
 		if stop != 0 || i == len(drafts) || id != drafts[i] {
 			q.drafted += len(drafts)
 			q.accepted += i
+			// The next guess is longer after a pass that took every draft, shorter after
+			// one that did not (transformers' assisted generation, "heuristic"): a row
+			// costs something (BenchmarkLookupPass), and text that does not repeat its
+			// context wastes fewer of them.
+			switch {
+			case len(drafts) == 0:
+			case i == len(drafts):
+				q.draftLen = min(q.opts.Lookup, q.draftLen+2)
+			default:
+				q.draftLen = max(1, q.draftLen-1)
+			}
 			return dst, stop
 		}
 	}
