@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minitron-go/minitron/nemotron"
+	"github.com/minitron-go/minitron/tensor"
 )
 
 // ErrClosed is returned for requests the engine could not finish because it was closed.
@@ -33,9 +34,13 @@ type Options struct {
 	// prompt and MaxTokens (the model's whole context when MaxTokens is 0); 0 means no
 	// bound. Requests wait their turn, first come first served, for rows to free.
 	CacheRows int
-	// CacheBytes is the same bound in bytes of KV cache (nemotron.Model.KVRowBytes a row);
-	// 0 means no bound. With both, the smaller holds.
+	// CacheBytes is the same bound in bytes of KV cache (nemotron.Model.KVRowBytesOf(KVCache)
+	// a row); 0 means no bound. With both, the smaller holds.
 	CacheBytes int64
+	// KVCache is the dtype the requests' KV caches are stored in: tensor.F32 (the zero value,
+	// exact), or BF16 or F16 (half the memory, the logits moved by their rounding) where the
+	// backend stores caches so (nemotron.Model.NewStateKV).
+	KVCache tensor.DType
 	// KeepRows bounds the KV-cache rows of ended requests that are kept to be used again
 	// (least recently used given up first); 0 keeps none. A kept cache serves later requests
 	// twice over: its memory is reused instead of allocating (a request takes one at least as
@@ -119,10 +124,14 @@ func New(m *nemotron.Model, opts Options) (*Engine, error) {
 	case opts.StepTokens < 0, opts.MaxRunning < 0, opts.CacheRows < 0, opts.CacheBytes < 0, opts.KeepRows < 0:
 		return nil, nemotron.BadOption("engine options %+v: negative", opts)
 	}
+	if err := m.CheckKVCache(opts.KVCache); err != nil {
+		return nil, err
+	}
 	if opts.CacheBytes > 0 {
-		rows := opts.CacheBytes / m.KVRowBytes()
+		row := m.KVRowBytesOf(opts.KVCache)
+		rows := opts.CacheBytes / row
 		if rows == 0 {
-			return nil, nemotron.BadOption("a KV cache of %d bytes holds no row of %d bytes", opts.CacheBytes, m.KVRowBytes())
+			return nil, nemotron.BadOption("a KV cache of %d bytes holds no row of %d bytes", opts.CacheBytes, row)
 		}
 		if opts.CacheRows == 0 || rows < int64(opts.CacheRows) {
 			opts.CacheRows = int(min(rows, math.MaxInt32))

@@ -343,7 +343,7 @@ func (e *Engine) start(a admission) *request {
 	r, s := a.r, a.own
 	var err error
 	if s == nil {
-		s, err = e.m.NewState(r.q.Limit())
+		s, err = e.m.NewStateKV(r.q.Limit(), e.opts.KVCache)
 		e.mu.Lock()
 		e.stats.NewStates++
 		e.mu.Unlock()

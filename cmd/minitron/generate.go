@@ -43,6 +43,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var stops stringList
 	fs.Var(&stops, "stop", "stop before this `string` (may be repeated)")
 	lookup := fs.Int("lookup", 0, fmt.Sprintf("check up to `N` tokens guessed from the context each step (prompt lookup, at most %d; same output, sooner on repetitive text); 0 is off", nemotron.MaxLookup))
+	kvCache := fs.String("kv-cache", "f32", "store the KV cache as f32 (exact), bf16 or f16 (half the memory; logits move by the rounding)")
 	printIDs := fs.Bool("print-ids", false, "print the generated ids as a JSON array instead of text")
 	bos := fs.String("bos", "auto", "add BOS to a -prompt: auto (as the checkpoint says), true or false")
 	if err := parseFlags(fs, args, false); err != nil {
@@ -78,9 +79,21 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := opts.Validate(); err != nil {
 		return err // ErrBadOption
 	}
+	kv, err := nemotron.ParseKVCache(*kvCache)
+	if err != nil {
+		return err
+	}
+	lopts, err := mf.options(stderr)
+	if err != nil {
+		return err
+	}
+	lopts.Batching.KVCache = kv
 
 	start := time.Now()
-	m, err := mf.load(stderr)
+	lp := newLoadProgress(stderr, mf.model)
+	lopts.Progress = lp.report
+	m, err := mf.loadWith(lopts)
+	lp.finish()
 	if err != nil {
 		return err
 	}
