@@ -266,6 +266,10 @@ type GenerateOptions struct {
 	Stop      []string // stop before any of these strings; they are not part of the output
 	// EOS lists the token ids that end the generation; nil means the model's eos_token_id.
 	EOS []int32
+	// Lookup, when above 0, checks up to that many tokens guessed from the context in each
+	// decoding step (prompt lookup, at most nemotron.MaxLookup): the same tokens as without,
+	// sooner when the text repeats its context.
+	Lookup int
 }
 
 // Validate checks the options on their own, as Generate does first, so that a caller can
@@ -280,7 +284,7 @@ func (o GenerateOptions) Validate() error {
 }
 
 func (o GenerateOptions) nemotron() nemotron.GenerateOptions {
-	return nemotron.GenerateOptions{Sampling: o.Sampling, MaxTokens: o.MaxTokens, EOS: o.EOS}
+	return nemotron.GenerateOptions{Sampling: o.Sampling, MaxTokens: o.MaxTokens, EOS: o.EOS, Lookup: o.Lookup}
 }
 
 // Token is one generated token and the text it completes. Text may be empty (a token that

@@ -33,7 +33,8 @@ type Backend interface {
 	// Upload makes a host tensor available to the backend. The CPU backend keeps a view of
 	// the host data (so a memory-mapped checkpoint is used in place); a GPU copies it.
 	Upload(t tensor.Host) (Tensor, error)
-	// Alloc returns a zeroed tensor.
+	// Alloc returns a zeroed tensor: F32, or BF16 or F16 for a KV cache where the backend
+	// stores one so (see KVCacheTypes).
 	Alloc(dt tensor.DType, shape ...int) (Tensor, error)
 	// Rows is a view of rows [lo, hi) of a tensor: writes to it go to t.
 	Rows(t Tensor, lo, hi int) Tensor
@@ -52,7 +53,8 @@ type Backend interface {
 	// Attention computes causal scaled dot-product attention of q [n, heads·headDim] over the
 	// first pos0+n rows of the caches k and v [rows, kvHeads·headDim]: query row i (position
 	// pos0+i) sees positions 0…pos0+i; query head h reads KV head h/(heads/kvHeads); the
-	// scale is 1/sqrt(headDim). The result goes to dst [n, heads·headDim].
+	// scale is 1/sqrt(headDim). The result goes to dst [n, heads·headDim]. The caches are
+	// F32, or both BF16 or both F16 (KVCacheTypes), their values widened to F32 exactly.
 	Attention(dst, q, k, v Tensor, heads, kvHeads, pos0 int)
 	// ReLU2 squares the positive part of x in place: relu(x)².
 	ReLU2(x Tensor)
@@ -62,7 +64,8 @@ type Backend interface {
 	// The caller checks that ids are in range.
 	Embed(dst, table Tensor, ids []int32)
 	// Copy copies the rows of src (F32) into dst from row row0 on: dst[row0+i] = src[i]. It
-	// is how new keys and values enter the KV cache.
+	// is how new keys and values enter the KV cache. A BF16 or F16 dst takes src rounded to
+	// nearest even, or the rows of a src of its own dtype as they are (a cache's prefix).
 	Copy(dst Tensor, row0 int, src Tensor)
 
 	// Read copies an F32 tensor to the host, after all queued work; it reports sticky errors.
@@ -179,4 +182,10 @@ type Argmaxer interface {
 	// reports sticky errors as Read does. NaN is never chosen over a number, and a tensor of
 	// NaNs gives 0; an empty tensor or another dtype is an error.
 	Argmax(t Tensor) (int, error)
+}
+
+// KVCacheTypes is implemented by a backend whose KV caches may be stored in other dtypes
+// than F32 (Alloc, Copy and Attention take them); a backend without it keeps them in F32.
+type KVCacheTypes interface {
+	KVCacheTypes() []tensor.DType
 }

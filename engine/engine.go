@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minitron-go/minitron/nemotron"
+	"github.com/minitron-go/minitron/tensor"
 )
 
 // ErrClosed is returned for requests the engine could not finish because it was closed.
@@ -33,9 +34,13 @@ type Options struct {
 	// prompt and MaxTokens (the model's whole context when MaxTokens is 0); 0 means no
 	// bound. Requests wait their turn, first come first served, for rows to free.
 	CacheRows int
-	// CacheBytes is the same bound in bytes of KV cache (nemotron.Model.KVRowBytes a row);
-	// 0 means no bound. With both, the smaller holds.
+	// CacheBytes is the same bound in bytes of KV cache (nemotron.Model.KVRowBytesOf(KVCache)
+	// a row); 0 means no bound. With both, the smaller holds.
 	CacheBytes int64
+	// KVCache is the dtype the requests' KV caches are stored in: tensor.F32 (the zero value,
+	// exact), or BF16 or F16 (half the memory, the logits moved by their rounding) where the
+	// backend stores caches so (nemotron.Model.NewStateKV).
+	KVCache tensor.DType
 	// KeepRows bounds the KV-cache rows of ended requests that are kept to be used again
 	// (least recently used given up first); 0 keeps none. A kept cache serves later requests
 	// twice over: its memory is reused instead of allocating (a request takes one at least as
@@ -58,6 +63,7 @@ const (
 // StepInfo describes one step.
 type StepInfo struct {
 	Decoding  int   // requests that decoded a token
+	Drafts    int   // the tokens they checked besides, guessed by prompt lookup
 	Prefill   []int // the prompt chunks read, in arrival order of their requests
 	CacheRows int   // KV-cache rows held by the running requests
 	KeptRows  int   // KV-cache rows kept from ended requests (Options.KeepRows)
@@ -66,7 +72,7 @@ type StepInfo struct {
 
 // Tokens is the positions the step ran.
 func (s StepInfo) Tokens() int {
-	n := s.Decoding
+	n := s.Decoding + s.Drafts
 	for _, c := range s.Prefill {
 		n += c
 	}
@@ -83,6 +89,8 @@ type Stats struct {
 	ReusedTokens     int64 // prompt positions copied from other requests' caches instead of read
 	NewStates        int64 // KV caches allocated so far (the other requests reused kept ones)
 	DecodeTokens     int64 // tokens generated so far
+	DraftTokens      int64 // tokens guessed by prompt lookup and checked so far
+	AcceptedTokens   int64 // those guessed right: tokens generated without a step of their own
 }
 
 // An Engine schedules generations on one model. It is safe for concurrent use.
@@ -116,10 +124,14 @@ func New(m *nemotron.Model, opts Options) (*Engine, error) {
 	case opts.StepTokens < 0, opts.MaxRunning < 0, opts.CacheRows < 0, opts.CacheBytes < 0, opts.KeepRows < 0:
 		return nil, nemotron.BadOption("engine options %+v: negative", opts)
 	}
+	if err := m.CheckKVCache(opts.KVCache); err != nil {
+		return nil, err
+	}
 	if opts.CacheBytes > 0 {
-		rows := opts.CacheBytes / m.KVRowBytes()
+		row := m.KVRowBytesOf(opts.KVCache)
+		rows := opts.CacheBytes / row
 		if rows == 0 {
-			return nil, nemotron.BadOption("a KV cache of %d bytes holds no row of %d bytes", opts.CacheBytes, m.KVRowBytes())
+			return nil, nemotron.BadOption("a KV cache of %d bytes holds no row of %d bytes", opts.CacheBytes, row)
 		}
 		if opts.CacheRows == 0 || rows < int64(opts.CacheRows) {
 			opts.CacheRows = int(min(rows, math.MaxInt32))
@@ -178,13 +190,17 @@ func (e *Engine) poke() {
 // request is one generation: the scheduler's side (its sequence, state and progress) and
 // what it hands to the caller's goroutine.
 type request struct {
-	ctx     context.Context
-	q       *nemotron.Sequence
-	s       *nemotron.State
-	fed     int   // prompt tokens read
-	next    int32 // the token to feed next, once decoding
-	nextIDs [1]int32
-	gone    atomic.Bool // the caller has stopped listening
+	ctx  context.Context
+	q    *nemotron.Sequence
+	s    *nemotron.State
+	fed  int   // prompt tokens read
+	next int32 // the token to feed next, once decoding
+	// in is the decoding row's tokens: next, then the drafts prompt lookup guessed for
+	// this step (nemotron.Sequence.Draft), whose logits chosen is decided from.
+	in     [1 + nemotron.MaxLookup]int32
+	drafts int
+	chosen []int32
+	gone   atomic.Bool // the caller has stopped listening
 
 	admitted time.Time // scheduler only
 	rows     int       // the KV-cache rows it holds: its State's length
@@ -192,6 +208,8 @@ type request struct {
 
 	mu       sync.Mutex
 	toks     []int32 // chosen, not yet yielded
+	drafted  int     // prompt lookup's drafts so far, and those accepted
+	accepted int
 	stop     nemotron.StopReason
 	err      error
 	finished bool
@@ -251,6 +269,7 @@ func (e *Engine) Generate(ctx context.Context, prompt []int32, opts nemotron.Gen
 		toks, r.toks = r.toks, toks[:0]
 		finished, stop, err := r.finished, r.stop, r.err
 		g.Prefill, first = r.prefill, r.first
+		g.Drafted, g.Accepted = r.drafted, r.accepted
 		r.mu.Unlock()
 		for i, id := range toks {
 			g.Tokens++

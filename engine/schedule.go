@@ -54,8 +54,8 @@ func (e *Engine) run() {
 		budget := e.opts.StepTokens
 		for _, r := range running {
 			if r.fed == len(r.q.Prompt()) {
-				r.nextIDs[0] = r.next
-				adv, who = append(adv, nemotron.Advance{State: r.s, IDs: r.nextIDs[:], Want: nemotron.LastLogits}), append(who, r)
+				r.in[0], r.drafts = r.next, 0
+				adv, who = append(adv, nemotron.Advance{State: r.s, IDs: r.in[:1], Want: nemotron.LastLogits}), append(who, r)
 				budget--
 				info.Decoding++
 			}
@@ -83,12 +83,30 @@ func (e *Engine) run() {
 			info.Prefill = append(info.Prefill, n)
 		}
 
+		// Prompt lookup takes what the prompts leave: a step already full of prompt rows is
+		// bound by arithmetic, not by reading weights, and drafts would not come free.
+		for i := range info.Decoding {
+			if budget == 0 {
+				break
+			}
+			r := who[i]
+			d := r.q.Draft(r.in[1:1], budget)
+			if len(d) == 0 {
+				continue
+			}
+			r.drafts = len(d)
+			adv[i].IDs, adv[i].Want = r.in[:1+len(d)], nemotron.AllLogits
+			budget -= len(d)
+			info.Drafts += len(d)
+		}
+
 		err := e.batch.Step(e.ctx, adv)
 		now := time.Now()
 		e.mu.Lock()
 		e.stats.Steps++
 		e.stats.DecodeTokens += int64(info.Decoding)
-		e.stats.PrefillTokens += int64(info.Tokens() - info.Decoding)
+		e.stats.DraftTokens += int64(info.Drafts)
+		e.stats.PrefillTokens += int64(info.Tokens() - info.Decoding - info.Drafts)
 		info.CacheRows, info.KeptRows, info.Waiting = e.stats.CacheRows, e.stats.KeptRows, len(e.waiting)
 		e.mu.Unlock()
 		if e.opts.OnStep != nil {
@@ -104,6 +122,7 @@ func (e *Engine) run() {
 			}
 			continue
 		}
+		accepted := 0
 		for i, a := range adv {
 			r := who[i]
 			if r.fed < len(r.q.Prompt()) {
@@ -112,12 +131,28 @@ func (e *Engine) run() {
 			if len(a.Logits) == 0 {
 				continue
 			}
-			id, stop := r.q.Next(a.Logits)
-			r.next = id
+			var stop nemotron.StopReason
+			r.chosen, stop = r.q.Accept(r.chosen[:0], a.Logits, r.in[1:1+r.drafts])
+			r.next = r.chosen[len(r.chosen)-1]
+			if r.drafts > 0 {
+				accepted += len(r.chosen) - 1
+				// The rows of rejected drafts are forgotten, written over by the next step.
+				if err := r.s.Truncate(r.s.Pos() - r.drafts - 1 + len(r.chosen)); err != nil {
+					e.release(r, false)
+					r.finish(0, err)
+					continue
+				}
+			}
 			if stop != 0 { // the cache is free by the time the caller hears of the end
 				e.release(r, true)
 			}
-			r.deliver(id, stop, now)
+			r.deliver(r.chosen, stop, now)
+		}
+		if accepted > 0 {
+			e.mu.Lock()
+			e.stats.DecodeTokens += int64(accepted)
+			e.stats.AcceptedTokens += int64(accepted)
+			e.mu.Unlock()
 		}
 	}
 }
@@ -308,7 +343,7 @@ func (e *Engine) start(a admission) *request {
 	r, s := a.r, a.own
 	var err error
 	if s == nil {
-		s, err = e.m.NewState(r.q.Limit())
+		s, err = e.m.NewStateKV(r.q.Limit(), e.opts.KVCache)
 		e.mu.Lock()
 		e.stats.NewStates++
 		e.mu.Unlock()
@@ -370,13 +405,14 @@ func closeAll(states []*nemotron.State) {
 	}
 }
 
-// deliver hands a token to the caller's goroutine; stop ends the request with it.
-func (r *request) deliver(id int32, stop nemotron.StopReason, now time.Time) {
+// deliver hands tokens to the caller's goroutine; stop ends the request with the last.
+func (r *request) deliver(ids []int32, stop nemotron.StopReason, now time.Time) {
 	r.mu.Lock()
 	if r.first.IsZero() {
 		r.first, r.prefill = now, now.Sub(r.admitted)
 	}
-	r.toks = append(r.toks, id)
+	r.toks = append(r.toks, ids...)
+	r.drafted, r.accepted = r.q.Lookups()
 	if stop != 0 {
 		r.stop, r.finished = stop, true
 	}

@@ -42,15 +42,22 @@ type GenerateOptions struct {
 	// EOS lists the ids that end the generation (yielded, then stop); nil means the
 	// config's eos_token_id, an empty non-nil slice never stops on a token.
 	EOS []int32
+	// Lookup, when above 0, decodes by prompt lookup (see Sequence.Draft): each pass checks up
+	// to Lookup tokens guessed from the context, at most MaxLookup. The tokens are those of
+	// plain decoding, for any sampler; 0 decodes one token a pass.
+	Lookup int
 }
 
 // Generation reports what a finished generation did.
 type Generation struct {
 	Stop         StopReason
 	PromptTokens int
-	Tokens       int           // new tokens yielded
-	Prefill      time.Duration // reading the prompt, up to the first new token's logits
-	Decode       time.Duration // every later step
+	Tokens       int // new tokens yielded
+	// Drafted and Accepted count the tokens prompt lookup guessed and checked, and those
+	// of them that were right (GenerateOptions.Lookup): each accepted one saved a pass.
+	Drafted, Accepted int
+	Prefill           time.Duration // reading the prompt, up to the first new token's logits
+	Decode            time.Duration // every later step
 }
 
 // Validate checks the options on their own, as Generate does first: a caller may check them
@@ -58,6 +65,9 @@ type Generation struct {
 func (o GenerateOptions) Validate() error {
 	if o.MaxTokens < 0 {
 		return BadOption("max tokens %d is negative", o.MaxTokens)
+	}
+	if o.Lookup < 0 || o.Lookup > MaxLookup {
+		return BadOption("lookup %d: must be in 0…%d", o.Lookup, MaxLookup)
 	}
 	if err := o.Sampling.Validate(); err != nil {
 		return BadOption("%w", err)
@@ -91,18 +101,38 @@ func (m *Model) Generate(ctx context.Context, prompt []int32, opts GenerateOptio
 	}
 	g.Prefill = time.Since(start)
 	start = time.Now()
-	defer func() { g.Decode = time.Since(start) }()
+	defer func() {
+		g.Decode = time.Since(start)
+		g.Drafted, g.Accepted = q.Lookups()
+	}()
+	// Each pass feeds the last token chosen and any drafts (Sequence.Draft), and chooses
+	// the tokens its logits confirm (Sequence.Accept): one a pass when decoding plainly.
+	var chosen, drafts, in []int32
 	for {
-		id, stop := q.Next(logits)
-		g.Tokens++
-		g.Stop = stop
-		if !yield(id, g.Stop != 0) && g.Stop == 0 {
-			g.Stop = StopRequested
+		chosen, g.Stop = q.Accept(chosen[:0], logits, drafts)
+		if len(drafts) > 0 { // the rows of rejected drafts are forgotten, written over next
+			if err := s.Truncate(s.Pos() - len(drafts) - 1 + len(chosen)); err != nil {
+				return g, err
+			}
+		}
+		for i, id := range chosen {
+			g.Tokens++
+			end := g.Stop != 0 && i == len(chosen)-1
+			if !yield(id, end) && !end {
+				g.Stop = StopRequested
+				return g, nil
+			}
 		}
 		if g.Stop != 0 {
 			return g, nil
 		}
-		if logits, err = s.Forward(ctx, []int32{id}, LastLogits, nil); err != nil {
+		drafts = q.Draft(drafts[:0], MaxLookup)
+		in = append(append(in[:0], chosen[len(chosen)-1]), drafts...)
+		want := LastLogits
+		if len(drafts) > 0 {
+			want = AllLogits
+		}
+		if logits, err = s.Forward(ctx, in, want, nil); err != nil {
 			return g, err
 		}
 	}
@@ -114,9 +144,11 @@ type Sequence struct {
 	opts    GenerateOptions
 	sampler *Sampler
 	eos     []int32
-	ids     []int32 // the prompt, then every token chosen
-	prompt  int
-	limit   int
+	// prompt lookup: the drafts verified, those accepted, and how many to guess next
+	drafted, accepted, draftLen int
+	ids                         []int32 // the prompt, then every token chosen
+	prompt                      int
+	limit                       int
 }
 
 // NewSequence checks a generation as Generate does (ErrBadOption, ErrBadInput, tokens outside
@@ -155,7 +187,7 @@ func (m *Model) NewSequence(prompt []int32, opts GenerateOptions) (*Sequence, er
 		}
 	}
 	ids := append(make([]int32, 0, limit), prompt...)
-	return &Sequence{opts: opts, sampler: sampler, eos: eos, ids: ids, prompt: len(prompt), limit: limit}, nil
+	return &Sequence{opts: opts, sampler: sampler, eos: eos, ids: ids, prompt: len(prompt), limit: limit, draftLen: opts.Lookup}, nil
 }
 
 // Limit is the most tokens the sequence can reach, prompt included: the KV cache it needs.

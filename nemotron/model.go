@@ -123,7 +123,10 @@ const DefaultChunk = 512
 
 // NewState allocates the KV cache for sequences of up to maxLen tokens (max_position_embeddings
 // when 0).
-func (m *Model) NewState(maxLen int) (*State, error) {
+func (m *Model) NewState(maxLen int) (*State, error) { return m.newState(maxLen, tensor.F32) }
+
+// newState is NewState with the cache stored as kv (NewStateKV).
+func (m *Model) newState(maxLen int, kv tensor.DType) (*State, error) {
 	c := m.Config
 	if maxLen == 0 {
 		maxLen = c.MaxPositions
@@ -135,8 +138,8 @@ func (m *Model) NewState(maxLen int) (*State, error) {
 	b := m.b
 	var errs []error
 	for range c.Layers {
-		k, err1 := b.Alloc(tensor.F32, maxLen, c.KVDim())
-		v, err2 := b.Alloc(tensor.F32, maxLen, c.KVDim())
+		k, err1 := b.Alloc(kv, maxLen, c.KVDim())
+		v, err2 := b.Alloc(kv, maxLen, c.KVDim())
 		s.k, s.v = append(s.k, k), append(s.v, v)
 		errs = append(errs, err1, err2)
 	}

@@ -3,6 +3,8 @@ package nemotron
 import (
 	"context"
 	"slices"
+
+	"github.com/minitron-go/minitron/tensor"
 )
 
 // Shared prefixes. A prompt that begins with tokens another sequence has already run (the
@@ -17,10 +19,8 @@ import (
 // bits to match; otherwise they match within the chunked-prefill tolerance (TestChunkedPrefill).
 
 // KVRowBytes is the memory one position of a State's KV cache takes: the keys and values of
-// every layer, in float32.
-func (m *Model) KVRowBytes() int64 {
-	return int64(m.Config.Layers) * 2 * int64(m.Config.KVDim()) * 4
-}
+// every layer, in float32 (KVRowBytesOf for the other dtypes).
+func (m *Model) KVRowBytes() int64 { return m.KVRowBytesOf(tensor.F32) }
 
 // CopyPrefix makes s hold the first n positions of src, as if it had run src's first n
 // tokens: their keys and values are copied into s's cache, not recomputed, and s goes on

@@ -19,7 +19,7 @@ func (b *Backend) Attention(dst, q, k, v backend.Tensor, heads, kvHeads, pos0 in
 	n, qc := qt.rows(), qt.cols()
 	headDim := qc / heads
 	kvc := kvHeads * headDim
-	if qc != heads*headDim || heads%kvHeads != 0 || kt.cols() != kvc || vt.cols() != kvc || kt.rows() < pos0+n || vt.rows() < pos0+n || len(d.f32) != len(qt.f32) {
+	if qc != heads*headDim || heads%kvHeads != 0 || kt.cols() != kvc || vt.cols() != kvc || kt.rows() < pos0+n || vt.rows() < pos0+n || len(d.f32) != len(qt.f32) || kt.dt != vt.dt {
 		panic(fmt.Sprintf("cpu: attention of %s over %s with %d/%d heads", tensor.ShapeString(qt.shape), tensor.ShapeString(kt.shape), heads, kvHeads))
 	}
 	b.mu.Lock()
@@ -29,15 +29,28 @@ func (b *Backend) Attention(dst, q, k, v backend.Tensor, heads, kvHeads, pos0 in
 		n: n, pos0: pos0, heads: heads, group: heads / kvHeads, headDim: headDim, qc: qc, kvc: kvc,
 		scale: float32(1 / math.Sqrt(float64(headDim))),
 	}
-	if n < gemmAttentionRows {
+	switch {
+	case n < gemmAttentionRows:
+		if kt.dt != tensor.F32 { // each key and value widened as it is read
+			a.kb, a.vb, a.kvdt = kt.u16, vt.u16, kt.dt
+		}
 		b.attendRows(&a)
-	} else {
+	default:
+		if kt.dt != tensor.F32 { // a prompt's attention is bound by arithmetic: widen it all
+			seen := (pos0 + n) * kvc
+			w := growF32(&b.kvw, 2*seen)
+			a.k, a.v = w[:seen], w[seen:]
+			widen(b.kernels, a.k, kt, seen)
+			widen(b.kernels, a.v, vt, seen)
+		}
 		b.attendPanels(&a)
 	}
 }
 
 type attention struct {
 	q, k, v, out []float32
+	kb, vb       []uint16     // the caches instead of k and v, when BF16 or F16 (rows only)
+	kvdt         tensor.DType // theirs
 	n, pos0      int
 	heads, group int // query heads, and how many share a KV head
 	headDim      int
@@ -59,6 +72,10 @@ type attnRowsTask struct {
 
 func (t *attnRowsTask) run(worker, lo, hi int) {
 	a, kn, hd := &t.a, t.b.kernels, t.a.headDim
+	if a.kb != nil {
+		t.runHalf(worker, lo, hi)
+		return
+	}
 	for task := lo; task < hi; task++ {
 		i, h := task/a.heads, task%a.heads
 		seen := a.pos0 + i + 1
@@ -73,6 +90,35 @@ func (t *attnRowsTask) run(worker, lo, hi int) {
 		clear(out)
 		for j, p := range scores {
 			kn.Axpy(p, a.v[j*a.kvc+off:j*a.kvc+off+hd], out)
+		}
+	}
+}
+
+// runHalf is run over BF16 or F16 caches: a key's dot product is a matrix-vector product
+// of one row, and a value is widened into scratch before it is added.
+func (t *attnRowsTask) runHalf(worker, lo, hi int) {
+	a, kn, hd := &t.a, t.b.kernels, t.a.headDim
+	dot, wide := kn.GemvBF16, kn.BF16ToF32
+	if a.kvdt == tensor.F16 {
+		dot, wide = kn.GemvF16, kn.F16ToF32
+	}
+	for task := lo; task < hi; task++ {
+		i, h := task/a.heads, task%a.heads
+		seen := a.pos0 + i + 1
+		buf := t.b.scratchFor(worker, seen+hd)
+		scores, row := buf[:seen], buf[seen:]
+		qh := a.q[i*a.qc+h*hd : i*a.qc+(h+1)*hd]
+		off := (h / a.group) * hd
+		for j := range seen {
+			dot(scores[j:j+1], a.kb[j*a.kvc+off:j*a.kvc+off+hd], qh)
+			scores[j] *= a.scale
+		}
+		kn.Softmax(scores)
+		out := a.out[i*a.qc+h*hd : i*a.qc+(h+1)*hd]
+		clear(out)
+		for j, p := range scores {
+			wide(row, a.vb[j*a.kvc+off:j*a.kvc+off+hd])
+			kn.Axpy(p, row, out)
 		}
 	}
 }
@@ -158,5 +204,32 @@ func (t *attnPanelTask) run(worker, lo, hi int) {
 			kn.GemmF32(tile[d0*R:], st, vg[d0*seenAll:], seenAll, seen, min(C, hd-d0), false)
 		}
 		kn.Transpose(a.out[i0*a.qc+h*hd:], a.qc, tile, R, rows, hd)
+	}
+}
+
+// copyRows writes the rows of s into d from element at on: as they are when the dtypes
+// match, else F32 rounded to d's BF16 or F16 (nearest even), as a KV cache takes new rows.
+func copyRows(kn *tensor.Kernels, d *Tensor, at int, s *Tensor) {
+	switch {
+	case s.dt == d.dt && d.dt == tensor.F32:
+		copy(d.f32[at:], s.f32)
+	case s.dt == d.dt:
+		copy(d.u16[at:], s.u16)
+	case d.dt == tensor.BF16:
+		kn.F32ToBF16(d.u16[at:at+len(s.f32)], s.f32)
+	default:
+		dst := d.u16[at : at+len(s.f32)]
+		for i, v := range s.f32 {
+			dst[i] = tensor.Float32ToF16(v)
+		}
+	}
+}
+
+// widen writes the first n values of a BF16 or F16 cache into dst as F32.
+func widen(kn *tensor.Kernels, dst []float32, t *Tensor, n int) {
+	if t.dt == tensor.BF16 {
+		kn.BF16ToF32(dst[:n], t.u16[:n])
+	} else {
+		kn.F16ToF32(dst[:n], t.u16[:n])
 	}
 }

@@ -66,6 +66,7 @@ type Backend struct {
 		packedGemm packedGemmTask
 	}
 	vt     []float32 // the value cache transposed, for attention on panels
+	kvw    []float32 // a BF16 or F16 cache widened, for attention on panels
 	ropeMu sync.Mutex
 	rope   map[ropeKey][]float32
 }
@@ -130,7 +131,7 @@ func (b *Backend) Upload(h tensor.Host) (backend.Tensor, error) {
 }
 
 func (b *Backend) Alloc(dt tensor.DType, shape ...int) (backend.Tensor, error) {
-	if dt != tensor.F32 {
+	if dt != tensor.F32 && dt != tensor.BF16 && dt != tensor.F16 {
 		return nil, fmt.Errorf("cpu backend: cannot allocate %s activations", dt)
 	}
 	for _, d := range shape {
@@ -138,7 +139,13 @@ func (b *Backend) Alloc(dt tensor.DType, shape ...int) (backend.Tensor, error) {
 			return nil, fmt.Errorf("cpu backend: negative shape %v", shape)
 		}
 	}
-	return &Tensor{dt: dt, shape: append([]int(nil), shape...), f32: make([]float32, tensor.NumElements(shape))}, nil
+	t := &Tensor{dt: dt, shape: append([]int(nil), shape...)}
+	if dt == tensor.F32 {
+		t.f32 = make([]float32, tensor.NumElements(shape))
+	} else { // a KV cache (KVCacheTypes)
+		t.u16 = make([]uint16, tensor.NumElements(shape))
+	}
+	return t, nil
 }
 
 func (b *Backend) Free(backend.Tensor) {}
@@ -176,10 +183,15 @@ func (b *Backend) Read(dst []float32, bt backend.Tensor) error {
 func (b *Backend) Copy(dst backend.Tensor, row0 int, src backend.Tensor) {
 	d, s := dst.(*Tensor), src.(*Tensor)
 	c := d.cols()
-	if s.f32 == nil || d.f32 == nil || s.cols() != c || row0 < 0 || row0+s.rows() > d.rows() {
-		panic(fmt.Sprintf("cpu: copy of %s into rows %d… of %s", tensor.ShapeString(s.shape), row0, tensor.ShapeString(d.shape)))
+	if s.cols() != c || row0 < 0 || row0+s.rows() > d.rows() || !(s.dt == tensor.F32 || s.dt == d.dt) {
+		panic(fmt.Sprintf("cpu: copy of %s %s into rows %d… of %s %s", s.dt, tensor.ShapeString(s.shape), row0, d.dt, tensor.ShapeString(d.shape)))
 	}
-	copy(d.f32[row0*c:], s.f32)
+	copyRows(b.kernels, d, row0*c, s)
+}
+
+// KVCacheTypes: the CPU backend stores KV caches in F32, BF16 or F16.
+func (b *Backend) KVCacheTypes() []tensor.DType {
+	return []tensor.DType{tensor.F32, tensor.BF16, tensor.F16}
 }
 
 // scratchFor returns a worker's attention scratch of n floats, kept between calls.

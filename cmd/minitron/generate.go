@@ -42,6 +42,8 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	seed := fs.Int64("seed", -1, "random seed; -1 picks one and prints it")
 	var stops stringList
 	fs.Var(&stops, "stop", "stop before this `string` (may be repeated)")
+	lookup := fs.Int("lookup", 0, fmt.Sprintf("check up to `N` tokens guessed from the context each step (prompt lookup, at most %d; same output, sooner on repetitive text); 0 is off", nemotron.MaxLookup))
+	kvCache := fs.String("kv-cache", "f32", "store the KV cache as f32 (exact), bf16 or f16 (half the memory; logits move by the rounding)")
 	printIDs := fs.Bool("print-ids", false, "print the generated ids as a JSON array instead of text")
 	bos := fs.String("bos", "auto", "add BOS to a -prompt: auto (as the checkpoint says), true or false")
 	if err := parseFlags(fs, args, false); err != nil {
@@ -73,13 +75,25 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	} else {
 		sampling.Seed = uint64(*seed)
 	}
-	opts := minitron.GenerateOptions{Sampling: sampling, MaxTokens: *n, Stop: stops}
+	opts := minitron.GenerateOptions{Sampling: sampling, MaxTokens: *n, Stop: stops, Lookup: *lookup}
 	if err := opts.Validate(); err != nil {
 		return err // ErrBadOption
 	}
+	kv, err := nemotron.ParseKVCache(*kvCache)
+	if err != nil {
+		return err
+	}
+	lopts, err := mf.options(stderr)
+	if err != nil {
+		return err
+	}
+	lopts.Batching.KVCache = kv
 
 	start := time.Now()
-	m, err := mf.load(stderr)
+	lp := newLoadProgress(stderr, mf.model)
+	lopts.Progress = lp.report
+	m, err := mf.loadWith(lopts)
+	lp.finish()
 	if err != nil {
 		return err
 	}
@@ -132,6 +146,12 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		loadTime.Seconds(), m.BackendName(),
 		res.PromptTokens, rate(res.PromptTokens, res.Prefill),
 		res.Tokens, rate(res.Tokens-1, res.Decode), res.Stop)
+	if *lookup > 0 {
+		// Every pass after the first token's gives one token and the drafts it accepts.
+		passes := res.Tokens - 1 - res.Accepted
+		fmt.Fprintf(stderr, "lookup: %d of %d drafts accepted, %s tokens a pass\n",
+			res.Accepted, res.Drafted, perPass(res.Tokens-1, passes))
+	}
 	return nil
 }
 
@@ -141,6 +161,13 @@ func rate(tokens int, d time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f tok/s", float64(tokens)/d.Seconds())
+}
+
+func perPass(tokens, passes int) string {
+	if passes <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(tokens)/float64(passes))
 }
 
 // loadProgress shows how much of a large model is loaded.

@@ -133,3 +133,34 @@ func TestGenerateUsage(t *testing.T) {
 		}
 	}
 }
+
+// -lookup gives the tokens of plain decoding, greedy and seeded, and says how many of its
+// guesses were right.
+func TestGenerateLookup(t *testing.T) {
+	for _, model := range []string{"tiny-a", "small-c"} {
+		golden := goldentest.Load(t, modelDir(model))
+		for _, g := range golden.Greedy {
+			ids := strings.Trim(strings.ReplaceAll(fmt.Sprint(g.PromptIDs), " ", ","), "[]")
+			n := fmt.Sprint(len(g.NewIDs))
+			code, out, stderr := runCmd("generate", "-model", modelDir(model), "-ids", ids, "-temp", "0", "-n", n, "-print-ids", "-lookup", "6")
+			if code != 0 {
+				t.Fatalf("%s %s: exit %d: %s", model, g.Case, code, stderr)
+			}
+			if want, _ := json.Marshal(g.NewIDs); strings.TrimSpace(out) != string(want) {
+				t.Errorf("%s %s -lookup 6:\n got %s\nwant %s", model, g.Case, out, want)
+			}
+			if !strings.Contains(stderr, "drafts accepted") {
+				t.Errorf("%s %s: no lookup figures on stderr: %q", model, g.Case, stderr)
+			}
+			seeded := []string{"generate", "-model", modelDir(model), "-ids", ids, "-n", n, "-print-ids", "-seed", "7", "-temp", "0.4"}
+			_, plain, _ := runCmd(seeded...)
+			_, looked, _ := runCmd(append(seeded, "-lookup", "3")...)
+			if plain != looked || plain == "" {
+				t.Errorf("%s %s seeded: -lookup 3 gives %s, plain %s", model, g.Case, looked, plain)
+			}
+		}
+	}
+	if code, _, _ := runCmd("generate", "-model", modelDir("tiny-a"), "-prompt", "hi", "-lookup", "99"); code != 2 {
+		t.Errorf("-lookup 99: exit %d, want 2", code)
+	}
+}

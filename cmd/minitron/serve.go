@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minitron-go/minitron/engine"
+	"github.com/minitron-go/minitron/nemotron"
 	"github.com/minitron-go/minitron/openai"
 )
 
@@ -53,6 +54,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	stepTokens := fs.Int("step-tokens", engine.DefaultStepTokens, "positions one step may run (decoding and prompt chunks)")
 	cacheRows := fs.Int("cache-rows", 0, "KV-cache rows the running generations may hold together; 0 is no bound")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long to wait for requests under way on SIGTERM")
+	kvCache := fs.String("kv-cache", "f32", "store the KV cache as f32 (exact), bf16 or f16 (half the memory; logits move by the rounding)")
 	logJSON := fs.Bool("log-json", false, "write logs as JSON lines")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
@@ -78,7 +80,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	opts.Batching = engine.Options{MaxRunning: *maxRunning, StepTokens: *stepTokens, CacheRows: *cacheRows}
+	kv, err := nemotron.ParseKVCache(*kvCache)
+	if err != nil {
+		return err
+	}
+	opts.Batching = engine.Options{MaxRunning: *maxRunning, StepTokens: *stepTokens, CacheRows: *cacheRows, KVCache: kv}
 	if *name == "" {
 		*name = mf.model
 	}
