@@ -94,13 +94,13 @@ func (t *attnRowsTask) run(worker, lo, hi int) {
 	}
 }
 
-// runHalf is run over BF16 or F16 caches: a key's dot product is a matrix-vector product
-// of one row, and a value is widened into scratch before it is added.
+// runHalf is run over BF16 or F16 caches: each key and value is widened into scratch before
+// it is used, the arithmetic of attendPanels over a cache widened whole.
 func (t *attnRowsTask) runHalf(worker, lo, hi int) {
 	a, kn, hd := &t.a, t.b.kernels, t.a.headDim
-	dot, wide := kn.GemvBF16, kn.BF16ToF32
+	wide := kn.BF16ToF32
 	if a.kvdt == tensor.F16 {
-		dot, wide = kn.GemvF16, kn.F16ToF32
+		wide = kn.F16ToF32
 	}
 	for task := lo; task < hi; task++ {
 		i, h := task/a.heads, task%a.heads
@@ -110,8 +110,8 @@ func (t *attnRowsTask) runHalf(worker, lo, hi int) {
 		qh := a.q[i*a.qc+h*hd : i*a.qc+(h+1)*hd]
 		off := (h / a.group) * hd
 		for j := range seen {
-			dot(scores[j:j+1], a.kb[j*a.kvc+off:j*a.kvc+off+hd], qh)
-			scores[j] *= a.scale
+			wide(row, a.kb[j*a.kvc+off:j*a.kvc+off+hd])
+			scores[j] = kn.Dot(qh, row) * a.scale
 		}
 		kn.Softmax(scores)
 		out := a.out[i*a.qc+h*hd : i*a.qc+(h+1)*hd]
@@ -124,10 +124,9 @@ func (t *attnRowsTask) runHalf(worker, lo, hi int) {
 }
 
 // attendPanels computes attention for blocks of GemmRows queries of one head at a time.
-// Scores come out of the kernels transposed, st[j·R+i] for key j and query i, which is also
-// the packed-panel layout of the probabilities P[i][j]: after a softmax of each query's
-// scores, st is multiplied by the values as it stands. The values are first transposed (per
-// KV head, vt[d][j]) so that they can play the weights' part.
+// The probabilities, transposed (st[j·R+i] for key j and query i), are the packed panel
+// that the GEMM multiplies by the values, first transposed per KV head (vt[d][j]) so that
+// they can play the weights' part.
 func (b *Backend) attendPanels(a *attention) {
 	hd, seenAll := a.headDim, a.pos0+a.n
 	vt := &b.tasks.vt
@@ -172,17 +171,10 @@ func (t *attnPanelTask) run(worker, lo, hi int) {
 		seen := a.pos0 + i0 + rows // keys the last query of the block sees
 		g := h / a.group
 
-		xp := growF32(&ws.qpanel, hd*R)
-		kn.PackF32(xp, a.q[i0*a.qc+h*hd:], a.qc, rows, hd)
-		st := growF32(&ws.scores, seen*R)
-		for j0 := 0; j0 < seen; j0 += C {
-			kn.GemmF32(st[j0*R:], xp, a.k[j0*a.kvc+g*hd:], a.kvc, hd, min(C, seen-j0), false)
-		}
-
-		// Softmax of each query's scores over the keys it may see; the rest are zero.
-		// The scores are turned into rows for it, and back.
+		// Scores by the dot products decoding takes (attendRows), so that a query's
+		// probabilities do not depend on how many rows share its pass; then the softmax of
+		// each query's scores over the keys it may see, the rest zero.
 		rowsT := growF32(&ws.attn, R*seen)
-		kn.Transpose(rowsT, seen, st, R, R, seen)
 		for i := range R {
 			row := rowsT[i*seen : (i+1)*seen]
 			visible := a.pos0 + i0 + i + 1
@@ -190,14 +182,17 @@ func (t *attnPanelTask) run(worker, lo, hi int) {
 				visible = 0
 			}
 			for j := range visible {
-				row[j] *= a.scale
+				row[j] = kn.Dot(a.q[(i0+i)*a.qc+h*hd:][:hd], a.k[j*a.kvc+g*hd:][:hd]) * a.scale
 			}
 			kn.Softmax(row[:visible])
 			clear(row[visible:])
 		}
+		st := growF32(&ws.scores, seen*R)
 		kn.Transpose(st, R, rowsT, seen, seen, R)
 
-		// out[i][d] = Σ_j P[i][j]·V[j][d], with st as the panel and vt's rows as weights.
+		// out[i][d] = Σ_j P[i][j]·V[j][d], with st as the panel and vt's rows as weights: each
+		// output the chain of fused multiply-adds over j that attendRows's Axpy runs (a key a
+		// query may not see adds P = 0 exactly).
 		tile := growF32(&ws.tile, hd*R)
 		vg := t.vt[g*hd*seenAll:]
 		for d0 := 0; d0 < hd; d0 += C {
