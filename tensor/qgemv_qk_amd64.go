@@ -46,7 +46,6 @@ func checkQK(dt DType, rows, k, nw int) {
 	}
 }
 
-
 func gemvQ4_KAVX2Checked(dst []float32, w []byte, x []float32) {
 	checkQK(Q4_K, len(dst), len(x), len(w))
 	if len(x) == 0 {
