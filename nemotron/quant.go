@@ -105,6 +105,14 @@ func quantizeFor(c Config, q Quant, p Param, t tensor.Host, where string, done f
 	return out, true, nil
 }
 
+// QuantizeTensor returns the tensor t of p as loading with LoadOptions.Quant q stores it:
+// quantized to the format Quant.Format gives p, t itself when the mix leaves p as stored (or
+// t is already in the mix's format); a tensor in another block format is an ErrBadOption.
+func QuantizeTensor(c Config, q Quant, p Param, t tensor.Host) (tensor.Host, error) {
+	out, _, err := quantizeFor(c, q, p, t, p.Name, nil)
+	return out, err
+}
+
 // quantize returns the float tensor t in block dtype dt, the bytes t.Quantize(dt) gives
 // (blocks are independent), made by runtime.NumCPU() goroutines over chunks of rows without
 // widening the whole tensor to float32 first. done, when set, is told the bytes of t
