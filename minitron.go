@@ -36,6 +36,7 @@ import (
 	"github.com/minitron-go/minitron/hub"
 	"github.com/minitron-go/minitron/nemotron"
 	"github.com/minitron-go/minitron/sentencepiece"
+	"github.com/minitron-go/minitron/tensor"
 )
 
 // Errors of these kinds are the caller's to fix, tested with errors.Is (a command maps them to
@@ -77,6 +78,9 @@ func (o *Options) validate() error {
 	if o.Precision != backend.Exact && o.Precision != backend.Fast {
 		return nemotron.BadOption("unknown precision %d", int(o.Precision))
 	}
+	if _, err := nemotron.ParseQuant(string(o.Quant)); err != nil {
+		return err
+	}
 	if b := o.Batching; b.StepTokens < 0 || b.MaxRunning < 0 || b.CacheRows < 0 || b.CacheBytes < 0 || b.KeepRows < 0 {
 		return nemotron.BadOption("batching %+v: negative", b)
 	}
@@ -99,10 +103,13 @@ type Model struct {
 // architecture (any path that is a file, or ends in .gguf), tokenized by the tokenizer in its
 // metadata. Options out of range are ErrBadOption; a model that cannot be found or read is not.
 //
-// The matrices of a quantized GGUF file (Q8_0, Q4_K, Q5_K, Q6_K) are dequantized to F32 as they
-// load, and opts.Warn is told so: until the backends multiply by the block formats themselves,
-// such a file runs with the memory and at the speed of an F32 one, with the quantized weights'
-// values.
+// opts.Quant quantizes the matrices as they load (nemotron.Quant.Format gives the mix), on a
+// backend that multiplies by quantized weights (backend.QuantizedWeights: the CPU's); on
+// another it is an ErrBadOption, since there the weights would be dequantized again as they
+// upload. The matrices of a quantized GGUF file (Q8_0, Q4_K, Q5_K, Q6_K) stay quantized on
+// such a backend; on another (CUDA) they are dequantized to F32 as they upload, and opts.Warn
+// is told so: the file then runs with the memory and at the speed of an F32 one, with the
+// quantized weights' values.
 func Load(model string, opts Options) (*Model, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -118,6 +125,10 @@ func Load(model string, opts Options) (*Model, error) {
 	b, err := backend.Open(opts.Backend, backend.Options{Threads: opts.Threads, Precision: opts.Precision, Warn: opts.Warn})
 	if err != nil {
 		return nil, err
+	}
+	if opts.Quant != nemotron.NoQuant && !keepsQuantized(b) {
+		b.Close()
+		return nil, nemotron.BadOption("quantization %s: the %s backend has no kernels for quantized weights and would dequantize them to F32 again as they upload; quantize on the cpu backend", opts.Quant, b.Name())
 	}
 	var tok *sentencepiece.Tokenizer
 	var net *nemotron.Model
@@ -205,12 +216,19 @@ func loadDir(dir string, b backend.Backend, opts Options) (*sentencepiece.Tokeni
 	if err != nil {
 		return nil, nil, err
 	}
-	net, err := nemotron.Load(dir, b, nemotron.LoadOptions{Progress: opts.Progress})
+	net, err := nemotron.Load(dir, b, nemotron.LoadOptions{Progress: opts.Progress, Quant: opts.Quant})
 	return tok, net, err
 }
 
-// loadGGUF loads a GGUF file: its tokenizer metadata, then the model, quantized matrices
-// dequantized (see Load).
+// keepsQuantized reports whether b multiplies by weights in block formats as they are stored.
+func keepsQuantized(b backend.Backend) bool {
+	q, ok := b.(backend.QuantizedWeights)
+	return ok && q.KeepsQuantized(tensor.Q8_0) && q.KeepsQuantized(tensor.Q4_K) && q.KeepsQuantized(tensor.Q6_K)
+}
+
+// loadGGUF loads a GGUF file: its tokenizer metadata, then the model, quantized matrices kept
+// quantized where the backend multiplies by them and dequantized as they upload elsewhere
+// (see Load).
 func loadGGUF(path string, b backend.Backend, opts Options) (*sentencepiece.Tokenizer, *nemotron.Model, error) {
 	f, err := openGGUF(path)
 	if err != nil {
@@ -227,15 +245,15 @@ func loadGGUF(path string, b backend.Backend, opts Options) (*sentencepiece.Toke
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(quantized) > 0 && opts.Warn != nil {
+	if len(quantized) > 0 && opts.Warn != nil && !keepsQuantized(b) {
 		var kinds []string
 		for t, n := range quantized {
 			kinds = append(kinds, fmt.Sprintf("%d %s", n, t))
 		}
 		slices.Sort(kinds)
-		opts.Warn(fmt.Sprintf("%s: quantized tensors (%s) are dequantized to F32 as they load: quantized matrix kernels are not implemented yet, so this file runs with the memory and speed of an F32 model", path, strings.Join(kinds, ", ")))
+		opts.Warn(fmt.Sprintf("%s: quantized tensors (%s) are dequantized to F32 as they upload: the %s backend has no quantized matrix kernels, so this file runs with the memory and speed of an F32 model", path, strings.Join(kinds, ", "), b.Name()))
 	}
-	net, err := nemotron.LoadGGUF(path, b, nemotron.LoadOptions{Progress: opts.Progress, Dequantize: len(quantized) > 0})
+	net, err := nemotron.LoadGGUF(path, b, nemotron.LoadOptions{Progress: opts.Progress, Quant: opts.Quant})
 	return tok, net, err
 }
 

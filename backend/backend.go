@@ -25,7 +25,9 @@ type Tensor interface {
 // Backend computes the operations of a Nemotron forward pass.
 //
 // Matrices are [rows, cols]; x and dst of the element-wise and normalisation ops are F32
-// activations [n, width]. Weights may be F32, F16 or BF16.
+// activations [n, width]. Weights may be F32, F16 or BF16, or a block dtype (tensor.Q8_0,
+// Q4_K, Q5_K, Q6_K): a backend that does not multiply by those (see QuantizedWeights) may
+// dequantize them in Upload, or refuse them.
 type Backend interface {
 	// Name identifies the backend and its precision, e.g. "cpu/avx512 exact".
 	Name() string
@@ -188,4 +190,21 @@ type Argmaxer interface {
 // than F32 (Alloc, Copy and Attention take them); a backend without it keeps them in F32.
 type KVCacheTypes interface {
 	KVCacheTypes() []tensor.DType
+}
+
+// QuantizedWeights is an optional capability of a Backend, found by type assertion: whether
+// Upload keeps weights of block dtype dt (tensor.Q8_0, …) in that format and MatMul multiplies
+// by them, reading their bytes. A backend without it, or answering false, dequantizes such
+// weights as they upload (or refuses them), so quantizing for it saves neither memory nor
+// time.
+type QuantizedWeights interface {
+	KeepsQuantized(dt tensor.DType) bool
+}
+
+// Copies is an optional capability of a Backend, found by type assertion: whether the tensor
+// Upload returned holds its own copy of the host data (a GPU's memory, a CPU matrix in
+// another layout), so that the host's pages may be released. Without it a backend is taken
+// to keep views of the host data.
+type Copies interface {
+	Copied(t Tensor) bool
 }

@@ -163,6 +163,21 @@ func (c *Checkpoint) Tensor(name string) (t tensor.Host, path string, ok bool) {
 	return t, l.path, true
 }
 
+// ReleasePages lets the kernel drop the named tensor's pages from the process's memory, where
+// its file is memory-mapped (safetensors and PyTorch files are): for a tensor copied into
+// another form (quantized as a model loads) that will not be read from here again. Its data
+// stays readable, from the file.
+func (c *Checkpoint) ReleasePages(name string) error {
+	l, ok := c.tensors[name]
+	if !ok {
+		return nil
+	}
+	if r, ok := l.f.(interface{ ReleasePages(string) error }); ok {
+		return r.ReleasePages(name)
+	}
+	return nil
+}
+
 // Close releases every file; tensors obtained from the checkpoint must not be used afterwards.
 func (c *Checkpoint) Close() error {
 	var errs []error

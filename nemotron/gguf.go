@@ -242,6 +242,16 @@ func (s *GGUFSource) Tensor(name string) (tensor.Host, string, bool) {
 	return t, where, err == nil
 }
 
+// ReleasePages lets the kernel drop the pages of the named tensor's bytes in the mapped file
+// (PageReleaser); a norm weight, unfolded into a copy, has none to release.
+func (s *GGUFSource) ReleasePages(name string) error {
+	g, ok := s.byHF[name]
+	if !ok {
+		return nil
+	}
+	return s.f.ReleasePages(g)
+}
+
 // LoadGGUF opens a GGUF file of architecture nemotron (as llama.cpp's convert_hf_to_gguf.py
 // writes it) and binds its weights to b: the same model as the checkpoint it was converted from.
 func LoadGGUF(path string, b backend.Backend, opts LoadOptions) (*Model, error) {
@@ -268,5 +278,5 @@ func newGGUF(f *gguf.File, b backend.Backend, opts LoadOptions) (*Model, error) 
 		return nil, err
 	}
 	src.Dequantize = opts.Dequantize
-	return NewWithProgress(cfg, src, b, opts.Progress)
+	return NewWithOptions(cfg, src, b, opts)
 }

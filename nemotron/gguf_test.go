@@ -84,15 +84,6 @@ func TestGGUFNames(t *testing.T) {
 	}
 }
 
-// A quantized GGUF maps and binds up to its matrices, which the CPU backend cannot yet
-// multiply by: the error names the tensor and its dtype.
-func TestGGUFQuantizedRefused(t *testing.T) {
-	_, err := nemotron.LoadGGUF(ggufPath("small-c-q8_0.gguf"), cpuBackend(t, backend.Exact), nemotron.LoadOptions{})
-	if err == nil || !strings.Contains(err.Error(), "Q8_0") {
-		t.Errorf("error %v, want one naming Q8_0", err)
-	}
-}
-
 // readNPZ reads the float32 arrays of an uncompressed .npz (a zip of .npy files, as
 // numpy.savez writes them), by member name without ".npy".
 func readNPZ(t *testing.T, path string) map[string][]float32 {
@@ -132,16 +123,25 @@ func readNPZ(t *testing.T, path string) map[string][]float32 {
 	return out
 }
 
-// A quantized GGUF with its tensors dequantized to F32 is a float model: its logits, by
-// prefill and by decoding, must match the float64 forward pass over the same dequantized
-// tensors (the .npz references, made with gguf-py's dequantization and checked against
-// llama.cpp's own) within the exact tolerance. This checks the dequantizers and the name
-// mapping end to end.
-func TestGGUFQuantizedDequantizedLogits(t *testing.T) {
-	for _, c := range []struct{ file, model string }{
-		{"tiny-a-q8_0", "tiny-a"}, {"small-c-q8_0", "small-c"}, {"small-c-q6_k", "small-c"}, {"small-c-q4_k_m", "small-c"},
+// A quantized GGUF, its tensors kept in their block formats on the CPU backend (the exact
+// quantized kernels) or dequantized to F32 (a float model), must give logits, by prefill and
+// by decoding, that match the float64 forward pass over the same dequantized tensors (the
+// .npz references, made with gguf-py's dequantization and checked against llama.cpp's own)
+// within the exact tolerance. This checks the dequantizers, the kernels and the name mapping
+// end to end.
+func TestGGUFQuantizedLogits(t *testing.T) {
+	for _, c := range []struct {
+		file, model string
+		dequantize  bool
+	}{
+		{"tiny-a-q8_0", "tiny-a", false}, {"small-c-q8_0", "small-c", false}, {"small-c-q6_k", "small-c", false}, {"small-c-q4_k_m", "small-c", false},
+		{"tiny-a-q8_0", "tiny-a", true}, {"small-c-q4_k_m", "small-c", true},
 	} {
-		t.Run(c.file, func(t *testing.T) {
+		how := "kept"
+		if c.dequantize {
+			how = "dequantized"
+		}
+		t.Run(c.file+"/"+how, func(t *testing.T) {
 			f, err := gguf.Open(ggufPath(c.file + ".gguf"))
 			if err != nil {
 				t.Fatal(err)
@@ -155,7 +155,7 @@ func TestGGUFQuantizedDequantizedLogits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			src.Dequantize = true
+			src.Dequantize = c.dequantize
 			m, err := nemotron.New(cfg, src, cpuBackend(t, backend.Exact))
 			if err != nil {
 				t.Fatal(err)
@@ -190,7 +190,7 @@ func TestGGUFQuantizedDequantizedLogits(t *testing.T) {
 				s.Close()
 				worst = max(worst, goldentest.Close(t, cs.Name+" decode", decode, want, exact.Logits))
 			}
-			t.Logf("%s dequantized: max |logit error| %.3g against the float64 reference", c.file, worst)
+			t.Logf("%s %s: max |logit error| %.3g against the float64 reference", c.file, how, worst)
 		})
 	}
 }

@@ -18,49 +18,47 @@ var GGUFFileTypes = map[string]uint32{
 	"F32": 0, "F16": 1, "Q8_0": 7, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18, "BF16": 32,
 }
 
-// GGUFMix is the format each matrix of c gets in file type ftype, as llama-quantize 34af94c
-// chooses without an importance matrix (llama_tensor_get_type): the head (or the tied
-// embedding) in Q6_K unless the file is Q8_0; for Q4_K_M and Q5_K_M, attn_v and ffn_down of
-// the first eighth, the last eighth and every third layer between in Q6_K. Norms stay F32.
-//
-// A matrix whose rows are not a multiple of 256 cannot be a K-quant: it falls back to Q8_0.
-// llama-quantize does the same for Q6_K and the head, but picks Q5_0 (for Q4_K) or Q5_1 (for
-// Q5_K), which this engine does not have.
-func GGUFMix(c Config, ftype string) (func(Param) tensor.DType, error) {
-	base := map[string]tensor.DType{"F32": tensor.F32, "F16": tensor.F16, "BF16": tensor.BF16,
-		"Q8_0": tensor.Q8_0, "Q6_K": tensor.Q6_K, "Q5_K_M": tensor.Q5_K, "Q4_K_M": tensor.Q4_K}
-	dt, ok := base[ftype]
-	if !ok {
-		return nil, fmt.Errorf("GGUF file type %q: want one of F32, F16, BF16, Q8_0, Q6_K, Q5_K_M, Q4_K_M", ftype)
-	}
-	mixed := ftype == "Q4_K_M" || ftype == "Q5_K_M"
-	moreBits := func(i, n int) bool { return i < n/8 || i >= 7*n/8 || (i-n/8)%3 == 2 }
-	return func(p Param) tensor.DType {
-		if p.Role == RoleNorm {
-			return tensor.F32
-		}
-		if !dt.Quantized() {
-			return dt
-		}
-		t := dt
-		switch {
-		case p.Role == RoleHead || (p.Role == RoleEmbedding && c.TieEmbeddings):
-			if t != tensor.Q8_0 {
-				t = tensor.Q6_K
+// GGUFMix is the format each tensor of c gets in file type ftype, as llama-quantize 34af94c
+// chooses without an importance matrix (llama_tensor_get_type); ok false keeps a tensor as
+// the checkpoint stores it. Q8_0 and Q4_K_M are the mixes QuantQ8_0 and QuantQ4_K (see
+// Quant.Format, which states the rules and where they leave llama-quantize's); Q6_K and
+// Q5_K_M follow the same rules with Q6_K and Q5_K matrices. Norms are F32 in every file type.
+func GGUFMix(c Config, ftype string) (func(Param) (dt tensor.DType, ok bool), error) {
+	float := map[string]tensor.DType{"F32": tensor.F32, "F16": tensor.F16, "BF16": tensor.BF16}
+	norm := func(f func(Param) (tensor.DType, bool)) func(Param) (tensor.DType, bool) {
+		return func(p Param) (tensor.DType, bool) {
+			if p.Role == RoleNorm {
+				return tensor.F32, true
 			}
-		case mixed && p.Role == RoleValue && moreBits(p.Layer, c.Layers):
-			t = tensor.Q6_K
-		case mixed && p.Role == RoleDown && moreBits(p.Layer, c.Layers):
-			t = tensor.Q6_K
+			return f(p)
 		}
-		if p.Shape[len(p.Shape)-1]%t.BlockSize() != 0 {
-			t = tensor.Q8_0
-		}
-		if p.Shape[len(p.Shape)-1]%t.BlockSize() != 0 {
-			t = tensor.F16 // as llama-quantize, for rows not a multiple of 32
-		}
-		return t
-	}, nil
+	}
+	if dt, ok := float[ftype]; ok {
+		return norm(func(Param) (tensor.DType, bool) { return dt, true }), nil
+	}
+	switch ftype {
+	case "Q8_0":
+		return norm(func(p Param) (tensor.DType, bool) { return QuantQ8_0.Format(c, p) }), nil
+	case "Q4_K_M":
+		return norm(func(p Param) (tensor.DType, bool) { return QuantQ4_K.Format(c, p) }), nil
+	case "Q6_K":
+		return norm(func(p Param) (tensor.DType, bool) { return blockFormat(c, p, tensor.Q6_K, false) }), nil
+	case "Q5_K_M":
+		return norm(func(p Param) (tensor.DType, bool) { return blockFormat(c, p, tensor.Q5_K, true) }), nil
+	}
+	return nil, fmt.Errorf("GGUF file type %q: want one of F32, F16, BF16, Q8_0, Q6_K, Q5_K_M, Q4_K_M", ftype)
+}
+
+// GGUFFileType is the GGUF file type whose mix is q's: "Q8_0" for QuantQ8_0, "Q4_K_M" for
+// QuantQ4_K.
+func GGUFFileType(q Quant) (string, error) {
+	switch q {
+	case QuantQ8_0:
+		return "Q8_0", nil
+	case QuantQ4_K:
+		return "Q4_K_M", nil
+	}
+	return "", BadOption("quantization %q has no GGUF file type", q)
 }
 
 // GGUFMetadata is the nemotron metadata of c, in the order and the types
@@ -101,8 +99,10 @@ func GGUFMetadata(c Config, ftype string) ([]gguf.KV, error) {
 // GGUFTensors converts every tensor of src (under Hugging Face names) to what a GGUF file of
 // c holds: llama.cpp's names, 1 + w for the norm weights (in float32), each matrix in the
 // format chosen by format (F32/F16/BF16 converted, block formats quantized from the float32
-// values). The tensors come in the order of the forward pass.
-func GGUFTensors(c Config, src Source, format func(Param) tensor.DType) ([]gguf.Tensor, error) {
+// values, as loading with LoadOptions.Quant quantizes them; ok false keeps the stored
+// dtype). The tensors come in the order of the forward pass. The pages of a memory-mapped
+// source tensor that was copied are released as it goes (PageReleaser).
+func GGUFTensors(c Config, src Source, format func(Param) (tensor.DType, bool)) ([]gguf.Tensor, error) {
 	var out []gguf.Tensor
 	for _, p := range c.Params() {
 		t, where, ok := src.Tensor(p.Name)
@@ -112,7 +112,10 @@ func GGUFTensors(c Config, src Source, format func(Param) tensor.DType) ([]gguf.
 		if !slices.Equal(t.Shape, p.Shape) || !t.DType.IsFloat() {
 			return nil, fmt.Errorf("%s: tensor %s is %s%s, want a float type of shape %s", where, p.Name, t.DType, tensor.ShapeString(t.Shape), tensor.ShapeString(p.Shape))
 		}
-		dt := format(p)
+		dt, ok := format(p)
+		if !ok {
+			dt = t.DType
+		}
 		if foldsOne(p) {
 			w := t.ToF32()
 			for i := range w {
@@ -129,6 +132,11 @@ func GGUFTensors(c Config, src Source, format func(Param) tensor.DType) ([]gguf.
 			return nil, fmt.Errorf("tensor %s: %s has no GGUF type", p.Name, dt)
 		}
 		out = append(out, gguf.Tensor{Name: GGUFName(p), Type: typ, Shape: p.Shape, Data: data})
+		if r, ok := src.(PageReleaser); ok && dt != t.DType && dt.Quantized() {
+			if err := r.ReleasePages(p.Name); err != nil {
+				return nil, fmt.Errorf("%s: tensor %s: releasing its pages: %w", where, p.Name, err)
+			}
+		}
 	}
 	return out, nil
 }
@@ -139,7 +147,7 @@ func convertTo(t tensor.Host, dt tensor.DType) ([]byte, error) {
 	case t.DType == dt:
 		return t.Data, nil
 	case dt.Quantized():
-		q, err := t.Quantize(dt)
+		q, err := quantize(t, dt, nil)
 		return q.Data, err
 	case dt == tensor.F32:
 		return tensor.FromF32(t.ToF32(), t.Shape...).Data, nil

@@ -84,7 +84,7 @@ func TestLoadErrors(t *testing.T) {
 				n.DType, n.Shape = tensor.I16, []int{64, 64}
 				return true
 			}))
-		}, "tensor " + q + " has dtype I16, want F32, F16 or BF16"},
+		}, "tensor " + q + " has dtype I16, want F32, F16, BF16 or a block format"},
 		{"unexpected tensor", func(t *testing.T) string {
 			return writeModel(t, append(tinyA(t), safetensors.Named{Name: "model.layers.0.self_attn.q_proj.bias", Host: tensor.Zeros(tensor.BF16, 64)}))
 		}, "unexpected tensors model.layers.0.self_attn.q_proj.bias"},

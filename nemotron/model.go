@@ -28,7 +28,10 @@ type LoadOptions struct {
 	// Dequantize, for a GGUF file, binds tensors in block formats (Q8_0, Q4_K, …) dequantized
 	// to F32, for a backend that cannot multiply by them (see GGUFSource.Dequantize).
 	Dequantize bool
-	// Quant, when set, quantizes the matrices to that mix as they load.
+	// Quant, when set, quantizes the matrices to that mix as they load (see Quant.Format),
+	// on every core, and releases the pages of a memory-mapped checkpoint's tensor once it is
+	// quantized, so that the process keeps only the quantized bytes. Tensors already in a
+	// block format are kept when the mix agrees and refused when it does not.
 	Quant Quant
 }
 
@@ -43,7 +46,7 @@ func Load(dir string, b backend.Backend, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := NewWithProgress(cfg, ck, b, opts.Progress)
+	m, err := NewWithOptions(cfg, ck, b, opts)
 	if err != nil {
 		ck.Close()
 		return nil, err
@@ -60,10 +63,19 @@ func New(cfg Config, src Source, b backend.Backend) (*Model, error) {
 
 // NewWithProgress is New, telling progress the bytes bound so far (progress may be nil).
 func NewWithProgress(cfg Config, src Source, b backend.Backend, progress func(done, total int64)) (*Model, error) {
+	return NewWithOptions(cfg, src, b, LoadOptions{Progress: progress})
+}
+
+// NewWithOptions is New with the options Load takes: progress, and the quantization mix the
+// matrices are stored in (opts.Dequantize is a GGUFSource's, and ignored here).
+func NewWithOptions(cfg Config, src Source, b backend.Backend, opts LoadOptions) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	w, err := bindWeights(cfg, src, b, progress)
+	if _, err := ParseQuant(string(opts.Quant)); err != nil {
+		return nil, err
+	}
+	w, err := bindWeights(cfg, src, b, opts)
 	if err != nil {
 		return nil, err
 	}

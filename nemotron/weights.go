@@ -159,8 +159,10 @@ func (c Config) NumParams() int64 {
 // ignored are tensors some checkpoints carry that the forward pass recomputes.
 func ignored(name string) bool { return strings.HasSuffix(name, ".rotary_emb.inv_freq") }
 
-// bindWeights checks every tensor of src against the config and uploads it.
-func bindWeights(c Config, src Source, b backend.Backend, progress func(done, total int64)) (*weights, error) {
+// bindWeights checks every tensor of src against the config and uploads it, quantized to the
+// mix opts.Quant (each matrix as it comes, the pages of a memory-mapped source released after
+// it), telling opts.Progress the bytes of src bound so far.
+func bindWeights(c Config, src Source, b backend.Backend, opts LoadOptions) (*weights, error) {
 	params := c.Params()
 	want := make(map[string]bool, len(params))
 	for _, p := range params {
@@ -189,6 +191,13 @@ func bindWeights(c Config, src Source, b backend.Backend, progress func(done, to
 			total += int64(len(t.Data))
 		}
 	}
+	progress := func(n int64) {
+		if done += n; opts.Progress != nil {
+			opts.Progress(done, total)
+		}
+	}
+	releaser, _ := src.(PageReleaser)
+	copier, _ := b.(backend.Copies)
 	w := &weights{layers: make([]layerWeights, c.Layers)}
 	for _, p := range params {
 		t, where, ok := src.Tensor(p.Name)
@@ -198,16 +207,26 @@ func bindWeights(c Config, src Source, b backend.Backend, progress func(done, to
 		if !slices.Equal(t.Shape, p.Shape) {
 			return nil, fmt.Errorf("%s: tensor %s has shape %s, want %s for this config", where, p.Name, tensor.ShapeString(t.Shape), tensor.ShapeString(p.Shape))
 		}
-		if !t.DType.IsFloat() {
-			return nil, fmt.Errorf("%s: tensor %s has dtype %s, want F32, F16 or BF16", where, p.Name, t.DType)
+		if !t.DType.IsFloat() && !t.DType.Quantized() {
+			return nil, fmt.Errorf("%s: tensor %s has dtype %s, want F32, F16, BF16 or a block format", where, p.Name, t.DType)
 		}
-		bt, err := b.Upload(t)
+		q, quantized, err := quantizeFor(c, opts.Quant, p, t, where, progress)
+		if err != nil {
+			return nil, err
+		}
+		bt, err := b.Upload(q)
 		if err != nil {
 			return nil, fmt.Errorf("%s: tensor %s: %w", where, p.Name, err)
 		}
 		*p.dst(w) = bt
-		if done += int64(len(t.Data)); progress != nil {
-			progress(done, total)
+		if !quantized {
+			progress(int64(len(t.Data)))
+		}
+		// The source's pages go once the backend holds the tensor in another form.
+		if releaser != nil && (quantized || copier != nil && copier.Copied(bt)) {
+			if err := releaser.ReleasePages(p.Name); err != nil {
+				return nil, fmt.Errorf("%s: tensor %s: releasing its pages: %w", where, p.Name, err)
+			}
 		}
 	}
 	if c.TieEmbeddings {

@@ -57,7 +57,7 @@ func TestWeightTableFillsEveryField(t *testing.T) {
 		if _, ok := src["lm_head.weight"]; ok == tied {
 			t.Errorf("tied=%v: lm_head.weight listed %v", tied, ok)
 		}
-		w, err := bindWeights(c, src, b, nil)
+		w, err := bindWeights(c, src, b, LoadOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,6 +27,9 @@ const Tol = 2e-5
 // fast precision's rounding of the activations is in the reference (Config.MatMulActivations),
 // so what remains is float32 accumulation.
 //
+// Weights in a block dtype (QuantWeightTypes) are held to the same bound: the reference
+// multiplies their dequantized values, by x as the backend quantizes it where it does (Q8).
+//
 // Measured on an AMD Zen 4 over MatMulShapes, every weight dtype, 1 and 3 threads: at most
 // 1.6e-7 (generic), 2.0e-7 (avx2, avx512, avx512bf16) in exact precision, 1.4e-7 in fast at
 // avx512bf16 (bf16 x; the levels below multiply float32 x in fast precision too); the
@@ -44,10 +47,14 @@ const (
 	Float32 Activations = iota // x as it is (exact precision; weights the fast path lacks)
 	BF16                       // each element rounded to bfloat16, to nearest even
 	BF16x2                     // hi + lo with hi = bf16(x), lo = bf16(x − hi) (two bf16 GEMMs)
+	// Q8 is x quantized in blocks of 32 as tensor.Q8Act (D·Q, D = max|x|/127, Q rounded to
+	// nearest even), what the integer kernels of block-dtype weights multiply: the reference
+	// quantizes with the plain-Go quantizer, which every implementation matches bit for bit.
+	Q8
 )
 
 func (a Activations) String() string {
-	return [...]string{"float32", "bf16", "bf16x2"}[a]
+	return [...]string{"float32", "bf16", "bf16x2", "q8"}[a]
 }
 
 // Config describes the backend under test.
@@ -56,6 +63,10 @@ type Config struct {
 	// MatMulActivations says how MatMul treats n rows of k activations against weights of
 	// dtype w; nil means Float32 for every product.
 	MatMulActivations func(w tensor.DType, n, k int) Activations
+	// MatMulWeightsBF16 says whether MatMul rounds weights of dtype w (after dequantizing a
+	// block dtype) to bfloat16 before multiplying n rows of k activations by them, as the CPU's
+	// fast prefill of block-dtype weights does; nil means never.
+	MatMulWeightsBF16 func(w tensor.DType, n, k int) bool
 }
 
 func (c Config) activations(w tensor.DType, n, k int) Activations {
@@ -63,6 +74,10 @@ func (c Config) activations(w tensor.DType, n, k int) Activations {
 		return Float32
 	}
 	return c.MatMulActivations(w, n, k)
+}
+
+func (c Config) weightsBF16(w tensor.DType, n, k int) bool {
+	return c.MatMulWeightsBF16 != nil && c.MatMulWeightsBF16(w, n, k)
 }
 
 // Run checks every operation of b, created with the precision and rounding cfg describes.
@@ -116,6 +131,15 @@ func host(dt tensor.DType, v []float32, shape ...int) (tensor.Host, []float64) {
 		for i, x := range v {
 			u[i] = tensor.Float32ToF16(x)
 			exact[i] = float64(tensor.F16ToFloat32(u[i]))
+		}
+	default: // a block dtype: quantized, the reference holding the dequantized values
+		q, err := tensor.FromF32(v, shape...).Quantize(dt)
+		if err != nil {
+			panic(err)
+		}
+		h = q
+		for i, x := range q.ToF32() {
+			exact[i] = float64(x)
 		}
 	}
 	return h, exact
@@ -196,10 +220,26 @@ var MatMulShapes = [][3]int{
 // WeightTypes are the weight dtypes Run multiplies by.
 var WeightTypes = []tensor.DType{tensor.F32, tensor.F16, tensor.BF16}
 
+// QuantWeightTypes are the block dtypes Run multiplies by, over QuantMatMulShapes.
+var QuantWeightTypes = []tensor.DType{tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K}
+
+// QuantMatMulShapes are the products of block-dtype weights Run checks: k a whole number of
+// 256-weight super-blocks, past the CPU's 2048-column block (2304, 4352), n on the gemv
+// (decode) and the GEMM (prefill) paths of both backends.
+var QuantMatMulShapes = [][3]int{
+	{1, 256, 1}, {1, 512, 17}, {3, 256, 33}, {5, 768, 64}, {16, 256, 40},
+	{2, 4352, 9}, {5, 2304, 13}, {33, 256, 31}, {40, 2304, 20}, {70, 512, 67}, {100, 4352, 9},
+}
+
 func (s *suite) matMul(t *testing.T) {
-	for _, dt := range WeightTypes {
+	types := append(append([]tensor.DType(nil), WeightTypes...), QuantWeightTypes...)
+	for _, dt := range types {
 		worst := 0.0
-		for _, sh := range MatMulShapes {
+		shapes := MatMulShapes
+		if dt.Quantized() {
+			shapes = QuantMatMulShapes
+		}
+		for _, sh := range shapes {
 			n, k, m := sh[0], sh[1], sh[2]
 			t.Run(fmt.Sprintf("%s/n%d_k%d_m%d", dt, n, k, m), func(t *testing.T) {
 				rel, err := CheckMatMul(s.b, s.cfg, s.rng, dt, n, k, m)
@@ -215,7 +255,8 @@ func (s *suite) matMul(t *testing.T) {
 
 // CheckMatMul multiplies random x [n, k] by random weights w [m, k] of dtype dt on b and
 // compares dst with the float64 product of what the backend multiplies (x as cfg says it
-// treats it, w in its dtype). It returns the largest error relative to √k·max(1, mean |ref|)
+// treats it, w in its dtype: a block dtype's dequantized values, rounded to bf16 where cfg
+// says so). It returns the largest error relative to √k·max(1, mean |ref|)
 // and an error when that exceeds MatMulTol.
 func CheckMatMul(b backend.Backend, cfg Config, rng *rand.Rand, dt tensor.DType, n, k, m int) (float64, error) {
 	randn := func(n int, scale float64) []float32 {
@@ -248,7 +289,10 @@ func CheckMatMul(b backend.Backend, cfg Config, rng *rand.Rand, dt tensor.DType,
 		return 0, err
 	}
 	a := cfg.activations(dt, n, k)
-	want := MatMulReference(roundActivations(x, a), w, n, k, m)
+	if cfg.weightsBF16(dt, n, k) {
+		w = roundActivations(w, BF16, k)
+	}
+	want := MatMulReference(roundActivations(x, a, k), w, n, k, m)
 	sk := math.Sqrt(float64(k))
 	rel, err := compare(got, want, MatMulTol*sk)
 	if err != nil {
@@ -270,10 +314,24 @@ func MatMulReference(x, w []float64, n, k, m int) []float64 {
 	return dst
 }
 
-// roundActivations returns the values a backend treating x as a multiplies.
-func roundActivations(x []float64, a Activations) []float64 {
+// roundActivations returns the values a backend treating x (rows of k) as a multiplies.
+func roundActivations(x []float64, a Activations, k int) []float64 {
 	bf16 := func(v float64) float64 { return float64(tensor.BF16ToFloat32(tensor.Float32ToBF16(float32(v)))) }
 	out := make([]float64, len(x))
+	if a == Q8 {
+		quantize := tensor.Implementations()[0].QuantizeQ8Act // the plain-Go specification
+		act, row := tensor.NewQ8Act(k), make([]float32, k)
+		for r := range len(x) / k {
+			for i := range row {
+				row[i] = float32(x[r*k+i])
+			}
+			quantize(act, row)
+			for i, q := range act.Q {
+				out[r*k+i] = float64(act.D[i/32]) * float64(q)
+			}
+		}
+		return out
+	}
 	for i, v := range x {
 		switch a {
 		case BF16:
@@ -422,8 +480,11 @@ func (s *suite) add(t *testing.T) {
 }
 
 func (s *suite) embed(t *testing.T) {
-	for _, dt := range WeightTypes {
-		const vocab, width = 50, 24
+	for _, dt := range append(append([]tensor.DType(nil), WeightTypes...), QuantWeightTypes...) {
+		vocab, width := 50, 24
+		if dt.Quantized() {
+			width = 512 // two super-blocks a row
+		}
 		th, tr := host(dt, s.randn(vocab*width, 1), vocab, width)
 		table := s.upload(t, th)
 		ids := []int32{0, 49, 7, 7, 3}

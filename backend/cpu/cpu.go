@@ -15,7 +15,7 @@ func init() {
 	backend.Register("cpu", func(o backend.Options) (backend.Backend, error) { return New(o) })
 }
 
-// Tensor is a CPU tensor. Exactly one of f32 and u16 holds its elements.
+// Tensor is a CPU tensor. Exactly one of f32, u16 and q holds its elements.
 type Tensor struct {
 	dt    tensor.DType
 	shape []int
@@ -23,6 +23,7 @@ type Tensor struct {
 	u16   []uint16 // BF16 or F16 weights, often a view of a memory-mapped file
 	// packed: u16 holds a bf16 matrix packed (packed.go), its rows padded to whole groups.
 	packed bool
+	q      []byte // weights in a block dtype (Q8_0, Q4_K, …): whole rows of blocks, often a view
 }
 
 func (t *Tensor) DType() tensor.DType { return t.dt }
@@ -51,6 +52,7 @@ type Backend struct {
 	xp      []float32 // x packed into panels
 	xb      []uint16  // x rounded to bf16 (fast mode), plain or packed
 	xr      []float32 // x rounded to bf16 and widened again
+	q8      q8Scratch // x quantized to int8 blocks (fast mode, block-dtype weights)
 	tasks   struct {  // the work of the operation under way, for the pool
 		norm  normTask
 		rope  ropeTask
@@ -106,14 +108,18 @@ func (b *Backend) Close() error {
 
 func (b *Backend) Sync() error { return nil }
 
-// Upload keeps 2-D weights as views of the host data, but for bf16 matrices, which it packs
-// (packed.go). Vectors (norm weights and biases) are small and used in float32 arithmetic,
-// so they are widened once here.
+// Upload keeps 2-D weights as views of the host data, in their dtype: F32, F16, a block dtype
+// (Q8_0, Q4_K, Q5_K, Q6_K), which MatMul multiplies by and Embed dequantizes as it reads, or
+// BF16, whose matrices it packs (packed.go), a copy. Vectors (norm weights and biases) are
+// small and used in float32 arithmetic, so they are widened (or dequantized) once here.
 func (b *Backend) Upload(h tensor.Host) (backend.Tensor, error) {
-	if !h.DType.IsFloat() {
-		return nil, fmt.Errorf("cpu upload: %s tensors are not supported (want F32, F16 or BF16)", h.DType)
+	if !h.DType.IsFloat() && !h.DType.Quantized() {
+		return nil, fmt.Errorf("cpu upload: %s tensors are not supported (want F32, F16, BF16 or a block format)", h.DType)
 	}
-	if len(h.Data) != h.Len()*h.DType.Size() {
+	if h.DType.Quantized() && (len(h.Shape) == 0 || h.Shape[len(h.Shape)-1]%h.DType.BlockSize() != 0) {
+		return nil, fmt.Errorf("cpu upload: %s%s: rows must be whole blocks of %d", h.DType, tensor.ShapeString(h.Shape), h.DType.BlockSize())
+	}
+	if len(h.Data) != h.DType.Bytes(h.Len()) {
 		return nil, fmt.Errorf("cpu upload: %d bytes for %s%s", len(h.Data), h.DType, tensor.ShapeString(h.Shape))
 	}
 	t := &Tensor{dt: h.DType, shape: append([]int(nil), h.Shape...)}
@@ -124,12 +130,23 @@ func (b *Backend) Upload(h tensor.Host) (backend.Tensor, error) {
 		t.dt, t.f32 = tensor.F32, h.ToF32()
 	case b.packing && h.DType == tensor.BF16 && len(h.Shape) == 2 && h.Shape[1]%2 == 0:
 		t.u16, t.packed = packBF16(h.U16(), h.Shape[0], h.Shape[1], b.opts.Threads), true
+	case h.DType.Quantized():
+		t.q = h.Data
 	default:
 		t.u16 = h.U16()
 	}
 	return t, nil
 }
 
+// Copied reports whether Upload copied t's data, as it does a packed matrix (backend.Copies).
+func (b *Backend) Copied(t backend.Tensor) bool { return t.(*Tensor).packed }
+
+// KeepsQuantized reports that Upload keeps a block dtype's bytes and MatMul multiplies by
+// them (backend.QuantizedWeights).
+func (b *Backend) KeepsQuantized(dt tensor.DType) bool { return dt.Quantized() }
+
+// Alloc allocates F32 activations; weights in other dtypes (a block dtype included) come
+// only through Upload.
 func (b *Backend) Alloc(dt tensor.DType, shape ...int) (backend.Tensor, error) {
 	if dt != tensor.F32 && dt != tensor.BF16 && dt != tensor.F16 {
 		return nil, fmt.Errorf("cpu backend: cannot allocate %s activations", dt)
@@ -160,9 +177,13 @@ func (b *Backend) Rows(bt backend.Tensor, lo, hi int) backend.Tensor {
 	}
 	c := t.cols()
 	v := &Tensor{dt: t.dt, shape: append([]int{hi - lo}, t.shape[1:]...)}
-	if t.f32 != nil {
+	switch {
+	case t.f32 != nil:
 		v.f32 = t.f32[lo*c : hi*c : hi*c]
-	} else {
+	case t.q != nil:
+		rb := t.dt.Bytes(c) // whole rows of blocks
+		v.q = t.q[lo*rb : hi*rb : hi*rb]
+	default:
 		v.u16 = t.u16[lo*c : hi*c : hi*c]
 	}
 	return v
@@ -318,6 +339,9 @@ func (b *Backend) Embed(dst, table backend.Tensor, ids []int32) {
 			tensor.BF16ToF32(out, t.u16[lo:hi])
 		case tensor.F16:
 			tensor.F16ToF32(out, t.u16[lo:hi])
+		default: // a block dtype: the row's blocks, dequantized
+			rb := t.dt.Bytes(c)
+			tensor.Dequantize(out, t.dt, t.q[int(id)*rb:int(id+1)*rb])
 		}
 	}
 }

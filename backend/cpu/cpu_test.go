@@ -14,18 +14,28 @@ import (
 // matmul.go decides: in fast precision, against bf16 weights, x is rounded to bf16 for the
 // VDPBF16PS kernels, gemv below GemmMinRows rows and GEMM (whose bf16 panels pair columns,
 // so k must be even) above; everything else multiplies float32 x (AMX's exact mode splits x
-// into three bf16 terms whose sum is x).
+// into three bf16 terms whose sum is x). Against block-dtype weights, fast precision
+// quantizes x to int8 blocks below GemmMinRows rows, and above rounds x and the dequantized
+// weights to bf16 where the CPU has the bf16 GEMM.
 func config(p backend.Precision) backendtest.Config {
 	kn := tensor.Active()
+	fastQuantGemm := func(w tensor.DType, n int) bool {
+		return p == backend.Fast && w.Quantized() && n >= cpu.GemmMinRows && kn.GemmBF16 != nil
+	}
 	return backendtest.Config{Precision: p, MatMulActivations: func(w tensor.DType, n, k int) backendtest.Activations {
-		if p != backend.Fast || w != tensor.BF16 {
+		switch {
+		case p == backend.Fast && w.Quantized() && n < cpu.GemmMinRows:
+			return backendtest.Q8
+		case fastQuantGemm(w, n):
+			return backendtest.BF16
+		case p != backend.Fast || w != tensor.BF16:
 			return backendtest.Float32
 		}
 		if n < cpu.GemmMinRows && kn.GemvBF16Fast != nil || n >= cpu.GemmMinRows && kn.GemmBF16 != nil && k%2 == 0 {
 			return backendtest.BF16
 		}
 		return backendtest.Float32
-	}}
+	}, MatMulWeightsBF16: func(w tensor.DType, n, k int) bool { return fastQuantGemm(w, n) }}
 }
 
 func TestConformance(t *testing.T) {

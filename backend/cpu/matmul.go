@@ -27,6 +27,16 @@ const gemvBlockBytes = 256 << 10
 // Decoding (n < gemmMinRows) is bound by reading w: its rows are split across workers, each
 // streaming its own block once for every row of x. Prefill packs x into panels and runs the
 // register-blocked kernels over blocks of w rows, transposed tiles scattered into dst.
+//
+// Weights in a block dtype (Q8_0, Q4_K, …) take the same two paths. Decoding, exact precision
+// multiplies float32 x by the dequantized weights (tensor.Kernels.GemvQ8_0, …), and fast
+// precision quantizes each row of x once per product to int8 blocks (tensor.Q8Act) for the
+// integer kernels (GemvQ8_0Q8, …), as llama.cpp does. Prefill dequantizes each k-block of a
+// chunk's w rows once into scratch and runs the float kernels on it: float32 (GemmF32) in
+// exact precision, rounded to bf16 for GemmBF16 (x rounded to bf16 too) in fast precision
+// where the CPU has it. Prefill is compute-bound: a weight dequantized once per product meets
+// every row of x, so the conversion costs little per multiply-add, and the bf16 dot product
+// is the fastest one this code has.
 func (b *Backend) MatMul(dst, x, w backend.Tensor) {
 	d, xt, wt := dst.(*Tensor), x.(*Tensor), w.(*Tensor)
 	n, k, m := xt.rows(), xt.cols(), wt.rows()
@@ -50,7 +60,16 @@ func (b *Backend) gemv(ds, xs []float32, wt *Tensor, n, k, m int) {
 	kn := b.kernels
 	t := &b.tasks.gemv
 	*t = gemvTask{kn: kn, ds: ds, xs: xs, w: wt, n: n, k: k, m: m}
-	if b.opts.Precision == backend.Fast && wt.dt == tensor.BF16 && kn.GemvBF16Fast != nil {
+	switch {
+	case wt.dt.Quantized():
+		t.exactQ, t.fastQ = kn.GemvQuant(wt.dt)
+		if b.opts.Precision == backend.Fast {
+			t.acts = b.q8Acts(n, k)
+			for i := range t.acts {
+				kn.QuantizeQ8Act(&t.acts[i], xs[i*k:(i+1)*k])
+			}
+		}
+	case b.opts.Precision == backend.Fast && wt.dt == tensor.BF16 && kn.GemvBF16Fast != nil:
 		t.xb = b.bf16Scratch(&b.xb, n*k)
 		kn.F32ToBF16(t.xb, xs[:n*k])
 	}
@@ -65,6 +84,10 @@ type gemvTask struct {
 	xb      []uint16 // x rounded to bf16, in fast mode
 	w       *Tensor
 	n, k, m int
+	// w in a block dtype: its kernels, and in fast mode the rows of x quantized
+	exactQ func(dst []float32, w []byte, x []float32)
+	fastQ  func(dst []float32, w []byte, a *tensor.Q8Act)
+	acts   []tensor.Q8Act
 }
 
 func (t *gemvTask) run(_, lo, hi int) {
@@ -72,7 +95,7 @@ func (t *gemvTask) run(_, lo, hi int) {
 	// cache. A row's arithmetic does not depend on the blocks: each output is one kernel row.
 	block := hi - lo
 	if t.n > 1 {
-		block = max(4, gemvBlockBytes/(t.k*t.w.dt.Size())&^3)
+		block = max(4, gemvBlockBytes/t.w.rowBytes()&^3)
 	}
 	for b0 := lo; b0 < hi; b0 += block {
 		b1 := min(b0+block, hi)
@@ -88,6 +111,13 @@ func (t *gemvTask) rows(i, lo, hi int) {
 	out := t.ds[i*m+lo : i*m+hi]
 	xi := t.xs[i*k : (i+1)*k]
 	switch {
+	case w.q != nil:
+		rb := w.rowBytes()
+		if t.acts != nil {
+			t.fastQ(out, w.q[lo*rb:hi*rb], &t.acts[i])
+		} else {
+			t.exactQ(out, w.q[lo*rb:hi*rb], xi)
+		}
 	case t.xb != nil:
 		t.kn.GemvBF16Fast(out, w.u16[lo*k:hi*k], t.xb[i*k:(i+1)*k])
 	case w.dt == tensor.BF16:
@@ -112,6 +142,9 @@ func (b *Backend) gemm(ds, xs []float32, wt *Tensor, n, k, m int) {
 	// product exact and summed in float32 by the tiles — float32 arithmetic, three tile
 	// passes, still faster than float32 FMA. Elsewhere exact mode widens w to float32.
 	terms := 0
+	if wt.dt.Quantized() && kn.GemmBF16 != nil && b.opts.Precision == backend.Fast {
+		terms = 1 // k is a whole number of blocks, so even
+	}
 	if wt.dt == tensor.BF16 && kn.GemmBF16 != nil && k%2 == 0 {
 		switch {
 		case b.opts.Precision == backend.Fast:
@@ -207,14 +240,30 @@ func (t *gemmTask) run(worker, lo, hi int) {
 	tiles := growF32(&ws.tile, t.panels*rowsW*R)
 	kc := min(k, kBlock)
 	convert := t.terms == 0 && w.dt != tensor.F32
+	quant := w.dt.Quantized() // dequantized per k-block, for GemmF32 or (rounded) GemmBF16
 	var wconv []float32
-	if convert {
+	var wbf []uint16
+	if convert || quant {
 		wconv = growF32(&ws.wconv, rowsW*kc)
+	}
+	if quant && t.terms > 0 {
+		wbf = growU16(&ws.wbf, rowsW*kc)
 	}
 	size := k * R
 	for k0 := 0; k0 < k; k0 += kc {
 		kcur := min(kc, k-k0)
-		if convert {
+		switch {
+		case quant:
+			// kBlock is a whole number of blocks of every format, so each k-block is too.
+			rb, b0, b1 := w.rowBytes(), w.dt.Bytes(k0), w.dt.Bytes(k0+kcur)
+			for j := range rowsW {
+				row := w.q[(lo+j)*rb:]
+				tensor.Dequantize(wconv[j*kcur:(j+1)*kcur], w.dt, row[b0:b1])
+			}
+			if wbf != nil {
+				kn.F32ToBF16(wbf[:rowsW*kcur], wconv[:rowsW*kcur])
+			}
+		case convert:
 			for j := range rowsW {
 				src := w.u16[(lo+j)*k+k0 : (lo+j)*k+k0+kcur]
 				if w.dt == tensor.BF16 {
@@ -230,6 +279,11 @@ func (t *gemmTask) run(worker, lo, hi int) {
 				nw := min(C, rowsW-j0)
 				tj := tile[j0*R:]
 				switch {
+				case wbf != nil:
+					xp := t.xpb[p*size+k0*R:]
+					kn.GemmBF16(tj, xp, wbf[j0*kcur:], kcur, kcur, nw, k0 > 0)
+				case quant:
+					kn.GemmF32(tj, t.xp[p*size+k0*R:], wconv[j0*kcur:], kcur, kcur, nw, k0 > 0)
 				case t.terms > 0:
 					for term := range t.terms {
 						xp := t.xpb[(p*t.terms+term)*size+k0*R:]
@@ -252,7 +306,8 @@ func (t *gemmTask) run(worker, lo, hi int) {
 // workerScratch is memory one worker reuses from call to call.
 type workerScratch struct {
 	tile  []float32 // transposed output tiles of a block of w rows
-	wconv []float32 // a block of w rows widened to float32
+	wconv []float32 // a block of w rows widened (or dequantized) to float32
+	wbf   []uint16  // a block of w rows dequantized then rounded to bf16 (fast precision)
 	attn  []float32 // attention scores, rotary tables
 	// attention on panels
 	qpanel []float32 // a block of queries, packed
@@ -266,11 +321,41 @@ func growF32(buf *[]float32, n int) []float32 {
 	return (*buf)[:n]
 }
 
-func (b *Backend) f32Scratch(buf *[]float32, n int) []float32 { return growF32(buf, n) }
-
-func (b *Backend) bf16Scratch(buf *[]uint16, n int) []uint16 {
+func growU16(buf *[]uint16, n int) []uint16 {
 	if cap(*buf) < n {
 		*buf = make([]uint16, n)
 	}
 	return (*buf)[:n]
 }
+
+// rowBytes is the bytes of one row of a weight matrix.
+func (t *Tensor) rowBytes() int { return t.dt.Bytes(t.cols()) }
+
+// q8Acts returns n quantized activation vectors of k values (k a multiple of 32), views of
+// one scratch buffer kept between calls.
+func (b *Backend) q8Acts(n, k int) []tensor.Q8Act {
+	s := &b.q8
+	if cap(s.q) < n*k {
+		s.q, s.d, s.ds, s.s16 = make([]int8, n*k), make([]float32, n*k/32), make([]float32, n*k/32), make([]int32, n*k/16)
+	}
+	if cap(s.acts) < n {
+		s.acts = make([]tensor.Q8Act, n)
+	}
+	acts := s.acts[:n]
+	for i := range acts {
+		acts[i] = tensor.Q8Act{Q: s.q[i*k : (i+1)*k], D: s.d[i*k/32 : (i+1)*k/32], DS: s.ds[i*k/32 : (i+1)*k/32], S16: s.s16[i*k/16 : (i+1)*k/16]}
+	}
+	return acts
+}
+
+// q8Scratch backs the activations of q8Acts.
+type q8Scratch struct {
+	q     []int8
+	d, ds []float32
+	s16   []int32
+	acts  []tensor.Q8Act
+}
+
+func (b *Backend) f32Scratch(buf *[]float32, n int) []float32 { return growF32(buf, n) }
+
+func (b *Backend) bf16Scratch(buf *[]uint16, n int) []uint16 { return growU16(buf, n) }

@@ -13,7 +13,8 @@ import (
 
 // A test of the test: the conformance suite's matrix-product check must reject a backend
 // that drops the k-blocks after the first (the defect fast precision's old tolerance hid) or
-// gets one output row 10% wrong, in either precision, and accept the real backend.
+// gets one output row 10% wrong, in either precision and for float and block-dtype weights,
+// and accept the real backend.
 func TestSabotage(t *testing.T) {
 	for _, p := range []backend.Precision{backend.Exact, backend.Fast} {
 		b, err := cpu.New(backend.Options{Threads: 2, Precision: p})
@@ -23,9 +24,13 @@ func TestSabotage(t *testing.T) {
 		defer b.Close()
 		rng := rand.New(rand.NewPCG(3, 4))
 		least := map[string]float64{}
-		for _, sh := range [][3]int{{2, 4100, 9}, {5, 2100, 13}, {12, 4099, 9}} {
+		for _, sh := range [][3]int{{2, 4100, 9}, {5, 2100, 13}, {12, 4099, 9}, {2, 4352, 9}, {40, 2304, 13}} {
 			n, k, m := sh[0], sh[1], sh[2]
-			for _, dt := range backendtest.WeightTypes {
+			types := backendtest.WeightTypes
+			if k%256 == 0 {
+				types = backendtest.QuantWeightTypes
+			}
+			for _, dt := range types {
 				if _, err := backendtest.CheckMatMul(b, config(p), rng, dt, n, k, m); err != nil {
 					t.Errorf("%s: the real backend fails: %v", p, err)
 				}
@@ -90,4 +95,28 @@ func (s rowOff) MatMul(dst, x, w backend.Tensor) {
 	}
 	defer s.Free(up)
 	s.Copy(dst, n/2, up)
+}
+
+// The model of what fast precision does to x and to block-dtype weights matters: a reference
+// that multiplied float32 x (and the unrounded weights) where the backend quantizes x to int8
+// blocks (decode) or rounds both to bf16 (prefill) must reject the real backend.
+func TestFastQuantModel(t *testing.T) {
+	b, err := cpu.New(backend.Options{Threads: 2, Precision: backend.Fast})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	naive := backendtest.Config{Precision: backend.Fast}
+	for _, sh := range [][3]int{{2, 4352, 9}, {40, 2304, 13}} {
+		n, k, m := sh[0], sh[1], sh[2]
+		if n >= cpu.GemmMinRows && tensor.Active().GemmBF16 == nil {
+			continue // no bf16 GEMM: fast prefill multiplies what exact does
+		}
+		for _, dt := range backendtest.QuantWeightTypes {
+			if rel, err := backendtest.CheckMatMul(b, naive, rng, dt, n, k, m); err == nil {
+				t.Errorf("%s n=%d k=%d m=%d: fast product accepted by a float32 model (error %.3g)", dt, n, k, m, rel)
+			}
+		}
+	}
 }

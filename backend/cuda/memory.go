@@ -114,11 +114,25 @@ func checkShape(shape []int) error {
 	return nil
 }
 
+// Copied reports that an uploaded tensor lives in device memory, a copy (backend.Copies).
+func (b *Backend) Copied(backend.Tensor) bool { return true }
+
 // Upload copies a host tensor to the device. Matrices keep their dtype; vectors (norm
 // weights and biases, used in float32 arithmetic) are widened once here.
+//
+// This backend has no kernels for block dtypes (Q8_0, Q4_K, Q5_K, Q6_K): a tensor in one is
+// dequantized on the host to F32 and uploaded as that, so a quantized model runs here with
+// its quantized weights' values exactly (what the conformance references multiply), but with
+// the memory and the speed of an F32 one. It does not implement backend.QuantizedWeights.
 func (b *Backend) Upload(h tensor.Host) (backend.Tensor, error) {
+	if h.DType.Quantized() {
+		if len(h.Shape) == 0 || h.Shape[len(h.Shape)-1]%h.DType.BlockSize() != 0 || len(h.Data) != h.DType.Bytes(h.Len()) {
+			return nil, fmt.Errorf("cuda upload: %d bytes for %s%s (rows must be whole blocks of %d)", len(h.Data), h.DType, tensor.ShapeString(h.Shape), h.DType.BlockSize())
+		}
+		h = tensor.FromF32(h.ToF32(), h.Shape...)
+	}
 	if !h.DType.IsFloat() {
-		return nil, fmt.Errorf("cuda upload: %s tensors are not supported (want F32, F16 or BF16)", h.DType)
+		return nil, fmt.Errorf("cuda upload: %s tensors are not supported (want F32, F16, BF16 or a block format)", h.DType)
 	}
 	if err := checkShape(h.Shape); err != nil {
 		return nil, err

@@ -293,6 +293,17 @@ func (f *File) Tensor(name string) (tensor.Host, error) {
 	return tensor.Host{DType: dt, Shape: in.Shape, Data: b}, nil
 }
 
+// ReleasePages lets the kernel drop the named tensor's pages from the process's memory (see
+// mmap.File.Release), for a tensor copied into another form that will not be read here
+// again; its data stays readable, from the file.
+func (f *File) ReleasePages(name string) error {
+	_, b, ok := f.Raw(name)
+	if !ok || f.m == nil {
+		return nil
+	}
+	return f.m.Release(b)
+}
+
 // Close unmaps the file; tensors returned by Tensor and Raw must not be used afterwards.
 func (f *File) Close() error {
 	if f.m == nil {

@@ -83,6 +83,17 @@ func (f *File) Tensor(name string) (tensor.Host, bool) {
 	return tensor.Host{DType: e.dtype, Shape: slices.Clone(e.shape), Data: e.data}, true
 }
 
+// ReleasePages lets the kernel drop the named tensor's pages from the process's memory (see
+// mmap.File.Release), for a tensor copied into another form that will not be read here
+// again; its data stays readable, from the file. A gathered copy is left alone.
+func (f *File) ReleasePages(name string) error {
+	e, ok := f.tensors[name]
+	if !ok || f.m == nil || e.storage != nil {
+		return nil
+	}
+	return f.m.Release(e.data)
+}
+
 // Close unmaps the file; tensors' Data that view it must no longer be used.
 func (f *File) Close() error {
 	f.tensors, f.names, f.skipped = nil, nil, nil

@@ -179,6 +179,18 @@ func (f *File) Tensor(name string) (tensor.Host, bool) {
 	return tensor.Host{DType: e.DType, Shape: e.Shape, Data: b}, true
 }
 
+// ReleasePages lets the kernel drop the named tensor's pages from the process's memory (see
+// mmap.File.Release): for a tensor that was copied into another form (quantized, say) and
+// will not be read here again. Its data stays readable, from the file. A tensor Tensor had to
+// copy is left alone.
+func (f *File) ReleasePages(name string) error {
+	e, ok := f.entries[name]
+	if !ok || f.m == nil {
+		return nil
+	}
+	return f.m.Release(f.data[e.Begin:e.End])
+}
+
 // Close unmaps the file; tensors returned by Tensor must not be used afterwards.
 func (f *File) Close() error {
 	if f.m == nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -16,36 +17,46 @@ import (
 
 func init() {
 	commands["convert"] = command{
-		summary: "write a checkpoint (safetensors or pytorch_model.bin) as safetensors, or as a GGUF file for llama.cpp",
+		summary: "write a checkpoint (safetensors or pytorch_model.bin) as safetensors, or as a GGUF file for llama.cpp, quantized with -quant",
 		run:     runConvert,
 	}
 }
 
 // ggufQuants are the values of -quant, lower case as llama-quantize accepts them, with its
-// aliases q4_k and q5_k for the _M mixes.
+// aliases q4_k and q5_k for the _M mixes. q8_0 and q4_k (q4_k_m) are the mixes -quant makes as
+// a model loads (nemotron.Quant.Format decides both), so a file converted with one of them
+// holds the tensors quantizing at load would make, and loads without quantizing again.
 var ggufQuants = map[string]string{
 	"f32": "F32", "f16": "F16", "bf16": "BF16", "q8_0": "Q8_0", "q6_k": "Q6_K",
 	"q5_k_m": "Q5_K_M", "q5_k": "Q5_K_M", "q4_k_m": "Q4_K_M", "q4_k": "Q4_K_M",
 }
 
 func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("convert", "convert -model SRC -o DIR [-shard-size BYTES] | convert -model SRC -format gguf [-quant TYPE] -o FILE.gguf", stderr)
+	fs := newFlagSet("convert", "convert -model SRC -o DIR [-shard-size BYTES] | convert -model SRC [-format gguf] [-quant TYPE] -o FILE.gguf\n\n"+
+		"A quantized checkpoint (-quant q8_0, q4_k, ...) is a GGUF file: safetensors has no block\n"+
+		"dtypes, and GGUF is what llama.cpp and Ollama read. -quant q8_0 and q4_k write the mixes\n"+
+		"that -quant quantizes to as a model loads, so the file loads without quantizing again.", stderr)
 	model := fs.String("model", "", "source checkpoint `directory` or Hugging Face id in the local cache")
 	out := fs.String("o", "", "new output `directory` (safetensors) or file (gguf)")
 	shard := fs.Int64("shard-size", checkpoint.DefaultShardSize, "largest shard in bytes (safetensors)")
 	format := fs.String("format", "safetensors", "output format: safetensors or gguf")
-	quant := fs.String("quant", "", "GGUF tensor `type`: f32, f16, bf16, q8_0, q6_k, q5_k_m (q5_k), q4_k_m (q4_k); default the checkpoint's float type")
+	quant := fs.String("quant", "", "GGUF tensor `type`: f32, f16, bf16, q8_0, q6_k, q5_k_m (q5_k), q4_k_m (q4_k); default the checkpoint's float type. Implies -format gguf")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
 	if *model == "" || *out == "" {
 		return usagef("-model and -o are required")
 	}
+	formatSet := false
+	fs.Visit(func(f *flag.Flag) { formatSet = formatSet || f.Name == "format" })
+	if *quant != "" && !formatSet {
+		*format = "gguf"
+	}
 	var ftype string
 	switch *format {
 	case "safetensors":
 		if *quant != "" {
-			return usagef("-quant is for -format gguf")
+			return usagef("-quant makes a GGUF file (safetensors has no block dtypes): drop -format safetensors, or use -format gguf")
 		}
 		if *shard <= 0 {
 			return usagef("-shard-size must be positive")
@@ -53,7 +64,9 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "gguf":
 		if *quant != "" {
 			var ok bool
-			if ftype, ok = ggufQuants[strings.ToLower(*quant)]; !ok {
+			if q, err := nemotron.ParseQuant(*quant); err == nil && q != nemotron.NoQuant {
+				ftype, _ = nemotron.GGUFFileType(q) // the load-time mix, by the same function
+			} else if ftype, ok = ggufQuants[strings.ToLower(*quant)]; !ok {
 				var names []string
 				for q := range ggufQuants {
 					names = append(names, q)

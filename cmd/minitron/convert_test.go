@@ -147,7 +147,8 @@ func TestConvertUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"-model", dir, "-format", "gguf", "-quant", "q3_k", "-o", out},
 		{"-model", dir, "-format", "onnx", "-o", out},
-		{"-model", dir, "-quant", "q8_0", "-o", out},
+		{"-model", dir, "-format", "safetensors", "-quant", "q8_0", "-o", out},
+		{"-model", dir, "-quant", "none", "-o", out},
 		{"-model", dir, "-format", "gguf"},
 	} {
 		if code, _, stderr := runCmd(append([]string{"convert"}, args...)...); code != 2 {
@@ -172,5 +173,66 @@ func TestConvertGGUFNoSpacePrefix(t *testing.T) {
 		if code != 0 || got != want || want == "" {
 			t.Errorf("tokenize %q: exit %d, %q, want the directory's %q: %s", text, code, got, want, stderr)
 		}
+	}
+}
+
+// convert -quant q8_0|q4_k (GGUF without -format) writes what quantizing at load makes: every
+// tensor of the file as nemotron.QuantizeTensor stores the checkpoint's, bit for bit; and the
+// file generates what the directory loaded with -quant generates.
+func TestConvertQuant(t *testing.T) {
+	dir := modelDir("small-c")
+	for _, q := range []nemotron.Quant{nemotron.QuantQ8_0, nemotron.QuantQ4_K} {
+		t.Run(string(q), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.gguf")
+			code, stdout, stderr := runCmd("convert", "-model", dir, "-quant", string(q), "-o", out)
+			if code != 0 || strings.TrimSpace(stdout) != out {
+				t.Fatalf("exit %d, stdout %q: %s", code, stdout, stderr)
+			}
+			cfg, ck := goldentest.OpenCheckpoint(t, dir)
+			f, err := gguf.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			src, err := nemotron.NewGGUFSource(cfg, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			quantized := 0
+			for _, p := range cfg.Params() {
+				w, _, _ := ck.Tensor(p.Name)
+				want, err := nemotron.QuantizeTensor(cfg, q, p, w)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, where, ok := src.Tensor(p.Name)
+				switch {
+				case !ok:
+					t.Fatalf("%s: missing", where)
+				case p.Role == nemotron.RoleNorm:
+					if gf, wf := got.ToF32(), want.ToF32(); !slices.Equal(gf, wf) {
+						t.Errorf("%s: norm values differ from the checkpoint's", where)
+					}
+				case got.DType != want.DType || !bytes.Equal(got.Data, want.Data):
+					t.Errorf("%s: %s, quantizing at load makes %s (or other bytes)", where, got.DType, want.DType)
+				default:
+					quantized++
+				}
+			}
+			if quantized != len(cfg.Params())-2-4*cfg.Layers {
+				t.Errorf("%d matrices quantized alike", quantized)
+			}
+			prompt := idList(goldentest.Load(t, dir).Greedy[0].PromptIDs)
+			gen := func(args ...string) string {
+				code, stdout, stderr := runCmd(append([]string{"generate", "-ids", prompt, "-temp", "0", "-n", "12", "-print-ids", "-threads", "1"}, args...)...)
+				if code != 0 {
+					t.Fatalf("generate %v: exit %d: %s", args, code, stderr)
+				}
+				return stdout
+			}
+			if a, b := gen("-model", out), gen("-model", dir, "-quant", string(q)); a != b {
+				t.Errorf("the converted file generates %s, the directory with -quant %s", a, b)
+			}
+		})
 	}
 }

@@ -113,6 +113,8 @@ func TestGenerateUsage(t *testing.T) {
 		{[]string{"generate", "-model", tiny, "-prompt", "a", "-backend", "nosuch"}, 2, `unknown backend "nosuch"`},
 		{[]string{"generate", "-model", tiny, "-prompt", "a", "-threads", "-1"}, 2, "-1 threads"},
 		{[]string{"generate", "-model", tiny, "-prompt", "a", "-precision", "sloppy"}, 2, "-precision"},
+		{[]string{"generate", "-model", tiny, "-prompt", "a", "-quant", "q3_k"}, 2, `unknown quantization "q3_k"`},
+		{[]string{"generate", "-model", ggufFile("small-c-q8_0.gguf"), "-prompt", "a", "-quant", "q4_k"}, 2, "is already Q8_0"},
 		{[]string{"generate", "-model", tiny, "-prompt", "a", "-stop", "\xff"}, 2, "valid UTF-8"},
 		{[]string{"generate", "-model", tiny, "-prompt", "a", "-top-p", "2"}, 2, "top-p"},
 		{[]string{"generate", "-model", tiny, "-prompt", "a", "-temp", "-1"}, 2, "temperature"},

@@ -48,8 +48,9 @@ func idList(ids []int32) string {
 }
 
 // generate -model FILE.gguf decodes the golden greedy ids: the transformers ones for the F32
-// and BF16 files, the reference over the dequantized tensors for a quantized file (which says
-// it runs dequantized).
+// and BF16 files, the reference over the dequantized tensors for a quantized file (which runs
+// quantized on the CPU, without a warning). -model DIR -quant q8_0 decodes the quantized
+// file's references too: quantizing at load makes llama-quantize's tensors.
 func TestGenerateGGUF(t *testing.T) {
 	for _, file := range []string{"small-c-f32.gguf", "small-c-bf16.gguf", "small-c-q8_0.gguf"} {
 		for name, g := range ggufGreedy(t, file) {
@@ -65,10 +66,20 @@ func TestGenerateGGUF(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(g.ReferenceIDs) {
 				t.Errorf("%s %s:\n got %v\nwant %v", file, name, got, g.ReferenceIDs)
 			}
-			quantized := strings.Contains(file, "q8_0")
-			if warned := strings.Contains(stderr, "dequantized to F32"); warned != quantized {
-				t.Errorf("%s: warning of dequantization %v, want %v: %q", file, warned, quantized, stderr)
+			if strings.Contains(stderr, "dequantized to F32") {
+				t.Errorf("%s: a warning of dequantization on the CPU: %q", file, stderr)
 			}
+		}
+	}
+	for name, g := range ggufGreedy(t, "small-c-q8_0.gguf") {
+		code, out, stderr := runCmd("generate", "-model", modelDir("small-c"), "-quant", "q8_0", "-ids", idList(g.PromptIDs),
+			"-temp", "0", "-n", fmt.Sprint(len(g.ReferenceIDs)), "-print-ids", "-threads", "1")
+		if code != 0 {
+			t.Fatalf("-quant q8_0 %s: exit %d: %s", name, code, stderr)
+		}
+		var got []int32
+		if err := json.Unmarshal([]byte(out), &got); err != nil || fmt.Sprint(got) != fmt.Sprint(g.ReferenceIDs) {
+			t.Errorf("-quant q8_0 %s:\n got %s\nwant %v", name, out, g.ReferenceIDs)
 		}
 	}
 }

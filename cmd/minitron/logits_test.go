@@ -66,6 +66,7 @@ func TestLogitsUsage(t *testing.T) {
 		{[]string{"logits", "-model", modelDir("tiny-a"), "-ids", "2,x", "-o", filepath.Join(dir, "x")}, 2, `"x" is not a token id`},
 		{[]string{"logits", "-model", modelDir("tiny-a"), "-ids", "2"}, 2, "-o is required"},
 		{[]string{"logits", "-bogus"}, 2, "flag provided but not defined"},
+		{[]string{"logits", "-model", modelDir("tiny-a"), "-ids", "2", "-quant", "q5", "-o", filepath.Join(dir, "x")}, 2, "-quant"},
 		{[]string{"logits", "-model", modelDir("tiny-a"), "-ids", "2,99999", "-o", filepath.Join(dir, "x")}, 2, "token 99999 at index 1 is outside the vocabulary"},
 		{[]string{"logits", "-model", filepath.Join(dir, "nope"), "-ids", "2", "-o", filepath.Join(dir, "x")}, 1, "nope"},
 		{[]string{"nosuch"}, 2, `unknown command "nosuch"`},

@@ -7,9 +7,10 @@ import (
 	"os"
 )
 
-// File is a read-only mapping of a whole file.
+// File is a read-only mapping of a whole file, or an anonymous mapping (Anonymous).
 type File struct {
 	data []byte
+	file bool // backed by a file: pages released are read from it again
 }
 
 // Open maps the named file read-only. An empty file maps to an empty slice.
@@ -37,7 +38,7 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: mmap: %w", path, err)
 	}
-	return &File{data: data}, nil
+	return &File{data: data, file: true}, nil
 }
 
 // Bytes returns the mapped contents. They must not be written to, and must not be used
@@ -52,6 +53,18 @@ func (m *File) Close() error {
 	err := unmap(m.data)
 	m.data = nil
 	return err
+}
+
+// Release tells the kernel that the pages lying wholly inside b, a part of a file mapping,
+// need not stay in this process's memory (madvise MADV_DONTNEED): they leave its resident
+// set, and are read from the file again if touched, so b stays readable. Pages b shares with
+// its neighbours are kept. A b outside the mapping (such as a copy on the heap), and every b
+// of an anonymous mapping, is left alone: there MADV_DONTNEED would zero the memory.
+func (m *File) Release(b []byte) error {
+	if !m.file || len(b) == 0 || len(m.data) == 0 {
+		return nil
+	}
+	return release(m.data, b)
 }
 
 // Anonymous maps size bytes of zeroed memory outside the Go heap: the garbage collector

@@ -18,3 +18,6 @@ func mapFile(f *os.File, size int) ([]byte, error) {
 func unmap([]byte) error { return nil }
 
 func mapAnonymous(size int) ([]byte, error) { return make([]byte, size), nil }
+
+// release does nothing: the "mapping" is heap memory, which only the garbage collector frees.
+func release(data, b []byte) error { return nil }

@@ -4,6 +4,7 @@ package mmap
 
 import (
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,4 +30,19 @@ func mapAnonymous(size int) ([]byte, error) {
 	// pages are a hint the kernel may ignore.
 	_ = unix.Madvise(b, unix.MADV_HUGEPAGE)
 	return b, nil
+}
+
+// release drops the pages wholly inside b from the mapping data, which starts on a page.
+func release(data, b []byte) error {
+	base, start := uintptr(unsafe.Pointer(&data[0])), uintptr(unsafe.Pointer(&b[0]))
+	if start < base || start+uintptr(len(b)) > base+uintptr(len(data)) {
+		return nil // not ours
+	}
+	page := uintptr(os.Getpagesize())
+	lo := (start - base + page - 1) &^ (page - 1)
+	hi := (start - base + uintptr(len(b))) &^ (page - 1)
+	if hi <= lo {
+		return nil
+	}
+	return unix.Madvise(data[lo:hi], unix.MADV_DONTNEED)
 }

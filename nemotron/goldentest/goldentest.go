@@ -145,11 +145,24 @@ type Tolerance struct {
 // token by token, and returns the largest difference seen.
 func CheckLogits(t *testing.T, m *nemotron.Model, g *Golden, tol Tolerance) float64 {
 	t.Helper()
+	return CheckLogitsWith(t, m, g, nil, tol)
+}
+
+// CheckLogitsWith is CheckLogits against other references: ref[case] holds a case's logits
+// [T, vocab] (a forward pass over other weights, say); nil means the goldens'.
+func CheckLogitsWith(t *testing.T, m *nemotron.Model, g *Golden, ref map[string][]float32, tol Tolerance) float64 {
+	t.Helper()
 	vocab := m.Config.VocabSize
 	ctx := context.Background()
 	var worst float64
 	for _, c := range g.Cases {
-		want := g.Tensor(t, c.Name+".logits")
+		want, ok := ref[c.Name]
+		if ref == nil {
+			want, ok = g.Tensor(t, c.Name+".logits"), true
+		}
+		if !ok || len(want) != len(c.IDs)*vocab {
+			t.Fatalf("%s: a reference of %d logits for %d positions", c.Name, len(want), len(c.IDs))
+		}
 		s, err := m.NewState(len(c.IDs))
 		if err != nil {
 			t.Fatal(err)
