@@ -157,7 +157,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			kind = string(quant) + " blocks of"
 		}
 		fmt.Fprintf(log, "filling %.2f B random %s parameters (%s)...\n", float64(cfg.NumParams())/1e9, kind, *shape)
-		w, err := bench.RandomWeightsIn(cfg, *seed, mf.threads, quantFormat(quant))
+		w, err := bench.RandomWeightsIn(cfg, *seed, mf.threads, quantFormat(cfg, quant))
 		if err != nil {
 			return err
 		}
