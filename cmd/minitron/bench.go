@@ -116,9 +116,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if err != nil {
 				return err
 			}
-			// Until quantized kernels exist, quantized tensors run as F32 (and the bench
-			// then measures that).
-			gs.Dequantize = true
+			// Quantized tensors stay so: the CPU multiplies by their blocks, and a backend
+			// without kernels for them dequantizes them as they upload.
 			src = gs
 		} else {
 			dir, err := resolveModel(mf.model)
