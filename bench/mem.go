@@ -57,6 +57,26 @@ func DecodeMatrices(cfg nemotron.Config, src nemotron.Source) []Matrix {
 	return ms
 }
 
+// Over lays the matrices' shapes over buf, one after another, wrapping around at its end: the
+// decode patterns then read memory that is there (a source's own pages may have been given
+// back once a backend copied them, and read as zeros from one shared page).
+func Over(ms []Matrix, buf []byte) []Matrix {
+	out := make([]Matrix, 0, len(ms))
+	off := 0
+	for _, m := range ms {
+		n := len(m.Data)
+		if n > len(buf) {
+			continue
+		}
+		if off+n > len(buf) {
+			off = 0
+		}
+		out = append(out, Matrix{Data: buf[off : off+n : off+n], Rows: m.Rows})
+		off += n
+	}
+	return out
+}
+
 // ReadPatterns measures each read pattern on threads goroutines, the best of rounds passes,
 // in bytes per second: the stream patterns over buf, the decode patterns over ms (either may
 // be empty, and its patterns are then left out). The patterns take turns, one pass each per

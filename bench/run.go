@@ -189,7 +189,7 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 		return PeakGFLOPS(kn, fast, opts.Threads, 3, cmp.Or(opts.PeakTime, 200*time.Millisecond))
 	}
 	if onCPU {
-		ms = DecodeMatrices(cfg, src)
+		ms = Over(DecodeMatrices(cfg, src), bandwidthBuf)
 		rates = ReadPatterns(bandwidthBuf, ms, opts.Threads, 3)
 		r.PeakGFLOPS = peak()
 	}

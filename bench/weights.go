@@ -142,5 +142,16 @@ func (w *Weights) Tensor(name string) (tensor.Host, string, bool) {
 // Bytes is the memory holding every weight.
 func (w *Weights) Bytes() []byte { return w.mem.Bytes() }
 
+// ReleasePages discards the named tensor's memory once the model holds a copy of it
+// (nemotron.PageReleaser): it reads as zeros afterwards, so that a backend that packs or
+// uploads the weights does not leave the process holding them twice.
+func (w *Weights) ReleasePages(name string) error {
+	t, ok := w.tensors[name]
+	if !ok {
+		return nil
+	}
+	return w.mem.Discard(t.Data)
+}
+
 // Close releases the weights.
 func (w *Weights) Close() error { return w.mem.Close() }

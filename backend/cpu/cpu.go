@@ -128,8 +128,10 @@ func (b *Backend) Upload(h tensor.Host) (backend.Tensor, error) {
 		t.f32 = h.F32()
 	case len(h.Shape) <= 1:
 		t.dt, t.f32 = tensor.F32, h.ToF32()
-	case b.packing && h.DType == tensor.BF16 && len(h.Shape) == 2 && h.Shape[1]%2 == 0:
-		t.u16, t.packed = packBF16(h.U16(), h.Shape[0], h.Shape[1], b.opts.Threads), true
+	case b.packing && h.DType == tensor.BF16 && len(h.Shape) == 2 && h.Shape[1]%2 == 0 && h.Len() > 0:
+		if err := packBF16(t, h.U16(), h.Shape[0], h.Shape[1], b.opts.Threads); err != nil {
+			return nil, err
+		}
 	case h.DType.Quantized():
 		t.q = h.Data
 	default:

@@ -1,10 +1,14 @@
 package cpu
 
 import (
+	"fmt"
 	"os"
+	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/internal/mmap"
 	"github.com/minitron-go/minitron/tensor"
 )
 
@@ -25,9 +29,18 @@ func packingWanted(kn *tensor.Kernels) bool {
 	return kn.GemvBF16Packed != nil && kn.Level < tensor.AMX && os.Getenv(EnvPack) != "0"
 }
 
-// packBF16 returns the packed copy of a row-major bf16 matrix, its groups packed in parallel.
-func packBF16(w []uint16, m, k, threads int) []uint16 {
-	p := make([]uint16, tensor.PackedLen(m, k))
+// packBF16 returns the packed copy of a row-major bf16 matrix, its groups packed in parallel,
+// in t. The copy lives in an anonymous mapping the kernel may back with huge pages (the Go
+// heap's 4 KiB pages would cost a TLB miss, and stop the hardware prefetchers, every 4 KiB
+// of the stream), unmapped once t is unreachable.
+func packBF16(t *Tensor, w []uint16, m, k, threads int) error {
+	n := tensor.PackedLen(m, k)
+	mem, err := mmap.Anonymous(2 * n)
+	if err != nil {
+		return fmt.Errorf("cpu upload: packing a %d×%d matrix: %w", m, k, err)
+	}
+	p := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(mem.Bytes()))), n)
+	runtime.AddCleanup(t, func(f *mmap.File) { f.Close() }, mem)
 	groups := len(p) / (tensor.PackedRows * k)
 	var wg sync.WaitGroup
 	per := (groups + threads - 1) / threads
@@ -39,7 +52,8 @@ func packBF16(w []uint16, m, k, threads int) []uint16 {
 		})
 	}
 	wg.Wait()
-	return p
+	t.u16, t.packed = p, true
+	return nil
 }
 
 // packedKBlock bounds the columns of a group that the GEMM widens at a time (512 KiB of
@@ -59,6 +73,8 @@ func (b *Backend) matmulPacked(ds, xs []float32, wt *Tensor, n, k, m int) {
 			t.xb = b.bf16Scratch(&b.xb, n*k)
 			b.kernels.F32ToBF16(t.xb, xs[:n*k])
 		}
+		// Eight tasks a worker balance the workers (a matmul waits for its slowest); one
+		// group a task or a half of the groups a worker measured the same.
 		b.pool.Run(groups, max(1, groups/(b.opts.Threads*8)), t)
 		return
 	}

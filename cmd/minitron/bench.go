@@ -100,7 +100,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var cfg nemotron.Config
 	var src nemotron.Source
-	var bandwidthBuf []byte
+	// A gigabyte of our own to stream for the read reference, 32 times the Zen 4's L3
+	// and touched before the weights fill memory: not the weights themselves, whose pages a
+	// backend that copies them (packing, a GPU) gives back.
+	buf, err := mmap.Anonymous(1 << 30)
+	if err != nil {
+		return err
+	}
+	defer buf.Close()
+	bandwidthBuf := buf.Bytes()
+	for i := 0; i < len(bandwidthBuf); i += 4096 {
+		bandwidthBuf[i] = 1
+	}
 	start := time.Now()
 	if mf.model != "" {
 		if path, ok := minitron.GGUFPath(mf.model); ok {
@@ -134,16 +145,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			defer ck.Close()
 			src = ck
 		}
-		// A gigabyte of our own to stream, measured before the weights fill memory.
-		buf, err := mmap.Anonymous(1 << 30)
-		if err != nil {
-			return err
-		}
-		defer buf.Close()
-		bandwidthBuf = buf.Bytes()
-		for i := 0; i < len(bandwidthBuf); i += 4096 {
-			bandwidthBuf[i] = 1
-		}
 		*shape = mf.model
 	} else {
 		mk, ok := shapes[*shape]
@@ -161,7 +162,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer w.Close()
-		src, bandwidthBuf = w, w.Bytes()
+		src = w
 	}
 	b, err := backend.Open(mf.backend, backend.Options{Threads: mf.threads, Precision: prec, Warn: func(msg string) { fmt.Fprintln(stderr, msg) }})
 	if err != nil {

@@ -67,6 +67,16 @@ func (m *File) Release(b []byte) error {
 	return release(m.data, b)
 }
 
+// Discard drops the pages wholly inside b, a part of an anonymous mapping, from memory: they
+// read as zeros afterwards. It is for memory whose contents have been copied elsewhere and
+// will not be read again. A b outside the mapping, and every b of a file mapping, is left alone.
+func (m *File) Discard(b []byte) error {
+	if m.file || len(b) == 0 || len(m.data) == 0 {
+		return nil
+	}
+	return release(m.data, b)
+}
+
 // Anonymous maps size bytes of zeroed memory outside the Go heap: the garbage collector
 // neither scans nor counts it, and the kernel may back it with huge pages. Release it with
 // Close.
