@@ -10,7 +10,10 @@ package tensor
 
 func init() {
 	override(AVX2, func(k *Kernels) { k.GemvBF16Packed = gemvPackedAVX2Checked })
-	override(AVX512, func(k *Kernels) { k.GemvBF16Packed = gemvPackedAVX512Checked })
+	override(AVX512, func(k *Kernels) {
+		k.GemvBF16Packed = gemvPackedAVX512Checked
+		k.GemvBF16Packed2 = gemvPacked2AVX512Checked
+	})
 	override(AVX512BF16, func(k *Kernels) { k.GemvBF16PackedFast = gemvPackedFastAVX512Checked })
 }
 
@@ -36,6 +39,20 @@ func gemvPackedFastAVX512Checked(dst []float32, w []uint16, xb []uint16, ldg int
 	checkPacked(len(dst), len(xb), len(w), ldg)
 	gemvPackedFastAVX512(dst, w, xb, ldg, acc)
 }
+
+func gemvPacked2AVX512Checked(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool) {
+	checkPacked(len(dst0), len(x0), len(w), ldg)
+	if len(dst1) != len(dst0) || len(x1) != len(x0) {
+		panic("tensor: packed gemv of two rows of different lengths")
+	}
+	gemvPacked2AVX512(dst0, dst1, w, x0, x1, ldg, acc)
+}
+
+// gemvPacked2AVX512 is two calls of gemvPackedAVX512, (dst0, x0) and (dst1, x1), in one pass
+// over w.
+//
+//go:noescape
+func gemvPacked2AVX512(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool)
 
 // gemvPackedAVX512 is gemvPackedGeneric with each chain's multiply-adds fused (VFMADD231PS):
 // the chain GemmF32Cols runs at this level.

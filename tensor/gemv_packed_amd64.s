@@ -249,3 +249,129 @@ astore:
 adone:
 	VZEROUPPER
 	RET
+
+// Four accumulators per row of x's share of a two-row step: the 64-byte vectors at off(SI)
+// widened once, then multiplied into row 0's chains (x0 in Z16, Z17) and row 1's (Z18, Z19).
+#define packed512Two(off, a0, a1, a2, a3, b0, b1, b2, b3) \
+	VMOVDQU32 off(SI), Z20; \
+	VMOVDQU32 off+64(SI), Z21; \
+	VMOVDQU32 off+128(SI), Z22; \
+	VMOVDQU32 off+192(SI), Z23; \
+	VPSLLD $16, Z20, Z24; \
+	VPSLLD $16, Z21, Z25; \
+	VPSLLD $16, Z22, Z26; \
+	VPSLLD $16, Z23, Z27; \
+	VPANDD Z31, Z20, Z20; \
+	VPANDD Z31, Z21, Z21; \
+	VPANDD Z31, Z22, Z22; \
+	VPANDD Z31, Z23, Z23; \
+	VFMADD231PS Z16, Z24, a0; \
+	VFMADD231PS Z16, Z25, a1; \
+	VFMADD231PS Z16, Z26, a2; \
+	VFMADD231PS Z16, Z27, a3; \
+	VFMADD231PS Z18, Z24, b0; \
+	VFMADD231PS Z18, Z25, b1; \
+	VFMADD231PS Z18, Z26, b2; \
+	VFMADD231PS Z18, Z27, b3; \
+	VFMADD231PS Z17, Z20, a0; \
+	VFMADD231PS Z17, Z21, a1; \
+	VFMADD231PS Z17, Z22, a2; \
+	VFMADD231PS Z17, Z23, a3; \
+	VFMADD231PS Z19, Z20, b0; \
+	VFMADD231PS Z19, Z21, b1; \
+	VFMADD231PS Z19, Z22, b2; \
+	VFMADD231PS Z19, Z23, b3
+
+#define store8(r, z0, z1, z2, z3, z4, z5, z6, z7) \
+	VMOVUPS z0, 0(r); \
+	VMOVUPS z1, 64(r); \
+	VMOVUPS z2, 128(r); \
+	VMOVUPS z3, 192(r); \
+	VMOVUPS z4, 256(r); \
+	VMOVUPS z5, 320(r); \
+	VMOVUPS z6, 384(r); \
+	VMOVUPS z7, 448(r)
+
+#define load8(r, z0, z1, z2, z3, z4, z5, z6, z7) \
+	VMOVUPS 0(r), z0; \
+	VMOVUPS 64(r), z1; \
+	VMOVUPS 128(r), z2; \
+	VMOVUPS 192(r), z3; \
+	VMOVUPS 256(r), z4; \
+	VMOVUPS 320(r), z5; \
+	VMOVUPS 384(r), z6; \
+	VMOVUPS 448(r), z7
+
+// func gemvPacked2AVX512(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool)
+//
+// Two rows of x over the same groups, each step's weights widened once for both: DI dst0,
+// BX dst1, DX x0, R13 x1 (R9 and R14 their step pointers).
+TEXT ·gemvPacked2AVX512(SB), NOSPLIT, $0-129
+	MOVQ dst0_base+0(FP), DI
+	MOVQ dst0_len+8(FP), CX
+	SHRQ $7, CX
+	MOVQ dst1_base+24(FP), BX
+	MOVQ w_base+48(FP), R11
+	MOVQ x0_base+72(FP), DX
+	MOVQ x0_len+80(FP), R8
+	SHRQ $1, R8
+	MOVQ x1_base+96(FP), R13
+	MOVQ ldg+120(FP), R12
+	SHLQ $1, R12
+	MOVL $0xFFFF0000, AX
+	VPBROADCASTD AX, Z31
+	TESTQ CX, CX
+	JZ tdone
+tgroup:
+	CMPB acc+128(FP), $0
+	JEQ  tzero
+	load8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	load8(BX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
+	JMP  tinit
+tzero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+tinit:
+	MOVQ R11, SI
+	MOVQ DX, R9
+	MOVQ R13, R14
+	MOVQ R8, R10
+	TESTQ R10, R10
+	JZ tstore
+tstep:
+	VBROADCASTSS (R9), Z16
+	VBROADCASTSS 4(R9), Z17
+	VBROADCASTSS (R14), Z18
+	VBROADCASTSS 4(R14), Z19
+	packed512Two(0, Z0, Z1, Z2, Z3, Z8, Z9, Z10, Z11)
+	packed512Two(256, Z4, Z5, Z6, Z7, Z12, Z13, Z14, Z15)
+	ADDQ $512, SI
+	ADDQ $8, R9
+	ADDQ $8, R14
+	DECQ R10
+	JNZ tstep
+tstore:
+	store8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	store8(BX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
+	ADDQ $512, DI
+	ADDQ $512, BX
+	ADDQ R12, R11
+	DECQ CX
+	JNZ tgroup
+tdone:
+	VZEROUPPER
+	RET

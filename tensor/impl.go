@@ -62,7 +62,11 @@ type Kernels struct {
 	// for a whole matrix), and acc, to carry chains on from dst over a later block of columns.
 	GemvBF16Packed     func(dst []float32, w []uint16, x []float32, ldg int, acc bool)
 	GemvBF16PackedFast func(dst []float32, w []uint16, xb []uint16, ldg int, acc bool)
-	UnpackF32          func(dst []float32, src []uint16, steps int)
+	// GemvBF16Packed2 is GemvBF16Packed for two rows of x at once (dst0 = w·x0, dst1 = w·x1,
+	// the same bits as two calls), each weight widened once for both; nil where a level has
+	// none (callers then make two calls).
+	GemvBF16Packed2 func(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool)
+	UnpackF32       func(dst []float32, src []uint16, steps int)
 	GemmF32Cols        func(tile, xp, w []float32, ldp, k, nw int, acc bool)
 	GemmBF16Cols       func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool)
 

@@ -85,6 +85,22 @@ func TestGemvPacked(t *testing.T) {
 						t.Fatalf("%s: padding row %d = %g, want 0", name, r, dst[r])
 					}
 				}
+				if impl.GemvBF16Packed2 != nil {
+					x1 := randSlice(rng, k, 1)
+					one := make([]float32, rows)
+					impl.GemvBF16Packed(one, p, x1, ldg, false)
+					d0, d1 := make([]float32, rows), make([]float32, rows)
+					impl.GemvBF16Packed2(d0, d1, p, x, x1, ldg, false)
+					if split := k / 2 &^ 1; split > 0 { // and in two blocks of columns
+						impl.GemvBF16Packed2(d0, d1, p, x[:split], x1[:split], ldg, false)
+						impl.GemvBF16Packed2(d0, d1, p[split*PackedRows:], x[split:], x1[split:], ldg, true)
+					}
+					for r := range rows {
+						if math.Float32bits(d0[r]) != math.Float32bits(dst[r]) || math.Float32bits(d1[r]) != math.Float32bits(one[r]) {
+							t.Fatalf("%s: two rows at once give row %d = %g, %g; one at a time %g, %g", name, r, d0[r], d1[r], dst[r], one[r])
+						}
+					}
+				}
 				if impl.GemvBF16PackedFast != nil {
 					xb := make([]uint16, k)
 					impl.F32ToBF16(xb, x)

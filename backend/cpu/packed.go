@@ -132,20 +132,33 @@ func (t *packedGemvTask) run(worker, lo, hi int) {
 		for k0 := 0; k0 < k; k0 += kc {
 			k1 := min(k, k0+kc)
 			w := t.w[g0*ldg+k0*G:]
-			for i := range t.n {
-				var out []float32
+			outOf := func(i int) []float32 {
 				if g0 < full {
-					out = t.ds[i*t.m+g0*G : i*t.m+g1*G]
-				} else {
-					out = last[i*G : (i+1)*G]
+					return t.ds[i*t.m+g0*G : i*t.m+g1*G]
 				}
-				if t.xb != nil {
-					t.b.kernels.GemvBF16PackedFast(out[:(g1-g0)*G], w, t.xb[i*k+k0:i*k+k1], ldg, k0 > 0)
-				} else {
-					t.b.kernels.GemvBF16Packed(out[:(g1-g0)*G], w, t.xs[i*k+k0:i*k+k1], ldg, k0 > 0)
+				return last[i*G : (i+1)*G]
+			}
+			two := t.xb == nil && t.b.kernels.GemvBF16Packed2 != nil
+			for i := 0; i < t.n; i++ {
+				out := outOf(i)
+				switch {
+				case t.xb != nil:
+					t.b.kernels.GemvBF16PackedFast(out, w, t.xb[i*k+k0:i*k+k1], ldg, k0 > 0)
+				case two && i+1 < t.n:
+					// Two rows of x a pass over the block: its weights widened once for both.
+					out1 := outOf(i + 1)
+					t.b.kernels.GemvBF16Packed2(out, out1, w, t.xs[i*k+k0:i*k+k1], t.xs[(i+1)*k+k0:(i+1)*k+k1], ldg, k0 > 0)
+					if g0 >= full && k1 == k {
+						copy(t.ds[(i+1)*t.m+g0*G:(i+2)*t.m], out1)
+					}
+				default:
+					t.b.kernels.GemvBF16Packed(out, w, t.xs[i*k+k0:i*k+k1], ldg, k0 > 0)
 				}
 				if g0 >= full && k1 == k {
 					copy(t.ds[i*t.m+g0*G:(i+1)*t.m], out)
+				}
+				if two && i+1 < t.n {
+					i++
 				}
 			}
 		}
