@@ -14,7 +14,10 @@ func init() {
 		k.GemvBF16Packed = gemvPackedAVX512Checked
 		k.GemvBF16Packed2 = gemvPacked2AVX512Checked
 	})
-	override(AVX512BF16, func(k *Kernels) { k.GemvBF16PackedFast = gemvPackedFastAVX512Checked })
+	override(AVX512BF16, func(k *Kernels) {
+		k.GemvBF16PackedFast = gemvPackedFastAVX512Checked
+		k.GemvBF16Packed2Fast = gemvPacked2FastAVX512Checked
+	})
 }
 
 // checkPacked panics unless dst is whole groups and w holds them, so that the assembly can
@@ -47,6 +50,19 @@ func gemvPacked2AVX512Checked(dst0, dst1 []float32, w []uint16, x0, x1 []float32
 	}
 	gemvPacked2AVX512(dst0, dst1, w, x0, x1, ldg, acc)
 }
+
+func gemvPacked2FastAVX512Checked(dst0, dst1 []float32, w []uint16, x0, x1 []uint16, ldg int, acc bool) {
+	checkPacked(len(dst0), len(x0), len(w), ldg)
+	if len(dst1) != len(dst0) || len(x1) != len(x0) {
+		panic("tensor: packed gemv of two rows of different lengths")
+	}
+	gemvPacked2FastAVX512(dst0, dst1, w, x0, x1, ldg, acc)
+}
+
+// gemvPacked2FastAVX512 is two calls of gemvPackedFastAVX512 in one pass over w.
+//
+//go:noescape
+func gemvPacked2FastAVX512(dst0, dst1 []float32, w []uint16, x0, x1 []uint16, ldg int, acc bool)
 
 // gemvPacked2AVX512 is two calls of gemvPackedAVX512, (dst0, x0) and (dst1, x1), in one pass
 // over w.

@@ -375,3 +375,84 @@ tstore:
 tdone:
 	VZEROUPPER
 	RET
+
+#define packedFastTwo(off, a0, a1, a2, a3, b0, b1, b2, b3) \
+	VMOVDQU32 off(SI), Z20; \
+	VMOVDQU32 off+64(SI), Z21; \
+	VMOVDQU32 off+128(SI), Z22; \
+	VMOVDQU32 off+192(SI), Z23; \
+	VDPBF16PS(16, 20, a0); \
+	VDPBF16PS(16, 21, a1); \
+	VDPBF16PS(16, 22, a2); \
+	VDPBF16PS(16, 23, a3); \
+	VDPBF16PS(18, 20, b0); \
+	VDPBF16PS(18, 21, b1); \
+	VDPBF16PS(18, 22, b2); \
+	VDPBF16PS(18, 23, b3)
+
+// func gemvPacked2FastAVX512(dst0, dst1 []float32, w []uint16, x0, x1 []uint16, ldg int, acc bool)
+TEXT ·gemvPacked2FastAVX512(SB), NOSPLIT, $0-129
+	MOVQ dst0_base+0(FP), DI
+	MOVQ dst0_len+8(FP), CX
+	SHRQ $7, CX
+	MOVQ dst1_base+24(FP), BX
+	MOVQ w_base+48(FP), R11
+	MOVQ x0_base+72(FP), DX
+	MOVQ x0_len+80(FP), R8
+	SHRQ $1, R8
+	MOVQ x1_base+96(FP), R13
+	MOVQ ldg+120(FP), R12
+	SHLQ $1, R12
+	TESTQ CX, CX
+	JZ udone
+ugroup:
+	CMPB acc+128(FP), $0
+	JEQ  uzero
+	load8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	load8(BX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
+	JMP  uinit
+uzero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+uinit:
+	MOVQ R11, SI
+	MOVQ DX, R9
+	MOVQ R13, R14
+	MOVQ R8, R10
+	TESTQ R10, R10
+	JZ ustore
+ustep:
+	VPBROADCASTD (R9), Z16
+	VPBROADCASTD (R14), Z18
+	packedFastTwo(0, 0, 1, 2, 3, 8, 9, 10, 11)
+	packedFastTwo(256, 4, 5, 6, 7, 12, 13, 14, 15)
+	ADDQ $512, SI
+	ADDQ $4, R9
+	ADDQ $4, R14
+	DECQ R10
+	JNZ ustep
+ustore:
+	store8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	store8(BX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
+	ADDQ $512, DI
+	ADDQ $512, BX
+	ADDQ R12, R11
+	DECQ CX
+	JNZ ugroup
+udone:
+	VZEROUPPER
+	RET

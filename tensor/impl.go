@@ -65,10 +65,11 @@ type Kernels struct {
 	// GemvBF16Packed2 is GemvBF16Packed for two rows of x at once (dst0 = w·x0, dst1 = w·x1,
 	// the same bits as two calls), each weight widened once for both; nil where a level has
 	// none (callers then make two calls).
-	GemvBF16Packed2 func(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool)
-	UnpackF32       func(dst []float32, src []uint16, steps int)
-	GemmF32Cols        func(tile, xp, w []float32, ldp, k, nw int, acc bool)
-	GemmBF16Cols       func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool)
+	GemvBF16Packed2     func(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool)
+	GemvBF16Packed2Fast func(dst0, dst1 []float32, w []uint16, x0, x1 []uint16, ldg int, acc bool)
+	UnpackF32           func(dst []float32, src []uint16, steps int)
+	GemmF32Cols         func(tile, xp, w []float32, ldp, k, nw int, acc bool)
+	GemmBF16Cols        func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool)
 
 	// Matrix-vector products over block-format weights (qgemv.go): w holds len(dst) rows of
 	// k/BlockSize blocks. The exact ones multiply the dequantized weights by x (k = len(x));

@@ -106,6 +106,19 @@ func TestGemvPacked(t *testing.T) {
 					impl.F32ToBF16(xb, x)
 					fast := make([]float32, rows)
 					impl.GemvBF16PackedFast(fast, p, xb, ldg, false)
+					if impl.GemvBF16Packed2Fast != nil {
+						xb1 := make([]uint16, k)
+						impl.F32ToBF16(xb1, randSlice(rng, k, 1))
+						one := make([]float32, rows)
+						impl.GemvBF16PackedFast(one, p, xb1, ldg, false)
+						d0, d1 := make([]float32, rows), make([]float32, rows)
+						impl.GemvBF16Packed2Fast(d0, d1, p, xb, xb1, ldg, false)
+						for r := range rows {
+							if math.Float32bits(d0[r]) != math.Float32bits(fast[r]) || math.Float32bits(d1[r]) != math.Float32bits(one[r]) {
+								t.Fatalf("%s fast: two rows at once differ from one at a time at row %d", name, r)
+							}
+						}
+					}
 					want := make([]float32, rows)
 					gemvPackedFastGeneric(want, p, xb, ldg, false)
 					for r := range m {

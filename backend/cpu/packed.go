@@ -138,12 +138,19 @@ func (t *packedGemvTask) run(worker, lo, hi int) {
 				}
 				return last[i*G : (i+1)*G]
 			}
-			two := t.xb == nil && t.b.kernels.GemvBF16Packed2 != nil
+			kn := t.b.kernels
+			two := t.xb == nil && kn.GemvBF16Packed2 != nil || t.xb != nil && kn.GemvBF16Packed2Fast != nil
 			for i := 0; i < t.n; i++ {
 				out := outOf(i)
 				switch {
+				case t.xb != nil && two && i+1 < t.n:
+					out1 := outOf(i + 1)
+					kn.GemvBF16Packed2Fast(out, out1, w, t.xb[i*k+k0:i*k+k1], t.xb[(i+1)*k+k0:(i+1)*k+k1], ldg, k0 > 0)
+					if g0 >= full && k1 == k {
+						copy(t.ds[(i+1)*t.m+g0*G:(i+2)*t.m], out1)
+					}
 				case t.xb != nil:
-					t.b.kernels.GemvBF16PackedFast(out, w, t.xb[i*k+k0:i*k+k1], ldg, k0 > 0)
+					kn.GemvBF16PackedFast(out, w, t.xb[i*k+k0:i*k+k1], ldg, k0 > 0)
 				case two && i+1 < t.n:
 					// Two rows of x a pass over the block: its weights widened once for both.
 					out1 := outOf(i + 1)
