@@ -15,20 +15,8 @@ import (
 // logits must keep their bits, token by token (the decode kernels) as in one pass of 45 rows
 // (the GEMM and attention on panels): batch invariance.
 func TestChunkedPrefill(t *testing.T) {
-	m := loadInternal(t, "small-c")
-	ids := make([]int32, 45)
-	for i := range ids {
-		ids[i] = int32(2 + 97*i%4000)
-	}
+	m, ids, want := onePass(t)
 	ctx := context.Background()
-	whole, err := m.NewState(len(ids))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := whole.Forward(ctx, ids, AllLogits, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, chunk := range []int{1, 7, 16, 44} {
 		s, err := m.NewState(len(ids))
 		if err != nil {
@@ -50,6 +38,27 @@ func TestChunkedPrefill(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// onePass loads small-c and runs a 45-token prompt through it in one pass: the logits of
+// every position, which the chunked passes of the tests are held to.
+func onePass(t *testing.T) (*Model, []int32, []float32) {
+	t.Helper()
+	m := loadInternal(t, "small-c")
+	ids := make([]int32, 45)
+	for i := range ids {
+		ids[i] = int32(2 + 97*i%4000)
+	}
+	whole, err := m.NewState(len(ids))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer whole.Close()
+	all, err := whole.Forward(context.Background(), ids, AllLogits, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, ids, all
 }
 
 // loadInternal loads a golden model on a 2-thread exact CPU backend, for the tests inside the

@@ -51,7 +51,6 @@ type Backend struct {
 	workers []workerScratch
 	xp      []float32 // x packed into panels
 	xb      []uint16  // x rounded to bf16 (fast mode), plain or packed
-	xr      []float32 // x rounded to bf16 and widened again
 	q8      q8Scratch // x quantized to int8 blocks (fast mode, block-dtype weights)
 	tasks   struct {  // the work of the operation under way, for the pool
 		norm  normTask

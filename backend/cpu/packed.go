@@ -82,16 +82,8 @@ func (b *Backend) matmulPacked(ds, xs []float32, wt *Tensor, n, k, m int) {
 	R := kn.GemmRows
 	panels := (n + R - 1) / R
 	terms := 0
-	switch {
-	case fast && kn.GemmBF16Cols != nil:
+	if fast && kn.GemmBF16Cols != nil { // every level with bf16 products has the packed GEMM
 		terms = 1
-	case fast && kn.GemmBF16 != nil:
-		// No bf16 GEMM over packed columns at this level: x rounded to bf16 as the level's
-		// fast products round it, then multiplied in float32, which is exact for bf16 pairs.
-		xr := b.bf16Scratch(&b.xb, n*k)
-		kn.F32ToBF16(xr, xs[:n*k])
-		xs = b.f32Scratch(&b.xr, n*k)
-		kn.BF16ToF32(xs, xr)
 	}
 	pk := &b.tasks.pack
 	*pk = packTask{kn: kn, xs: xs, n: n, k: k, terms: terms}
