@@ -11,6 +11,32 @@
 // Registers: DI dst, SI w, DX x, R8 len(x)/2 (steps), CX groups left, R9 the x pointer of
 // the step, R10 steps left, R11 the group's start, R12 the bytes from a group to the next.
 
+// The accumulators of two rows' group: dst0's and dst1's values when acc is set, else zero.
+#define packed2Init(zero, init) \
+	CMPB acc+128(FP), $0; \
+	JEQ  zero; \
+	load8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7); \
+	load8(BX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15); \
+	JMP  init; \
+zero: \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z8, Z8, Z8; \
+	VPXORD Z9, Z9, Z9; \
+	VPXORD Z10, Z10, Z10; \
+	VPXORD Z11, Z11, Z11; \
+	VPXORD Z12, Z12, Z12; \
+	VPXORD Z13, Z13, Z13; \
+	VPXORD Z14, Z14, Z14; \
+	VPXORD Z15, Z15, Z15; \
+init:
+
 #define packedArgs \
 	MOVQ dst_base+0(FP), DI; \
 	MOVQ dst_len+8(FP), CX; \
@@ -323,29 +349,7 @@ TEXT ·gemvPacked2AVX512(SB), NOSPLIT, $0-129
 	TESTQ CX, CX
 	JZ tdone
 tgroup:
-	CMPB acc+128(FP), $0
-	JEQ  tzero
-	load8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
-	load8(BX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
-	JMP  tinit
-tzero:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-tinit:
+	packed2Init(tzero, tinit)
 	MOVQ R11, SI
 	MOVQ DX, R9
 	MOVQ R13, R14
@@ -406,29 +410,7 @@ TEXT ·gemvPacked2FastAVX512(SB), NOSPLIT, $0-129
 	TESTQ CX, CX
 	JZ udone
 ugroup:
-	CMPB acc+128(FP), $0
-	JEQ  uzero
-	load8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
-	load8(BX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
-	JMP  uinit
-uzero:
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-uinit:
+	packed2Init(uzero, uinit)
 	MOVQ R11, SI
 	MOVQ DX, R9
 	MOVQ R13, R14
