@@ -37,6 +37,96 @@ zero: \
 	VPXORD Z15, Z15, Z15; \
 init:
 
+#define store8(r, z0, z1, z2, z3, z4, z5, z6, z7) \
+	VMOVUPS z0, 0(r); \
+	VMOVUPS z1, 64(r); \
+	VMOVUPS z2, 128(r); \
+	VMOVUPS z3, 192(r); \
+	VMOVUPS z4, 256(r); \
+	VMOVUPS z5, 320(r); \
+	VMOVUPS z6, 384(r); \
+	VMOVUPS z7, 448(r)
+
+#define load8(r, z0, z1, z2, z3, z4, z5, z6, z7) \
+	VMOVUPS 0(r), z0; \
+	VMOVUPS 64(r), z1; \
+	VMOVUPS 128(r), z2; \
+	VMOVUPS 192(r), z3; \
+	VMOVUPS 256(r), z4; \
+	VMOVUPS 320(r), z5; \
+	VMOVUPS 384(r), z6; \
+	VMOVUPS 448(r), z7
+
+// Four accumulators' share of a step of the group at base (the 64-byte vectors at off):
+// packed512Quarter with the group's pointer named, for the kernels that read two groups.
+#define packed512QuarterAt(base, off, a0, a1, a2, a3) \
+	VMOVDQU32 off(base), Z20; \
+	VMOVDQU32 off+64(base), Z21; \
+	VMOVDQU32 off+128(base), Z22; \
+	VMOVDQU32 off+192(base), Z23; \
+	VPSLLD $16, Z20, Z24; \
+	VPSLLD $16, Z21, Z25; \
+	VPSLLD $16, Z22, Z26; \
+	VPSLLD $16, Z23, Z27; \
+	VPANDD Z31, Z20, Z20; \
+	VPANDD Z31, Z21, Z21; \
+	VPANDD Z31, Z22, Z22; \
+	VPANDD Z31, Z23, Z23; \
+	VFMADD231PS Z16, Z24, a0; \
+	VFMADD231PS Z16, Z25, a1; \
+	VFMADD231PS Z16, Z26, a2; \
+	VFMADD231PS Z16, Z27, a3; \
+	VFMADD231PS Z17, Z20, a0; \
+	VFMADD231PS Z17, Z21, a1; \
+	VFMADD231PS Z17, Z22, a2; \
+	VFMADD231PS Z17, Z23, a3
+
+// The accumulators of two groups: dst's 256 values when acc is set, else zero.
+#define packedG2Init(zero, init) \
+	CMPB acc+80(FP), $0; \
+	JEQ  zero; \
+	LEAQ 512(DI), AX; \
+	load8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7); \
+	load8(AX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15); \
+	JMP  init; \
+zero: \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z8, Z8, Z8; \
+	VPXORD Z9, Z9, Z9; \
+	VPXORD Z10, Z10, Z10; \
+	VPXORD Z11, Z11, Z11; \
+	VPXORD Z12, Z12, Z12; \
+	VPXORD Z13, Z13, Z13; \
+	VPXORD Z14, Z14, Z14; \
+	VPXORD Z15, Z15, Z15; \
+init:
+
+// The prefetches of a step of the two-group kernels: each stream's 512 bytes two steps ahead.
+#define packedG2Prefetch \
+	PREFETCHT0 1024(SI); \
+	PREFETCHT0 1024(BX); \
+	PREFETCHT0 1088(SI); \
+	PREFETCHT0 1088(BX); \
+	PREFETCHT0 1152(SI); \
+	PREFETCHT0 1152(BX); \
+	PREFETCHT0 1216(SI); \
+	PREFETCHT0 1216(BX); \
+	PREFETCHT0 1280(SI); \
+	PREFETCHT0 1280(BX); \
+	PREFETCHT0 1344(SI); \
+	PREFETCHT0 1344(BX); \
+	PREFETCHT0 1408(SI); \
+	PREFETCHT0 1408(BX); \
+	PREFETCHT0 1472(SI); \
+	PREFETCHT0 1472(BX)
+
 #define packedArgs \
 	MOVQ dst_base+0(FP), DI; \
 	MOVQ dst_len+8(FP), CX; \
@@ -308,26 +398,6 @@ adone:
 	VFMADD231PS Z19, Z22, b2; \
 	VFMADD231PS Z19, Z23, b3
 
-#define store8(r, z0, z1, z2, z3, z4, z5, z6, z7) \
-	VMOVUPS z0, 0(r); \
-	VMOVUPS z1, 64(r); \
-	VMOVUPS z2, 128(r); \
-	VMOVUPS z3, 192(r); \
-	VMOVUPS z4, 256(r); \
-	VMOVUPS z5, 320(r); \
-	VMOVUPS z6, 384(r); \
-	VMOVUPS z7, 448(r)
-
-#define load8(r, z0, z1, z2, z3, z4, z5, z6, z7) \
-	VMOVUPS 0(r), z0; \
-	VMOVUPS 64(r), z1; \
-	VMOVUPS 128(r), z2; \
-	VMOVUPS 192(r), z3; \
-	VMOVUPS 256(r), z4; \
-	VMOVUPS 320(r), z5; \
-	VMOVUPS 384(r), z6; \
-	VMOVUPS 448(r), z7
-
 // func gemvPacked2AVX512(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool)
 //
 // Two rows of x over the same groups, each step's weights widened once for both: DI dst0,
@@ -436,5 +506,117 @@ ustore:
 	DECQ CX
 	JNZ ugroup
 udone:
+	VZEROUPPER
+	RET
+
+// func gemvPackedG2AVX512(dst []float32, w []uint16, x []float32, ldg int, acc bool)
+//
+// gemvPackedAVX512 over two groups at a time (len(dst) a multiple of 256), read as two
+// streams, each prefetched two steps ahead: SI the first group's step, BX the second's.
+TEXT ·gemvPackedG2AVX512(SB), NOSPLIT, $0-81
+	packedArgs
+	SHRQ $1, CX
+	MOVL $0xFFFF0000, AX
+	VPBROADCASTD AX, Z31
+	TESTQ CX, CX
+	JZ gdone
+ggroup:
+	packedG2Init(gzero, ginit)
+	MOVQ R11, SI
+	LEAQ (R11)(R12*1), BX
+	MOVQ DX, R9
+	MOVQ R8, R10
+	TESTQ R10, R10
+	JZ gstore
+gstep:
+	packedG2Prefetch
+	VBROADCASTSS (R9), Z16
+	VBROADCASTSS 4(R9), Z17
+	packed512QuarterAt(SI, 0, Z0, Z1, Z2, Z3)
+	packed512QuarterAt(BX, 0, Z8, Z9, Z10, Z11)
+	packed512QuarterAt(SI, 256, Z4, Z5, Z6, Z7)
+	packed512QuarterAt(BX, 256, Z12, Z13, Z14, Z15)
+	ADDQ $512, SI
+	ADDQ $512, BX
+	ADDQ $8, R9
+	DECQ R10
+	JNZ gstep
+gstore:
+	LEAQ 512(DI), AX
+	store8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	store8(AX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
+	ADDQ $1024, DI
+	LEAQ (R11)(R12*2), R11
+	DECQ CX
+	JNZ ggroup
+gdone:
+	VZEROUPPER
+	RET
+
+// func gemvPackedFastG2AVX512(dst []float32, w []uint16, xb []uint16, ldg int, acc bool)
+//
+// gemvPackedFastAVX512 over two groups at a time, as gemvPackedG2AVX512.
+TEXT ·gemvPackedFastG2AVX512(SB), NOSPLIT, $0-81
+	packedArgs
+	SHRQ $1, CX
+	TESTQ CX, CX
+	JZ hdone
+hgroup:
+	packedG2Init(hzero, hinit)
+	MOVQ R11, SI
+	LEAQ (R11)(R12*1), BX
+	MOVQ DX, R9
+	MOVQ R8, R10
+	TESTQ R10, R10
+	JZ hstore
+hstep:
+	packedG2Prefetch
+	VPBROADCASTD (R9), Z16
+	VMOVDQU32 0(SI), Z20
+	VMOVDQU32 64(SI), Z21
+	VMOVDQU32 128(SI), Z22
+	VMOVDQU32 192(SI), Z23
+	VMOVDQU32 0(BX), Z24
+	VMOVDQU32 64(BX), Z25
+	VMOVDQU32 128(BX), Z26
+	VMOVDQU32 192(BX), Z27
+	VDPBF16PS(16, 20, 0)
+	VDPBF16PS(16, 21, 1)
+	VDPBF16PS(16, 22, 2)
+	VDPBF16PS(16, 23, 3)
+	VDPBF16PS(16, 24, 8)
+	VDPBF16PS(16, 25, 9)
+	VDPBF16PS(16, 26, 10)
+	VDPBF16PS(16, 27, 11)
+	VMOVDQU32 256(SI), Z20
+	VMOVDQU32 320(SI), Z21
+	VMOVDQU32 384(SI), Z22
+	VMOVDQU32 448(SI), Z23
+	VMOVDQU32 256(BX), Z24
+	VMOVDQU32 320(BX), Z25
+	VMOVDQU32 384(BX), Z26
+	VMOVDQU32 448(BX), Z27
+	VDPBF16PS(16, 20, 4)
+	VDPBF16PS(16, 21, 5)
+	VDPBF16PS(16, 22, 6)
+	VDPBF16PS(16, 23, 7)
+	VDPBF16PS(16, 24, 12)
+	VDPBF16PS(16, 25, 13)
+	VDPBF16PS(16, 26, 14)
+	VDPBF16PS(16, 27, 15)
+	ADDQ $512, SI
+	ADDQ $512, BX
+	ADDQ $4, R9
+	DECQ R10
+	JNZ hstep
+hstore:
+	LEAQ 512(DI), AX
+	store8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	store8(AX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
+	ADDQ $1024, DI
+	LEAQ (R11)(R12*2), R11
+	DECQ CX
+	JNZ hgroup
+hdone:
 	VZEROUPPER
 	RET

@@ -67,9 +67,12 @@ type Kernels struct {
 	// none (callers then make two calls).
 	GemvBF16Packed2     func(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool)
 	GemvBF16Packed2Fast func(dst0, dst1 []float32, w []uint16, x0, x1 []uint16, ldg int, acc bool)
-	UnpackF32           func(dst []float32, src []uint16, steps int)
-	GemmF32Cols         func(tile, xp, w []float32, ldp, k, nw int, acc bool)
-	GemmBF16Cols        func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool)
+	// PackedGroups is the number of groups the packed matrix-vector kernels read at once
+	// (0 or 1: one): a caller that splits a matrix between threads hands out multiples of it.
+	PackedGroups int
+	UnpackF32    func(dst []float32, src []uint16, steps int)
+	GemmF32Cols  func(tile, xp, w []float32, ldp, k, nw int, acc bool)
+	GemmBF16Cols func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool)
 
 	// Matrix-vector products over block-format weights (qgemv.go): w holds len(dst) rows of
 	// k/BlockSize blocks. The exact ones multiply the dequantized weights by x (k = len(x));

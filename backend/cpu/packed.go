@@ -74,8 +74,13 @@ func (b *Backend) matmulPacked(ds, xs []float32, wt *Tensor, n, k, m int) {
 			b.kernels.F32ToBF16(t.xb, xs[:n*k])
 		}
 		// Eight tasks a worker balance the workers (a matmul waits for its slowest); one
-		// group a task or a half of the groups a worker measured the same.
-		b.pool.Run(groups, max(1, groups/(b.opts.Threads*8)), t)
+		// group a task or a half of the groups a worker measured the same on the Zen 4.
+		// Kernels that read several groups at once get a multiple of that many.
+		grain := max(1, groups/(b.opts.Threads*8))
+		if at := b.kernels.PackedGroups; at > 1 {
+			grain = (grain + at - 1) / at * at
+		}
+		b.pool.Run(groups, grain, t)
 		return
 	}
 	kn := b.kernels
