@@ -184,7 +184,10 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 	onCPU := hostReferences(r.Backend)
 	var ms []Matrix
 	rates := map[string]float64{}
-	kn, fast := tensor.Active(), opts.Precision == backend.Fast
+	// The compute reference runs the micro-kernel prefill runs: in fast precision the bf16
+	// one, unless the CPU backend found the float32 one faster (tensor.BF16GemmFaster).
+	kn := tensor.Active()
+	fast := opts.Precision == backend.Fast && tensor.BF16GemmFaster(kn)
 	peak := func() float64 {
 		return PeakGFLOPS(kn, fast, opts.Threads, 3, cmp.Or(opts.PeakTime, 200*time.Millisecond))
 	}

@@ -45,6 +45,9 @@ type Backend struct {
 	opts    backend.Options
 	kernels *tensor.Kernels
 	packing bool // bf16 matrices are packed as they are uploaded
+	// bf16Gemm: fast precision's prefill rounds x to bf16 for the bf16 GEMM, where that
+	// multiplies faster than widening w for the float32 one (tensor.BF16GemmFaster).
+	bf16Gemm bool
 	pool    *pool
 	// mu makes each operation whole: States on several goroutines share the scratch below.
 	mu      sync.Mutex
@@ -93,11 +96,16 @@ func New(opts backend.Options) (*Backend, error) {
 		rope:    map[ropeKey][]float32{},
 	}
 	b.packing = packingWanted(b.kernels)
+	b.bf16Gemm = opts.Precision == backend.Fast && tensor.BF16GemmFaster(b.kernels)
 	return b, nil
 }
 
 func (b *Backend) Name() string {
-	return fmt.Sprintf("cpu/%s %s, %d threads", b.kernels.Level, b.opts.Precision, b.opts.Threads)
+	gemm := ""
+	if b.opts.Precision == backend.Fast && b.kernels.GemmBF16 != nil && !b.bf16Gemm {
+		gemm = " (float32 GEMM)"
+	}
+	return fmt.Sprintf("cpu/%s %s%s, %d threads", b.kernels.Level, b.opts.Precision, gemm, b.opts.Threads)
 }
 
 func (b *Backend) Close() error {

@@ -16,8 +16,14 @@ import (
 // so k must be even) above; everything else multiplies float32 x (AMX's exact mode splits x
 // into three bf16 terms whose sum is x). Against block-dtype weights, fast precision
 // quantizes x to int8 blocks below GemmMinRows rows, and above rounds x and the dequantized
-// weights to bf16 where the CPU has the bf16 GEMM.
+// weights to bf16 where the CPU has the bf16 GEMM. Where the float32 GEMM multiplies faster
+// (tensor.BF16GemmFaster), fast prefill rounds x to bf16 and keeps the weights as they are.
 func config(p backend.Precision) backendtest.Config {
+	return configGemm(p, tensor.BF16GemmFaster(tensor.Active()))
+}
+
+// configGemm is config for a backend whose fast prefill takes the bf16 GEMM or not.
+func configGemm(p backend.Precision, bf16Gemm bool) backendtest.Config {
 	kn := tensor.Active()
 	fastQuantGemm := func(w tensor.DType, n int) bool {
 		return p == backend.Fast && w.Quantized() && n >= cpu.GemmMinRows && kn.GemmBF16 != nil
@@ -35,7 +41,7 @@ func config(p backend.Precision) backendtest.Config {
 			return backendtest.BF16
 		}
 		return backendtest.Float32
-	}, MatMulWeightsBF16: func(w tensor.DType, n, k int) bool { return fastQuantGemm(w, n) }}
+	}, MatMulWeightsBF16: func(w tensor.DType, n, k int) bool { return fastQuantGemm(w, n) && bf16Gemm }}
 }
 
 func TestConformance(t *testing.T) {
@@ -52,4 +58,21 @@ func TestConformance(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestConformanceFastGemm runs the fast-precision conformance with prefill on the GEMM this
+// CPU's probe did not choose, so that both are tested wherever the bf16 one exists.
+func TestConformanceFastGemm(t *testing.T) {
+	if tensor.Active().GemmBF16 == nil {
+		t.Skip("this CPU has no bf16 GEMM: fast prefill always takes the float32 one")
+	}
+	b, err := cpu.New(backend.Options{Threads: 2, Precision: backend.Fast})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	other := !cpu.BF16Gemm(b)
+	cpu.SetBF16Gemm(b, other)
+	t.Logf("%s, bf16 GEMM %v", b.Name(), other)
+	backendtest.Run(t, b, configGemm(backend.Fast, other))
 }

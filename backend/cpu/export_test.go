@@ -5,3 +5,10 @@ const (
 	GemmMinRows = gemmMinRows
 	KBlock      = kBlock
 )
+
+// SetBF16Gemm makes fast prefill take the bf16 GEMM or the float32 one whichever this CPU's
+// probe chose, so that the tests run both.
+func SetBF16Gemm(b *Backend, v bool) { b.bf16Gemm = v }
+
+// BF16Gemm reports which one b takes.
+func BF16Gemm(b *Backend) bool { return b.bf16Gemm }

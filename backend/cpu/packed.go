@@ -87,11 +87,11 @@ func (b *Backend) matmulPacked(ds, xs []float32, wt *Tensor, n, k, m int) {
 	R := kn.GemmRows
 	panels := (n + R - 1) / R
 	terms := 0
-	if fast && kn.GemmBF16Cols != nil { // every level with bf16 products has the packed GEMM
+	if b.bf16Gemm && kn.GemmBF16Cols != nil { // every level with bf16 products has the packed GEMM
 		terms = 1
 	}
 	pk := &b.tasks.pack
-	*pk = packTask{kn: kn, xs: xs, n: n, k: k, terms: terms}
+	*pk = packTask{kn: kn, xs: xs, n: n, k: k, terms: terms, round: terms == 0 && b.roundsX(wt, k)}
 	if terms > 0 {
 		pk.xpb = b.bf16Scratch(&b.xb, panels*k*R)
 	} else {
