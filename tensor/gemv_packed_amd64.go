@@ -56,17 +56,18 @@ func gemvPackedFastAVX512Checked(dst []float32, w []uint16, xb []uint16, ldg int
 
 // packedTwoStreams says whether the AVX-512 packed kernels read two groups at a time, each
 // stream prefetched 1 KiB ahead, rather than one group without prefetch. The best choice
-// differs between the CPUs measured (go test -bench 'GemvBF16Packed', one core, 9216×3072
-// and 3072×3072 matrices from memory):
+// differs between the CPUs measured (go test -bench 'GemvBF16PackedStreams', one core,
+// 3072×3072, 9216×3072 and 3072×9216 matrices from memory):
 //
-//   - Intel Xeon, family 6 model 207 (2 vCPUs, 2026-12-02): exact 9.3–11.4 GB/s with two
-//     prefetched streams against 8.2–9.3 with one (8.0–8.2 with one stream prefetched),
-//     beside a plain read of 8.7–10.8;
+//   - Intel Xeon, family 6 model 207 (2 vCPUs, 2026-12-02): exact 11.0–11.9 GB/s with two
+//     prefetched streams against 8.6–9.3 with one (8.0–8.2 with one stream prefetched),
+//     fast 10.3–11.4 against 7.5–8.5, beside a plain read of 11.0–11.1;
 //   - AMD EPYC Zen 4: one stream read 22.8–25.2 GB/s, and software prefetch was slower or
 //     equal at every distance from 256 B to 8 KiB.
 //
-// So Intel CPUs get two streams; the others keep the one measured best on AMD.
-var packedTwoStreams = hostCPU().Vendor == "Intel"
+// It follows GemvPrefetch: CPUs whose row-major kernels prefetch (all but AMD's) read two
+// prefetched streams, and MINITRON_GEMV_PREFETCH=0|1 overrides both, for measuring.
+var packedTwoStreams = GemvPrefetch
 
 // inTwoStreams runs two over the matrix's groups in pairs and one over an odd last group.
 func inTwoStreams[X any](dst []float32, w []uint16, x []X, ldg int, acc bool, two, one func([]float32, []uint16, []X, int, bool)) {

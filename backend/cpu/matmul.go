@@ -34,9 +34,9 @@ const gemvBlockBytes = 256 << 10
 // integer kernels (GemvQ8_0Q8, …), as llama.cpp does. Prefill dequantizes each k-block of a
 // chunk's w rows once into scratch and runs the float kernels on it: float32 (GemmF32) in
 // exact precision, rounded to bf16 for GemmBF16 (x rounded to bf16 too) in fast precision
-// where the CPU has it. Prefill is compute-bound: a weight dequantized once per product meets
-// every row of x, so the conversion costs little per multiply-add, and the bf16 dot product
-// is the fastest one this code has.
+// where the CPU multiplies bf16 faster (Backend.bf16Gemm). Prefill is compute-bound: a weight
+// dequantized once per product meets every row of x, so the conversion costs little per
+// multiply-add.
 func (b *Backend) MatMul(dst, x, w backend.Tensor) {
 	d, xt, wt := dst.(*Tensor), x.(*Tensor), w.(*Tensor)
 	n, k, m := xt.rows(), xt.cols(), wt.rows()

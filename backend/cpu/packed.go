@@ -121,8 +121,16 @@ func (t *packedGemvTask) run(worker, lo, hi int) {
 		kc = min(k, packedKBlock)
 	}
 	last := growF32(&t.b.workers[worker].tile, t.n*G)
+	// One row of x reads the task's groups in one call a k-block. Several take turns over a
+	// block of w that stays in L2 (gemvBlockBytes): read from memory once, then from L2 once
+	// for each row or pair of rows. (A block of all the task's groups, 125 of the head's,
+	// went back to memory for every pair.)
+	span := hi - lo
+	if t.n > 1 {
+		span = max(1, t.b.kernels.PackedGroups, gemvBlockBytes/(G*kc*2))
+	}
 	for g0 := lo; g0 < hi; {
-		g1 := full
+		g1 := min(full, g0+span)
 		if g0 >= full {
 			g1 = g0 + 1
 		}
