@@ -48,7 +48,7 @@ type Backend struct {
 	// bf16Gemm: fast precision's prefill rounds x to bf16 for the bf16 GEMM, where that
 	// multiplies faster than widening w for the float32 one (tensor.BF16GemmFaster).
 	bf16Gemm bool
-	pool    *pool
+	pool     *pool
 	// mu makes each operation whole: States on several goroutines share the scratch below.
 	mu      sync.Mutex
 	workers []workerScratch
