@@ -57,8 +57,9 @@ init:
 	VMOVUPS 384(r), z6; \
 	VMOVUPS 448(r), z7
 
-// Four accumulators' share of a step of the group at base (the 64-byte vectors at off):
-// packed512Quarter with the group's pointer named, for the kernels that read two groups.
+// Four accumulators' share of an AVX-512 step of the group at base: the 64-byte vectors at
+// off are 16 rows' pairs; the even elements, shifted up, are the bf16 of column p (times x[p]
+// in Z16), the odd ones, masked (Z31), of p+1 (times x[p+1] in Z17).
 #define packed512QuarterAt(base, off, a0, a1, a2, a3) \
 	VMOVDQU32 off(base), Z20; \
 	VMOVDQU32 off+64(base), Z21; \
@@ -163,30 +164,6 @@ zero: \
 	VPXORD z7, z7, z7; \
 skip:
 
-// Four accumulators' share of an AVX-512 step: the 64 bytes at off(SI) are 16 rows' pairs;
-// the even elements, shifted up, are the bf16 of column p, the odd ones, masked, of p+1.
-#define packed512Quarter(off, t0, t1, t2, t3, a0, a1, a2, a3) \
-	VMOVDQU32 off(SI), t0; \
-	VMOVDQU32 off+64(SI), t1; \
-	VMOVDQU32 off+128(SI), t2; \
-	VMOVDQU32 off+192(SI), t3; \
-	VPSLLD $16, t0, Z20; \
-	VPSLLD $16, t1, Z21; \
-	VPSLLD $16, t2, Z22; \
-	VPSLLD $16, t3, Z23; \
-	VPANDD Z31, t0, t0; \
-	VPANDD Z31, t1, t1; \
-	VPANDD Z31, t2, t2; \
-	VPANDD Z31, t3, t3; \
-	VFMADD231PS Z8, Z20, a0; \
-	VFMADD231PS Z8, Z21, a1; \
-	VFMADD231PS Z8, Z22, a2; \
-	VFMADD231PS Z8, Z23, a3; \
-	VFMADD231PS Z9, t0, a0; \
-	VFMADD231PS Z9, t1, a1; \
-	VFMADD231PS Z9, t2, a2; \
-	VFMADD231PS Z9, t3, a3
-
 // func gemvPackedAVX512(dst []float32, w []uint16, x []float32, ldg int, acc bool)
 TEXT ·gemvPackedAVX512(SB), NOSPLIT, $0-81
 	packedArgs
@@ -202,10 +179,10 @@ group:
 	TESTQ R10, R10
 	JZ store
 step:
-	VBROADCASTSS (R9), Z8
-	VBROADCASTSS 4(R9), Z9
-	packed512Quarter(0, Z10, Z11, Z12, Z13, Z0, Z1, Z2, Z3)
-	packed512Quarter(256, Z14, Z15, Z16, Z17, Z4, Z5, Z6, Z7)
+	VBROADCASTSS (R9), Z16
+	VBROADCASTSS 4(R9), Z17
+	packed512QuarterAt(SI, 0, Z0, Z1, Z2, Z3)
+	packed512QuarterAt(SI, 256, Z4, Z5, Z6, Z7)
 	ADDQ $512, SI
 	ADDQ $8, R9
 	DECQ R10
