@@ -10,8 +10,9 @@ import (
 )
 
 // Q8_0 matrix-vector products at k = 3072, for every implementation whose kernel differs
-// from the level below: from memory (one ~64 MiB matrix, twice a 32 MiB L3, so each call
-// streams it) and from L2 (~256 KiB). MB/s counts Q8_0 weight bytes (34 per 32 weights).
+// from the level below: from memory (each call the next of 16 copies of a ~64 MiB matrix, 1
+// GiB in all: one matrix alone would stay in a 260 MiB L3, as an Intel Xeon's here) and from
+// L2 (~256 KiB). MB/s counts Q8_0 weight bytes (34 per 32 weights).
 // The fast product's activations are quantized once, outside the loop, as a backend
 // quantizes a vector once for the several matrices that multiply it. Compare with
 // BenchmarkReadBandwidth in the same invocation, e.g.
@@ -28,14 +29,16 @@ var q8Shapes = []struct {
 
 var q8Bench struct {
 	once sync.Once
-	w    []byte // q8Shapes[0]'s matrix: 64 quantized random rows, repeated
+	w    []byte // 16 copies of q8Shapes[0]'s matrix: 64 quantized random rows, repeated
 }
+
+const q8BenchCopies = 16
 
 func q8BenchWeights() []byte {
 	q8Bench.once.Do(func() {
 		rows, k := q8Shapes[0].rows, q8Shapes[0].k
 		w, _ := quantRows(rand.New(rand.NewPCG(5, 5)), Q8_0, 64, k)
-		q8Bench.w = make([]byte, Q8_0.Bytes(rows*k))
+		q8Bench.w = make([]byte, q8BenchCopies*Q8_0.Bytes(rows*k))
 		for i := 0; i < len(q8Bench.w); i += len(w) {
 			copy(q8Bench.w[i:], w)
 		}
@@ -48,15 +51,23 @@ func benchQ8_0(b *testing.B, pick func(*Kernels) any, run func(kn *Kernels, dst 
 	rng := rand.New(rand.NewPCG(6, 6))
 	for _, kn := range distinct(pick) {
 		for _, s := range q8Shapes {
-			w := all[:Q8_0.Bytes(s.rows*s.k)]
+			size := Q8_0.Bytes(s.rows * s.k)
+			copies := 1
+			if s.where == "" {
+				copies = q8BenchCopies
+			}
 			x := randSlice(rng, s.k, 1)
 			a := NewQ8Act(s.k)
 			kn.QuantizeQ8Act(a, x)
 			dst := make([]float32, s.rows)
 			b.Run(fmt.Sprintf("%s/%dx%d%s", kn.Level, s.rows, s.k, s.where), func(b *testing.B) {
-				b.SetBytes(int64(len(w)))
+				b.SetBytes(int64(size))
+				i := 0
 				for b.Loop() {
-					run(kn, dst, w, x, a)
+					run(kn, dst, all[i*size:(i+1)*size], x, a)
+					if i++; i == copies {
+						i = 0
+					}
 				}
 			})
 		}
