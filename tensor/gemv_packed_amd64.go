@@ -3,10 +3,11 @@
 package tensor
 
 // Assembly matrix-vector products over packed bf16 matrices (see packed.go and
-// gemv_packed_amd64.s). They read a group of 128 rows as one stream and need no software
-// prefetch: on the Zen 4 one core streamed 22.8–25.2 GB/s with them against 17.3–18.3 for the
+// gemv_packed_amd64.s). They read a group of 128 rows as one stream: on the Zen 4 one core
+// streamed 22.8–25.2 GB/s with them, without software prefetch, against 17.3–18.3 for the
 // row-major kernels (in one run of the same 2 GB of weights, next to a plain sequential read
-// at 25).
+// at 25). Where one stream reads slower, the AVX-512 ones read two groups at a time, each
+// prefetched (packedTwoStreams).
 
 func init() {
 	override(AVX2, func(k *Kernels) { k.GemvBF16Packed = gemvPackedAVX2Checked })
