@@ -11,30 +11,28 @@
 // Registers: DI dst, SI w, DX x, R8 len(x)/2 (steps), CX groups left, R9 the x pointer of
 // the step, R10 steps left, R11 the group's start, R12 the bytes from a group to the next.
 
-// The accumulators of two rows' group: dst0's and dst1's values when acc is set, else zero.
-#define packed2Init(zero, init) \
-	CMPB acc+128(FP), $0; \
-	JEQ  zero; \
-	load8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7); \
-	load8(BX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15); \
-	JMP  init; \
+// Eight accumulators set to zero.
+#define zero8(z0, z1, z2, z3, z4, z5, z6, z7) \
+	VPXORD z0, z0, z0; \
+	VPXORD z1, z1, z1; \
+	VPXORD z2, z2, z2; \
+	VPXORD z3, z3, z3; \
+	VPXORD z4, z4, z4; \
+	VPXORD z5, z5, z5; \
+	VPXORD z6, z6, z6; \
+	VPXORD z7, z7, z7
+
+// Sixteen accumulators, Z0-Z7 and Z8-Z15: the 128 floats at p0 and the 128 at p1 when AL
+// (the kernel's acc flag) is set, else zero.
+#define init16(p0, p1, zero, init) \
+	TESTB AL, AL; \
+	JEQ   zero; \
+	load8(p0, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7); \
+	load8(p1, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15); \
+	JMP   init; \
 zero: \
-	VPXORD Z0, Z0, Z0; \
-	VPXORD Z1, Z1, Z1; \
-	VPXORD Z2, Z2, Z2; \
-	VPXORD Z3, Z3, Z3; \
-	VPXORD Z4, Z4, Z4; \
-	VPXORD Z5, Z5, Z5; \
-	VPXORD Z6, Z6, Z6; \
-	VPXORD Z7, Z7, Z7; \
-	VPXORD Z8, Z8, Z8; \
-	VPXORD Z9, Z9, Z9; \
-	VPXORD Z10, Z10, Z10; \
-	VPXORD Z11, Z11, Z11; \
-	VPXORD Z12, Z12, Z12; \
-	VPXORD Z13, Z13, Z13; \
-	VPXORD Z14, Z14, Z14; \
-	VPXORD Z15, Z15, Z15; \
+	zero8(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7); \
+	zero8(Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15); \
 init:
 
 #define store8(r, z0, z1, z2, z3, z4, z5, z6, z7) \
@@ -82,33 +80,6 @@ init:
 	VFMADD231PS Z17, Z22, a2; \
 	VFMADD231PS Z17, Z23, a3
 
-// The accumulators of two groups: dst's 256 values when acc is set, else zero.
-#define packedG2Init(zero, init) \
-	CMPB acc+80(FP), $0; \
-	JEQ  zero; \
-	LEAQ 512(DI), AX; \
-	load8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7); \
-	load8(AX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15); \
-	JMP  init; \
-zero: \
-	VPXORD Z0, Z0, Z0; \
-	VPXORD Z1, Z1, Z1; \
-	VPXORD Z2, Z2, Z2; \
-	VPXORD Z3, Z3, Z3; \
-	VPXORD Z4, Z4, Z4; \
-	VPXORD Z5, Z5, Z5; \
-	VPXORD Z6, Z6, Z6; \
-	VPXORD Z7, Z7, Z7; \
-	VPXORD Z8, Z8, Z8; \
-	VPXORD Z9, Z9, Z9; \
-	VPXORD Z10, Z10, Z10; \
-	VPXORD Z11, Z11, Z11; \
-	VPXORD Z12, Z12, Z12; \
-	VPXORD Z13, Z13, Z13; \
-	VPXORD Z14, Z14, Z14; \
-	VPXORD Z15, Z15, Z15; \
-init:
-
 // The prefetches of a step of the two-group kernels: each stream's 512 bytes two steps ahead.
 #define packedG2Prefetch \
 	PREFETCHT0 1024(SI); \
@@ -154,14 +125,7 @@ init:
 	VMOVUPS 448(DI), z7; \
 	JMP  skip; \
 zero: \
-	VPXORD z0, z0, z0; \
-	VPXORD z1, z1, z1; \
-	VPXORD z2, z2, z2; \
-	VPXORD z3, z3, z3; \
-	VPXORD z4, z4, z4; \
-	VPXORD z5, z5, z5; \
-	VPXORD z6, z6, z6; \
-	VPXORD z7, z7, z7; \
+	zero8(z0, z1, z2, z3, z4, z5, z6, z7); \
 skip:
 
 // func gemvPackedAVX512(dst []float32, w []uint16, x []float32, ldg int, acc bool)
@@ -396,7 +360,8 @@ TEXT ·gemvPacked2AVX512(SB), NOSPLIT, $0-129
 	TESTQ CX, CX
 	JZ tdone
 tgroup:
-	packed2Init(tzero, tinit)
+	MOVBLZX acc+128(FP), AX
+	init16(DI, BX, tzero, tinit)
 	MOVQ R11, SI
 	MOVQ DX, R9
 	MOVQ R13, R14
@@ -457,7 +422,8 @@ TEXT ·gemvPacked2FastAVX512(SB), NOSPLIT, $0-129
 	TESTQ CX, CX
 	JZ udone
 ugroup:
-	packed2Init(uzero, uinit)
+	MOVBLZX acc+128(FP), AX
+	init16(DI, BX, uzero, uinit)
 	MOVQ R11, SI
 	MOVQ DX, R9
 	MOVQ R13, R14
@@ -498,7 +464,9 @@ TEXT ·gemvPackedG2AVX512(SB), NOSPLIT, $0-81
 	TESTQ CX, CX
 	JZ gdone
 ggroup:
-	packedG2Init(gzero, ginit)
+	MOVBLZX acc+80(FP), AX
+	LEAQ 512(DI), R13
+	init16(DI, R13, gzero, ginit)
 	MOVQ R11, SI
 	LEAQ (R11)(R12*1), BX
 	MOVQ DX, R9
@@ -519,9 +487,8 @@ gstep:
 	DECQ R10
 	JNZ gstep
 gstore:
-	LEAQ 512(DI), AX
 	store8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
-	store8(AX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
+	store8(R13, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
 	ADDQ $1024, DI
 	LEAQ (R11)(R12*2), R11
 	DECQ CX
@@ -539,7 +506,9 @@ TEXT ·gemvPackedFastG2AVX512(SB), NOSPLIT, $0-81
 	TESTQ CX, CX
 	JZ hdone
 hgroup:
-	packedG2Init(hzero, hinit)
+	MOVBLZX acc+80(FP), AX
+	LEAQ 512(DI), R13
+	init16(DI, R13, hzero, hinit)
 	MOVQ R11, SI
 	LEAQ (R11)(R12*1), BX
 	MOVQ DX, R9
@@ -587,9 +556,8 @@ hstep:
 	DECQ R10
 	JNZ hstep
 hstore:
-	LEAQ 512(DI), AX
 	store8(DI, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
-	store8(AX, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
+	store8(R13, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
 	ADDQ $1024, DI
 	LEAQ (R11)(R12*2), R11
 	DECQ CX
