@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minitron-go/minitron/checkpoint"
 	"github.com/minitron-go/minitron/checkpoint/gguf"
 	"github.com/minitron-go/minitron/nemotron"
 	"github.com/minitron-go/minitron/nemotron/goldentest"
@@ -87,20 +88,28 @@ func TestConvertGGUF(t *testing.T) {
 	}
 }
 
-// checkSameTensors checks that the tensors minitron binds from the GGUF file at path are
-// the checkpoint's in dir, bit for bit.
-func checkSameTensors(t *testing.T, dir, path string) {
+// openConverted opens the checkpoint in dir and the GGUF file at path, the tensors minitron
+// binds from it; the file closes with the test.
+func openConverted(t *testing.T, dir, path string) (nemotron.Config, *checkpoint.Checkpoint, *nemotron.GGUFSource) {
 	t.Helper()
 	cfg, ck := goldentest.OpenCheckpoint(t, dir)
 	f, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	src, err := nemotron.NewGGUFSource(cfg, f)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, ck, src
+}
+
+// checkSameTensors checks that the tensors minitron binds from the GGUF file at path are
+// the checkpoint's in dir, bit for bit.
+func checkSameTensors(t *testing.T, dir, path string) {
+	t.Helper()
+	cfg, ck, src := openConverted(t, dir, path)
 	for _, p := range cfg.Params() {
 		w, _, _ := ck.Tensor(p.Name)
 		g, where, ok := src.Tensor(p.Name)
@@ -188,16 +197,7 @@ func TestConvertQuant(t *testing.T) {
 			if code != 0 || strings.TrimSpace(stdout) != out {
 				t.Fatalf("exit %d, stdout %q: %s", code, stdout, stderr)
 			}
-			cfg, ck := goldentest.OpenCheckpoint(t, dir)
-			f, err := gguf.Open(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			src, err := nemotron.NewGGUFSource(cfg, f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg, ck, src := openConverted(t, dir, out)
 			quantized := 0
 			for _, p := range cfg.Params() {
 				w, _, _ := ck.Tensor(p.Name)
