@@ -55,10 +55,10 @@ init:
 	VMOVUPS 384(r), z6; \
 	VMOVUPS 448(r), z7
 
-// Four accumulators' share of an AVX-512 step of the group at base: the 64-byte vectors at
-// off are 16 rows' pairs; the even elements, shifted up, are the bf16 of column p (times x[p]
-// in Z16), the odd ones, masked (Z31), of p+1 (times x[p+1] in Z17).
-#define packed512QuarterAt(base, off, a0, a1, a2, a3) \
+// The four 64-byte vectors at off(base), 16 rows' pairs each, widened: the even elements,
+// shifted up, are the bf16 of column p (Z24-Z27), the odd ones, masked (Z31), of p+1
+// (Z20-Z23).
+#define widen4(base, off) \
 	VMOVDQU32 off(base), Z20; \
 	VMOVDQU32 off+64(base), Z21; \
 	VMOVDQU32 off+128(base), Z22; \
@@ -70,7 +70,12 @@ init:
 	VPANDD Z31, Z20, Z20; \
 	VPANDD Z31, Z21, Z21; \
 	VPANDD Z31, Z22, Z22; \
-	VPANDD Z31, Z23, Z23; \
+	VPANDD Z31, Z23, Z23
+
+// Four accumulators' share of an AVX-512 step of the group at base: widen4's columns p and
+// p+1 times x[p] (Z16) and x[p+1] (Z17).
+#define packed512QuarterAt(base, off, a0, a1, a2, a3) \
+	widen4(base, off); \
 	VFMADD231PS Z16, Z24, a0; \
 	VFMADD231PS Z16, Z25, a1; \
 	VFMADD231PS Z16, Z26, a2; \
@@ -310,18 +315,7 @@ adone:
 // Four accumulators per row of x's share of a two-row step: the 64-byte vectors at off(SI)
 // widened once, then multiplied into row 0's chains (x0 in Z16, Z17) and row 1's (Z18, Z19).
 #define packed512Two(off, a0, a1, a2, a3, b0, b1, b2, b3) \
-	VMOVDQU32 off(SI), Z20; \
-	VMOVDQU32 off+64(SI), Z21; \
-	VMOVDQU32 off+128(SI), Z22; \
-	VMOVDQU32 off+192(SI), Z23; \
-	VPSLLD $16, Z20, Z24; \
-	VPSLLD $16, Z21, Z25; \
-	VPSLLD $16, Z22, Z26; \
-	VPSLLD $16, Z23, Z27; \
-	VPANDD Z31, Z20, Z20; \
-	VPANDD Z31, Z21, Z21; \
-	VPANDD Z31, Z22, Z22; \
-	VPANDD Z31, Z23, Z23; \
+	widen4(SI, off); \
 	VFMADD231PS Z16, Z24, a0; \
 	VFMADD231PS Z16, Z25, a1; \
 	VFMADD231PS Z16, Z26, a2; \
