@@ -114,7 +114,8 @@ func gemvPacked2AVX512(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg i
 //go:noescape
 func gemvPackedAVX512(dst []float32, w []uint16, x []float32, ldg int, acc bool)
 
-// gemvPackedAVX2 is gemvPackedAVX512 in 256-bit registers, each group in two halves of 64 rows.
+// gemvPackedAVX2 is gemvPackedAVX512 in 256-bit registers, each block of 8 steps of a group
+// read in two halves of 64 rows.
 //
 //go:noescape
 func gemvPackedAVX2(dst []float32, w []uint16, x []float32, ldg int, acc bool)

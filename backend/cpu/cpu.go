@@ -48,6 +48,7 @@ type Backend struct {
 	// bf16Gemm: fast precision's prefill rounds x to bf16 for the bf16 GEMM, where that
 	// multiplies faster than widening w for the float32 one (tensor.BF16GemmFaster).
 	bf16Gemm bool
+	kblock   int // packedKBlock for this CPU's L2
 	pool     *pool
 	// mu makes each operation whole: States on several goroutines share the scratch below.
 	mu      sync.Mutex
@@ -96,6 +97,7 @@ func New(opts backend.Options) (*Backend, error) {
 		rope:    map[ropeKey][]float32{},
 	}
 	b.packing = packingWanted(b.kernels)
+	b.kblock = packedKBlock(tensor.HostCPU().L2)
 	b.bf16Gemm = opts.Precision == backend.Fast && tensor.BF16GemmFaster(b.kernels)
 	return b, nil
 }

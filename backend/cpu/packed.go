@@ -56,10 +56,17 @@ func packBF16(t *Tensor, w []uint16, m, k, threads int) error {
 	return nil
 }
 
-// packedKBlock bounds the columns of a group that the GEMM widens at a time (512 KiB of
-// float32 for 128 rows), and that the rows of x take turns over when a few rows decode
-// together (gemvBlockBytes of bf16).
-const packedKBlock = 1024
+// packedKBlock bounds the columns of a group that the GEMM widens at a time, and that the
+// rows of x take turns over when a few rows decode together (gemvBlockBytes of bf16): 1024
+// columns, 512 KiB of float32 for 128 rows, where L2 holds twice that beside x's panel;
+// fewer where it does not. On an AMD EPYC Zen 3 (L2 512 KiB) 1024 columns evicted the
+// widened block while the GEMM read it; see bench/README.md.
+func packedKBlock(l2 int) int {
+	if l2 <= 0 {
+		return 1024
+	}
+	return max(128, min(1024, l2/(2*tensor.PackedRows*4)&^63))
+}
 
 // matmulPacked is MatMul over a packed w, the matrix-vector kernels below gemmMinRows rows of
 // x, the GEMM over widened columns from there.
@@ -118,7 +125,7 @@ func (t *packedGemvTask) run(worker, lo, hi int) {
 	full := min(hi, t.m/G)
 	kc := k
 	if t.n > 1 {
-		kc = min(k, packedKBlock)
+		kc = min(k, t.b.kblock)
 	}
 	last := growF32(&t.b.workers[worker].tile, t.n*G)
 	// One row of x reads the task's groups in one call a k-block. Several take turns over a
@@ -193,7 +200,7 @@ func (t *packedGemmTask) run(worker, lo, hi int) {
 	k, ldg, size := t.k, tensor.PackedRows*t.k, t.k*R
 	ws := &t.b.workers[worker]
 	tiles := growF32(&ws.tile, t.panels*G*R)
-	kc := min(k, packedKBlock)
+	kc := min(k, t.b.kblock)
 	var cols []float32
 	if t.xpb == nil {
 		cols = growF32(&ws.wconv, kc*G)
