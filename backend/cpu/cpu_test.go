@@ -76,3 +76,15 @@ func TestConformanceFastGemm(t *testing.T) {
 	t.Logf("%s, bf16 GEMM %v", b.Name(), other)
 	backendtest.Run(t, b, configGemm(backend.Fast, other))
 }
+
+// The packed GEMM's k-block from L2's size stays a multiple of 64 columns, at least 128,
+// and 1024 from 1 MiB up, where it was measured before L2 chose it.
+func TestPackedKBlock(t *testing.T) {
+	for _, c := range []struct{ l2, want int }{
+		{0, 1024}, {32 << 10, 128}, {256 << 10, 256}, {512 << 10, 512}, {1 << 20, 1024}, {2 << 20, 1024}, {600 << 10, 576},
+	} {
+		if got := cpu.PackedKBlock(c.l2); got != c.want || got%64 != 0 {
+			t.Errorf("L2 %d KiB: k-block %d, want %d", c.l2>>10, got, c.want)
+		}
+	}
+}

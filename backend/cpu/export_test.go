@@ -6,6 +6,9 @@ const (
 	KBlock      = kBlock
 )
 
+// PackedKBlock is the packed GEMM's k-block for a CPU's L2 (packed.go).
+var PackedKBlock = packedKBlock
+
 // SetBF16Gemm makes fast prefill take the bf16 GEMM or the float32 one whichever this CPU's
 // probe chose, so that the tests run both.
 func SetBF16Gemm(b *Backend, v bool) { b.bf16Gemm = v }

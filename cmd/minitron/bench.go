@@ -247,6 +247,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, n := range r.Notes {
 		fmt.Fprintf(stdout, "  note: %s\n", n)
 	}
-	fmt.Fprintf(stdout, "  peak RSS %.2f GB\n", float64(r.PeakRSS)/1e9)
+	fmt.Fprintf(stdout, "  peak RSS %.2f GB", float64(r.PeakRSS)/1e9)
+	if r.PeakRSSEngine > 0 {
+		fmt.Fprintf(stdout, " (%.2f GB less the read reference's buffer)", float64(r.PeakRSSEngine)/1e9)
+	}
+	fmt.Fprintln(stdout)
 	return nil
 }
