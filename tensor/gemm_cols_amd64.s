@@ -125,41 +125,53 @@ TEXT ·gemmF32Cols24x4(SB), NOSPLIT, $0-49
 	gemmColsLoop(f32Step256, 96, R8, R9)
 	gemm256Store
 
-// unpack256(o) is unpack512 for the 8 pairs at o(SI), the mask in Y15.
-#define unpack256(o) \
-	VMOVDQU o(SI), Y0; \
-	VPSLLD  $16, Y0, Y1; \
-	VPAND   Y15, Y0, Y0; \
-	VMOVDQU Y1, o(DI); \
-	VMOVDQU Y0, 512+o(DI)
+// unpackP4(o) widens the 8 pairs at o(SI), rows r…r+7 (r = o/4) of columns p and p+1, into
+// panels r/4 and r/4+1 (R10 and R10+R8): in each, columns p and p+1 of its 4 rows, side by
+// side. The mask is in Y15; R10 moves on two panels (R9).
+#define unpackP4(o) \
+	VMOVDQU    o(SI), Y0; \
+	VPSLLD     $16, Y0, Y1; \
+	VPAND      Y15, Y0, Y0; \
+	VPERM2F128 $0x20, Y0, Y1, Y2; \
+	VPERM2F128 $0x31, Y0, Y1, Y3; \
+	VMOVDQU    Y2, (R10); \
+	VMOVDQU    Y3, (R10)(R8*1); \
+	ADDQ       R9, R10
 
-// func unpackF32x256(dst *float32, src *uint16, steps int)
-TEXT ·unpackF32x256(SB), NOSPLIT, $0-24
+// func unpackF32x256P4(dst *float32, src *uint16, steps int)
+//
+// A step is 128 pairs (512 bytes) in, 32 bytes out to each of 32 panels of 4 rows; a panel
+// is 4·2·steps floats (R8 bytes).
+TEXT ·unpackF32x256P4(SB), NOSPLIT, $0-24
 	MOVQ     dst+0(FP), DI
 	MOVQ     src+8(FP), SI
 	MOVQ     steps+16(FP), CX
+	MOVQ     CX, R8
+	SHLQ     $5, R8
+	LEAQ     (R8)(R8*1), R9
 	VPCMPEQD Y15, Y15, Y15
 	VPSLLD   $16, Y15, Y15
 
 loop:
-	unpack256(0)
-	unpack256(32)
-	unpack256(64)
-	unpack256(96)
-	unpack256(128)
-	unpack256(160)
-	unpack256(192)
-	unpack256(224)
-	unpack256(256)
-	unpack256(288)
-	unpack256(320)
-	unpack256(352)
-	unpack256(384)
-	unpack256(416)
-	unpack256(448)
-	unpack256(480)
+	MOVQ DI, R10
+	unpackP4(0)
+	unpackP4(32)
+	unpackP4(64)
+	unpackP4(96)
+	unpackP4(128)
+	unpackP4(160)
+	unpackP4(192)
+	unpackP4(224)
+	unpackP4(256)
+	unpackP4(288)
+	unpackP4(320)
+	unpackP4(352)
+	unpackP4(384)
+	unpackP4(416)
+	unpackP4(448)
+	unpackP4(480)
 	ADDQ $512, SI
-	ADDQ $1024, DI
+	ADDQ $32, DI
 	DECQ CX
 	JNZ  loop
 	VZEROUPPER

@@ -59,7 +59,7 @@ func TestGemmColsBounds(t *testing.T) {
 			}
 			kn.UnpackF32(dst, src, steps)
 			want := make([]float32, len(dst))
-			unpackF32Generic(want, src, steps)
+			unpackF32Panels(kn.UnpackWidth)(want, src, steps)
 			sameBits(t, fmt.Sprintf("UnpackF32 steps=%d", steps), dst, want)
 		}
 	})

@@ -30,7 +30,7 @@ func benchGemmCols(b *testing.B, bf16 bool) {
 		tile := make([]float32, R*C)
 		w := randSlice(rng, m*k, 1) // row-major, or by columns: ldp = m
 		wb := bf16Slice(rng, m*k)   // row-major, or a packed group's pairs
-		for _, layout := range []string{"cols", "rows"} {
+		for _, layout := range []string{"cols", "rows", "panel"} {
 			b.Run(fmt.Sprintf("%s/k=%d/%s", kn.Level, k, layout), func(b *testing.B) {
 				j0 := 0
 				for b.Loop() {
@@ -41,6 +41,8 @@ func benchGemmCols(b *testing.B, bf16 bool) {
 						kn.GemmBF16(tile, xb, wb[j0*k:], k, k, C, false)
 					case layout == "cols":
 						kn.GemmF32Cols(tile, xp, w[j0:], m, k, C, false)
+					case layout == "panel":
+						kn.GemmF32Cols(tile, xp, w[j0*k:], C, k, C, false)
 					default:
 						kn.GemmF32(tile, xp, w[j0*k:], k, k, C, false)
 					}

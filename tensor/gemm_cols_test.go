@@ -182,7 +182,7 @@ func TestUnpackF32Bits(t *testing.T) {
 			kn.UnpackF32(got, src, steps)
 			check(t, fmt.Sprintf("UnpackF32 steps=%d", steps))
 			want := make([]float32, len(src))
-			unpackF32Generic(want, src, steps)
+			unpackF32Panels(kn.UnpackWidth)(want, src, steps)
 			sameBits(t, fmt.Sprintf("UnpackF32 steps=%d", steps), got, want)
 		}
 	})

@@ -56,7 +56,8 @@ type Kernels struct {
 	// packed matrix, each output one multiply-add chain over k in order, the chain the GEMM
 	// below runs for a row of x; GemvBF16PackedFast multiplies bf16 pairs as VDPBF16PS does
 	// (nil where the CPU has no bf16 dot product). UnpackF32 widens steps of a group into
-	// columns of PackedRows floats, for GemmF32Cols: GemmF32 over w[p·ldp + j]. GemmBF16Cols
+	// panels of UnpackWidth rows, each its columns in order (Kernels.UnpackedIndex), for
+	// GemmF32Cols: GemmF32 over w[p·ldp + j]. GemmBF16Cols
 	// is GemmBF16 over a packed group's pairs, pair (j, p/2) at w[(p/2·ldp + j)·2].
 	// Both take ldg, the elements from a group's first step to the next group's (PackedRows·k
 	// for a whole matrix), and acc, to carry chains on from dst over a later block of columns.
@@ -71,6 +72,7 @@ type Kernels struct {
 	// (0 or 1: one): a caller that splits a matrix between threads hands out multiples of it.
 	PackedGroups int
 	UnpackF32    func(dst []float32, src []uint16, steps int)
+	UnpackWidth  int // a multiple of GemmCols that divides PackedRows
 	GemmF32Cols  func(tile, xp, w []float32, ldp, k, nw int, acc bool)
 	GemmBF16Cols func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool)
 
@@ -124,6 +126,7 @@ var generic = Kernels{
 
 	GemvBF16Packed: gemvPackedGeneric,
 	UnpackF32:      unpackF32Generic,
+	UnpackWidth:    PackedRows,
 	GemmF32Cols:    gemmF32ColsGeneric(8),
 
 	GemvQ8_0:      gemvQuantGeneric(Q8_0),

@@ -127,14 +127,35 @@ func gemvPackedFastGeneric(dst []float32, w []uint16, xb []uint16, ldg int, acc 
 // dst[p·PackedRows + r] = w(r, p) for p < 2·steps, src holding steps·2·PackedRows elements.
 // A GEMM over a group's block then reads row j of w at column p as dst[p·PackedRows + j].
 func unpackF32Generic(dst []float32, src []uint16, steps int) {
-	for s := range steps {
-		step := src[s*2*PackedRows : (s+1)*2*PackedRows]
-		even, odd := dst[2*s*PackedRows:(2*s+1)*PackedRows], dst[(2*s+1)*PackedRows:(2*s+2)*PackedRows]
-		for r := range PackedRows {
-			even[r] = BF16ToFloat32(step[2*r])
-			odd[r] = BF16ToFloat32(step[2*r+1])
+	unpackF32Panels(PackedRows)(dst, src, steps)
+}
+
+// unpackF32Panels returns UnpackF32 for panels of width rows (a divisor of PackedRows): the
+// group's rows in blocks of width, each block its k = 2·steps columns in order, a column's
+// width rows side by side, so that w(r, p) is at UnpackedIndex(r, p, k). At width PackedRows
+// that is unpackF32Generic's layout; at GemmCols a micro-kernel's W is one sequential stream.
+func unpackF32Panels(width int) func(dst []float32, src []uint16, steps int) {
+	return func(dst []float32, src []uint16, steps int) {
+		k := 2 * steps
+		for s := range steps {
+			step := src[s*2*PackedRows : (s+1)*2*PackedRows]
+			for r := range PackedRows {
+				at := unpackedIndex(width, r, 2*s, k)
+				dst[at] = BF16ToFloat32(step[2*r])
+				dst[at+width] = BF16ToFloat32(step[2*r+1])
+			}
 		}
 	}
+}
+
+// unpackedIndex is where UnpackF32 in panels of width rows writes w(r, p) of k columns.
+func unpackedIndex(width, r, p, k int) int { return r/width*width*k + p*width + r%width }
+
+// UnpackedIndex is where kn.UnpackF32, widening k columns of a group, writes w(r, p):
+// GemmF32Cols over rows j0… (j0 a multiple of GemmCols) from column p0 on reads
+// dst[UnpackedIndex(j0, p0, k):] with ldp = UnpackWidth.
+func (kn *Kernels) UnpackedIndex(r, p, k int) int {
+	return unpackedIndex(kn.UnpackWidth, r, p, k)
 }
 
 // gemmF32ColsGeneric is GemmF32 over w stored by columns: tile[j·R+i] = Σ_p xp[p·R+i]·w[p·ldp+j]

@@ -166,9 +166,10 @@ func checkPackedGemmIdentical(t *testing.T, name string, impl *Kernels, p []uint
 				if split == 0 {
 					continue
 				}
-				impl.GemmF32Cols(tile, xp, cols[j0:], PackedRows, split, C, false)
+				W := impl.UnpackWidth
+				impl.GemmF32Cols(tile, xp, cols[impl.UnpackedIndex(j0, 0, k):], W, split, C, false)
 				if split < k {
-					impl.GemmF32Cols(tile, xp[split*R:], cols[split*PackedRows+j0:], PackedRows, k-split, C, true)
+					impl.GemmF32Cols(tile, xp[split*R:], cols[impl.UnpackedIndex(j0, split, k):], W, k-split, C, true)
 				}
 				for j := range C {
 					want := gemv[g*PackedRows+j0+j]
@@ -189,8 +190,18 @@ func TestUnpackF32(t *testing.T) {
 			got := make([]float32, steps*2*PackedRows+1)
 			got[len(got)-1] = guard
 			impl.UnpackF32(got, src, steps)
+			// Each element where UnpackedIndex says, read from the packed step directly.
+			k := 2 * steps
+			for r := range PackedRows {
+				for p := range k {
+					w := BF16ToFloat32(src[(p/2*PackedRows+r)*2+p%2])
+					if v := got[impl.UnpackedIndex(r, p, k)]; math.Float32bits(v) != math.Float32bits(w) {
+						t.Fatalf("%s/steps=%d: w(%d, %d) = %g at UnpackedIndex, want %g", impl.Level, steps, r, p, v, w)
+					}
+				}
+			}
 			want := make([]float32, steps*2*PackedRows)
-			unpackF32Generic(want, src, steps)
+			unpackF32Panels(impl.UnpackWidth)(want, src, steps)
 			for i := range want {
 				if got[i] != want[i] {
 					t.Fatalf("%s/steps=%d: element %d = %g, want %g", impl.Level, steps, i, got[i], want[i])

@@ -216,7 +216,7 @@ func (t *packedGemmTask) run(worker, lo, hi int) {
 				tile := tiles[p*G*R:]
 				for j0 := 0; j0 < G; j0 += C {
 					if cols != nil {
-						kn.GemmF32Cols(tile[j0*R:], t.xp[p*size+k0*R:], cols[j0:], G, kcur, C, k0 > 0)
+						kn.GemmF32Cols(tile[j0*R:], t.xp[p*size+k0*R:], cols[kn.UnpackedIndex(j0, 0, kcur):], kn.UnpackWidth, kcur, C, k0 > 0)
 					} else {
 						kn.GemmBF16Cols(tile[j0*R:], t.xpb[p*size+k0*R:], w[2*j0:], G, kcur, C, k0 > 0)
 					}
