@@ -96,7 +96,7 @@ func New(opts backend.Options) (*Backend, error) {
 		workers: make([]workerScratch, opts.Threads),
 		rope:    map[ropeKey][]float32{},
 	}
-	b.packing = packingWanted(b.kernels)
+	b.packing = packingWanted(b.kernels, opts.Precision)
 	b.kblock = packedKBlock(tensor.HostCPU().L2)
 	b.bf16Gemm = opts.Precision == backend.Fast && tensor.BF16GemmFaster(b.kernels)
 	return b, nil

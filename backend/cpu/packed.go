@@ -19,14 +19,20 @@ import (
 // or chunked with.
 //
 // The AMX level keeps row-major matrices: its exact GEMM (bf16 tiles over x in three terms)
-// reads them, and is faster there than float32 FMA over packed columns. EnvPack=0 keeps them
-// row-major on any CPU, for measuring one layout against the other.
+// reads them, and is faster there than float32 FMA over packed columns. So does fast
+// precision at the AVX2 level, which promises no bit-identity across batches and chunks:
+// there the row-major kernel reads four rows at once, four streams, where a packed group is
+// one, and on an AMD EPYC Zen 3 (2 threads, minitron bench) it decoded 3.0–3.2 tokens/s,
+// weights at 0.79–0.85 of the read reference, against 2.3–2.4 and 0.49–0.52 packed, prefill
+// alike (20.8–20.9 against 21.2–22.1 tokens/s). EnvPack=0 keeps them row-major on any CPU,
+// for measuring one layout against the other.
 
 // EnvPack names the environment variable that turns packing off ("0").
 const EnvPack = "MINITRON_PACK"
 
-func packingWanted(kn *tensor.Kernels) bool {
-	return kn.GemvBF16Packed != nil && kn.Level < tensor.AMX && os.Getenv(EnvPack) != "0"
+func packingWanted(kn *tensor.Kernels, p backend.Precision) bool {
+	return kn.GemvBF16Packed != nil && kn.Level < tensor.AMX && os.Getenv(EnvPack) != "0" &&
+		!(p == backend.Fast && kn.Level == tensor.AVX2)
 }
 
 // packBF16 returns the packed copy of a row-major bf16 matrix, its groups packed in parallel,
