@@ -76,6 +76,10 @@ type Kernels struct {
 	GemmF32Cols  func(tile, xp, w []float32, ldp, k, nw int, acc bool)
 	GemmBF16Cols func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool)
 
+	// Dequantize is the package's Dequantize (dst the values of src's blocks of dtype dt),
+	// the same bits, in assembly for the formats a level has a kernel for.
+	Dequantize func(dst []float32, dt DType, src []byte)
+
 	// Matrix-vector products over block-format weights (qgemv.go): w holds len(dst) rows of
 	// k/BlockSize blocks. The exact ones multiply the dequantized weights by x (k = len(x));
 	// the fast ones multiply the integers by x quantized to a Q8Act (k = a.Len()).
@@ -129,6 +133,7 @@ var generic = Kernels{
 	UnpackWidth:    PackedRows,
 	GemmF32Cols:    gemmF32ColsGeneric(8),
 
+	Dequantize:    Dequantize,
 	GemvQ8_0:      gemvQuantGeneric(Q8_0),
 	GemvQ4_K:      gemvQuantGeneric(Q4_K),
 	GemvQ5_K:      gemvQuantGeneric(Q5_K),

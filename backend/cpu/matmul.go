@@ -278,7 +278,7 @@ func (t *gemmTask) run(worker, lo, hi int) {
 			rb, b0, b1 := w.rowBytes(), w.dt.Bytes(k0), w.dt.Bytes(k0+kcur)
 			for j := range rowsW {
 				row := w.q[(lo+j)*rb:]
-				tensor.Dequantize(wconv[j*kcur:(j+1)*kcur], w.dt, row[b0:b1])
+				kn.Dequantize(wconv[j*kcur:(j+1)*kcur], w.dt, row[b0:b1])
 			}
 			if wbf != nil {
 				kn.F32ToBF16(wbf[:rowsW*kcur], wconv[:rowsW*kcur])
