@@ -159,7 +159,7 @@ func (kn *Kernels) UnpackedIndex(r, p, k int) int {
 }
 
 // gemmF32ColsGeneric is GemmF32 over w stored by columns: tile[j·R+i] = Σ_p xp[p·R+i]·w[p·ldp+j]
-// (the layout unpackF32Generic writes, ldp = PackedRows).
+// (the layout UnpackF32 writes, from UnpackedIndex(j0, 0, k) with ldp = UnpackWidth).
 func gemmF32ColsGeneric(R int) func(tile, xp, w []float32, ldp, k, nw int, acc bool) {
 	return func(tile, xp, w []float32, ldp, k, nw int, acc bool) {
 		for j := range nw {
