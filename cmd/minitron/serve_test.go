@@ -120,8 +120,12 @@ func TestServeSIGTERM(t *testing.T) {
 			break
 		}
 	}
+	// The rest of the log is read to EOF before Wait, which closes the pipe (os/exec), and
+	// before rest is read: readDone orders the two goroutines for the race detector.
 	var rest strings.Builder
+	readDone := make(chan struct{})
 	go func() {
+		defer close(readDone)
 		for logs.Scan() {
 			rest.WriteString(logs.Text() + "\n")
 		}
@@ -141,6 +145,13 @@ func TestServeSIGTERM(t *testing.T) {
 	resp.Body.Close()
 	if err != nil || !strings.HasSuffix(string(tail), "data: [DONE]\n\n") || strings.Count(string(tail), "data: ") < 10 {
 		t.Errorf("the stream under way was cut: %v, %d bytes after SIGTERM, ending %q", err, len(tail), tail[max(0, len(tail)-40):])
+	}
+	select {
+	case <-readDone:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		<-readDone
+		t.Error("the server had not exited 2 minutes after SIGTERM")
 	}
 	werr := cmd.Wait()
 	if werr != nil {
