@@ -2,18 +2,27 @@
 
 package tensor
 
+import "os"
+
 // Assembly matrix-vector products over packed bf16 matrices (see packed.go and
 // gemv_packed_amd64.s). They read a group of 128 rows as one stream: on the Zen 4 one core
 // streamed 22.8–25.2 GB/s with them, without software prefetch, against 17.3–18.3 for the
 // row-major kernels (in one run of the same 2 GB of weights, next to a plain sequential read
 // at 25). Where one stream reads slower, the AVX-512 ones read two groups at a time, each
-// prefetched (packedTwoStreams).
+// prefetched (packedTwoStreams), and the AVX2 one four groups, a step of each in turn
+// (packedFourStreams).
 
 func init() {
-	override(AVX2, func(k *Kernels) { k.GemvBF16Packed = gemvPackedAVX2Checked })
+	override(AVX2, func(k *Kernels) {
+		k.GemvBF16Packed = gemvPackedAVX2Checked
+		if packedFourStreams {
+			k.PackedGroups = 4
+		}
+	})
 	override(AVX512, func(k *Kernels) {
 		k.GemvBF16Packed = gemvPackedAVX512Checked
 		k.GemvBF16Packed2 = gemvPacked2AVX512Checked
+		k.PackedGroups = 1
 		if packedTwoStreams {
 			k.PackedGroups = 2
 		}
@@ -43,8 +52,25 @@ func gemvPackedAVX512Checked(dst []float32, w []uint16, x []float32, ldg int, ac
 
 func gemvPackedAVX2Checked(dst []float32, w []uint16, x []float32, ldg int, acc bool) {
 	checkPacked(len(dst), len(x), len(w), ldg)
+	if packedFourStreams {
+		quads := len(dst) / (4 * PackedRows)
+		gemvPackedS4AVX2(dst[:quads*4*PackedRows], w, x, ldg, acc)
+		if rest := dst[quads*4*PackedRows:]; len(rest) > 0 {
+			gemvPackedAVX2(rest, w[quads*4*ldg:], x, ldg, acc)
+		}
+		return
+	}
 	gemvPackedAVX2(dst, w, x, ldg, acc)
 }
+
+// packedFourStreams says whether the AVX2 packed kernel reads four groups at a time, a step
+// of each in turn, as four streams. On an AMD EPYC Zen 3 (2 vCPUs, one core, go test
+// ./tensor -bench 'GemvBF16Packed$/avx2', 2026-12-02) four streams read 17.8–19.4 GB/s from
+// memory against 9.6–13.3 for one group's stream, as fast as the row-major kernel's four
+// rows (17.0–19.2); whole exact decode steps, 2 threads, 3.22 and 3.54 tokens/s against 2.65
+// and 3.08 (alternated). From L2 one stream is no slower. MINITRON_PACKED_S4=0 reads one
+// group at a time, for measuring.
+var packedFourStreams = os.Getenv("MINITRON_PACKED_S4") != "0"
 
 func gemvPackedFastAVX512Checked(dst []float32, w []uint16, xb []uint16, ldg int, acc bool) {
 	checkPacked(len(dst), len(xb), len(w), ldg)
@@ -136,3 +162,8 @@ func gemvPackedG2AVX512(dst []float32, w []uint16, x []float32, ldg int, acc boo
 //
 //go:noescape
 func gemvPackedFastG2AVX512(dst []float32, w []uint16, xb []uint16, ldg int, acc bool)
+
+// gemvPackedS4AVX2 is gemvPackedAVX2 over whole quads of groups (gemv_packed4_amd64.s).
+//
+//go:noescape
+func gemvPackedS4AVX2(dst []float32, w []uint16, x []float32, ldg int, acc bool)

@@ -43,7 +43,7 @@ func TestPackBF16RoundTrip(t *testing.T) {
 func TestGemvPacked(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, impl := range Implementations() {
-		for _, m := range []int{1, 100, 128, 200, 384} {
+		for _, m := range []int{1, 100, 128, 200, 384, 520, 1024} { // 520, 1024: the four-stream kernels' quads
 			for _, k := range []int{2, 16, 34, 64, 1000, 3072, 4100} {
 				name := fmt.Sprintf("%s/m=%d/k=%d", impl.Level, m, k)
 				w := bf16Slice(rng, m*k)

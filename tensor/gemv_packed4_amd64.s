@@ -1,0 +1,91 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func gemvPackedS4AVX2(dst []float32, w []uint16, x []float32, ldg int, acc bool)
+//
+// gemvPackedAVX2 over four groups at a time (len(dst) a multiple of 512), read as four
+// streams: a step of each group in turn, 512 bytes of each, the accumulators passing through
+// dst (L1) every step, so that the chains are gemvPackedAVX2's.
+//
+// Registers: DI dst of the quad, SI the step of group 0, R9 the bytes from a group to the
+// next, R14 3·R9, DX x (walks), R8 steps, R10 steps left, R11 the quad's first step, CX quads
+// left; Y13 the odd-column mask, Y8 and Y9 x's pair of the step.
+
+// One accumulator's share of a step: 8 rows' pairs at woff(A), the chain in doff(DI).
+#define s4Acc(A, woff, doff) \
+	VMOVDQU     woff(A), Y0;  \
+	VPSLLD      $16, Y0, Y1;  \
+	VPAND       Y13, Y0, Y0;  \
+	VMOVUPS     doff(DI), Y2; \
+	VFMADD231PS Y8, Y1, Y2;   \
+	VFMADD231PS Y9, Y0, Y2;   \
+	VMOVUPS     Y2, doff(DI)
+
+#define s4Group(A, d) \
+	s4Acc(A, 0, d+0); s4Acc(A, 32, d+32); s4Acc(A, 64, d+64); s4Acc(A, 96, d+96); \
+	s4Acc(A, 128, d+128); s4Acc(A, 160, d+160); s4Acc(A, 192, d+192); s4Acc(A, 224, d+224); \
+	s4Acc(A, 256, d+256); s4Acc(A, 288, d+288); s4Acc(A, 320, d+320); s4Acc(A, 352, d+352); \
+	s4Acc(A, 384, d+384); s4Acc(A, 416, d+416); s4Acc(A, 448, d+448); s4Acc(A, 480, d+480)
+
+TEXT ·gemvPackedS4AVX2(SB), NOSPLIT, $0-81
+	MOVQ dst_base+0(FP), DI
+	MOVQ dst_len+8(FP), CX
+	SHRQ $9, CX
+	MOVQ w_base+24(FP), R11
+	MOVQ x_len+56(FP), R8
+	SHRQ $1, R8
+	MOVQ ldg+72(FP), R9
+	SHLQ $1, R9
+	LEAQ (R9)(R9*2), R14
+	MOVL $0xFFFF0000, AX
+	MOVQ AX, X13
+	VPBROADCASTD X13, Y13
+	TESTQ CX, CX
+	JZ   done
+
+quad:
+	CMPB acc+80(FP), $0
+	JNE  init
+	VPXOR Y0, Y0, Y0
+	MOVQ DI, AX
+	MOVQ $64, BX
+zero:
+	VMOVUPS Y0, (AX)
+	ADDQ $32, AX
+	DECQ BX
+	JNZ  zero
+init:
+	MOVQ R11, SI
+	MOVQ x_base+48(FP), DX
+	MOVQ R8, R10
+	TESTQ R10, R10
+	JZ   next
+	LEAQ (SI)(R9*1), R12
+	LEAQ (SI)(R9*2), R13
+	LEAQ (SI)(R14*1), BX
+
+step:
+	VBROADCASTSS (DX), Y8
+	VBROADCASTSS 4(DX), Y9
+	s4Group(SI, 0)
+	s4Group(R12, 512)
+	s4Group(R13, 1024)
+	s4Group(BX, 1536)
+	ADDQ $512, SI
+	ADDQ $512, R12
+	ADDQ $512, R13
+	ADDQ $512, BX
+	ADDQ $8, DX
+	DECQ R10
+	JNZ  step
+
+next:
+	ADDQ $2048, DI
+	LEAQ (R11)(R9*4), R11
+	DECQ CX
+	JNZ  quad
+
+done:
+	VZEROUPPER
+	RET
