@@ -89,3 +89,97 @@ next:
 done:
 	VZEROUPPER
 	RET
+
+// func gemvPacked2S4AVX2(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool)
+//
+// gemvPackedS4AVX2 for two rows of x at once, each weight widened once for both (len(dst0)
+// a multiple of 512): DI dst0's quad, R12 the bytes from dst0 to dst1, DX x0 (walks), AX the
+// bytes from x0 to x1; SI, R13, BX, R14 the four groups' steps, R9 the bytes from a group to
+// the next; Y8, Y9 x0's pair of the step, Y10, Y11 x1's.
+
+#define s4Acc2(A, woff, doff) \
+	VMOVDQU     woff(A), Y0;         \
+	VPSLLD      $16, Y0, Y1;         \
+	VPAND       Y13, Y0, Y0;         \
+	VMOVUPS     doff(DI), Y2;        \
+	VFMADD231PS Y8, Y1, Y2;          \
+	VFMADD231PS Y9, Y0, Y2;          \
+	VMOVUPS     Y2, doff(DI);        \
+	VMOVUPS     doff(DI)(R12*1), Y3; \
+	VFMADD231PS Y10, Y1, Y3;         \
+	VFMADD231PS Y11, Y0, Y3;         \
+	VMOVUPS     Y3, doff(DI)(R12*1)
+
+#define s4Group2(A, d) \
+	s4Acc2(A, 0, d+0); s4Acc2(A, 32, d+32); s4Acc2(A, 64, d+64); s4Acc2(A, 96, d+96); \
+	s4Acc2(A, 128, d+128); s4Acc2(A, 160, d+160); s4Acc2(A, 192, d+192); s4Acc2(A, 224, d+224); \
+	s4Acc2(A, 256, d+256); s4Acc2(A, 288, d+288); s4Acc2(A, 320, d+320); s4Acc2(A, 352, d+352); \
+	s4Acc2(A, 384, d+384); s4Acc2(A, 416, d+416); s4Acc2(A, 448, d+448); s4Acc2(A, 480, d+480)
+
+TEXT ·gemvPacked2S4AVX2(SB), NOSPLIT, $0-129
+	MOVQ dst0_base+0(FP), DI
+	MOVQ dst0_len+8(FP), CX
+	SHRQ $9, CX
+	MOVQ dst1_base+24(FP), R12
+	SUBQ DI, R12
+	MOVQ w_base+48(FP), R11
+	MOVQ x0_len+80(FP), R8
+	SHRQ $1, R8
+	MOVQ x1_base+96(FP), AX
+	SUBQ x0_base+72(FP), AX
+	MOVQ ldg+120(FP), R9
+	SHLQ $1, R9
+	MOVL $0xFFFF0000, SI
+	MOVQ SI, X13
+	VPBROADCASTD X13, Y13
+	TESTQ CX, CX
+	JZ   done2
+
+quad2:
+	CMPB acc+128(FP), $0
+	JNE  init2
+	VPXOR Y0, Y0, Y0
+	MOVQ DI, SI
+	MOVQ $64, R10
+zero2:
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y0, (SI)(R12*1)
+	ADDQ $32, SI
+	DECQ R10
+	JNZ  zero2
+init2:
+	MOVQ R11, SI
+	MOVQ x0_base+72(FP), DX
+	MOVQ R8, R10
+	TESTQ R10, R10
+	JZ   next2
+	LEAQ (SI)(R9*1), R13
+	LEAQ (SI)(R9*2), BX
+	LEAQ (R13)(R9*2), R14
+
+step2:
+	VBROADCASTSS (DX), Y8
+	VBROADCASTSS 4(DX), Y9
+	VBROADCASTSS (DX)(AX*1), Y10
+	VBROADCASTSS 4(DX)(AX*1), Y11
+	s4Group2(SI, 0)
+	s4Group2(R13, 512)
+	s4Group2(BX, 1024)
+	s4Group2(R14, 1536)
+	ADDQ $512, SI
+	ADDQ $512, R13
+	ADDQ $512, BX
+	ADDQ $512, R14
+	ADDQ $8, DX
+	DECQ R10
+	JNZ  step2
+
+next2:
+	ADDQ $2048, DI
+	LEAQ (R11)(R9*4), R11
+	DECQ CX
+	JNZ  quad2
+
+done2:
+	VZEROUPPER
+	RET

@@ -16,6 +16,7 @@ func init() {
 	override(AVX2, func(k *Kernels) {
 		k.GemvBF16Packed = gemvPackedAVX2Checked
 		if packedFourStreams {
+			k.GemvBF16Packed2 = gemvPacked2AVX2Checked
 			k.PackedGroups = 4
 		}
 	})
@@ -162,6 +163,26 @@ func gemvPackedG2AVX512(dst []float32, w []uint16, x []float32, ldg int, acc boo
 //
 //go:noescape
 func gemvPackedFastG2AVX512(dst []float32, w []uint16, xb []uint16, ldg int, acc bool)
+
+// gemvPacked2AVX2Checked is GemvBF16Packed2 at the AVX2 level: quads of groups two rows of x
+// at a time, the groups left one row at a time.
+func gemvPacked2AVX2Checked(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool) {
+	checkPacked(len(dst0), len(x0), len(w), ldg)
+	if len(dst1) != len(dst0) || len(x1) != len(x0) {
+		panic("tensor: packed gemv of two rows of different lengths")
+	}
+	q := len(dst0) / (4 * PackedRows) * 4 * PackedRows
+	gemvPacked2S4AVX2(dst0[:q], dst1[:q], w, x0, x1, ldg, acc)
+	if q < len(dst0) {
+		gemvPackedAVX2(dst0[q:], w[q/PackedRows*ldg:], x0, ldg, acc)
+		gemvPackedAVX2(dst1[q:], w[q/PackedRows*ldg:], x1, ldg, acc)
+	}
+}
+
+// gemvPacked2S4AVX2 is gemvPackedS4AVX2 for two rows of x at once (gemv_packed4_amd64.s).
+//
+//go:noescape
+func gemvPacked2S4AVX2(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool)
 
 // gemvPackedS4AVX2 is gemvPackedAVX2 over whole quads of groups (gemv_packed4_amd64.s).
 //

@@ -141,6 +141,8 @@ func (t *packedGemvTask) run(worker, lo, hi int) {
 	span := hi - lo
 	if t.n > 1 {
 		span = max(1, t.b.kernels.PackedGroups, gemvBlockBytes/(G*kc*2))
+		// Kernels that read several groups at once get a block of fewer columns.
+		kc = min(kc, max(64, gemvBlockBytes/(span*G*2)&^63))
 	}
 	for g0 := lo; g0 < hi; {
 		g1 := min(full, g0+span)
