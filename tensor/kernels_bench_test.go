@@ -255,6 +255,11 @@ func BenchmarkVector(b *testing.B) {
 		src, dst := randSlice(rng, n, 1), make([]uint16, n)
 		return func() { kn.F32ToBF16(dst, src) }
 	})
+	// n is the columns of prefill's tiles of 24 rows: a group's 128 outputs for a panel.
+	benchVec(b, "Transpose", func(k *Kernels) any { return k.Transpose }, []int{128}, func(kn *Kernels, n int) func() {
+		src, dst := randSlice(rng, 24*n, 1), make([]float32, 24*3072)
+		return func() { kn.Transpose(dst, 3072, src, 24, 24, n) }
+	})
 }
 
 // BenchmarkGemvBF16Packed is BenchmarkGemvBF16 over packed matrices (the same bytes read as

@@ -318,7 +318,7 @@ func TestSoftmaxExtremes(t *testing.T) {
 func TestTranspose(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	forEachImpl(t, func(t *testing.T, kn *Kernels) {
-		for _, sh := range [][2]int{{1, 1}, {16, 16}, {15, 17}, {48, 64}, {33, 8}, {47, 70}, {5, 32}} {
+		for _, sh := range [][2]int{{1, 1}, {8, 8}, {16, 16}, {15, 17}, {48, 64}, {33, 8}, {47, 70}, {5, 32}, {24, 128}} {
 			rows, cols := sh[0], sh[1]
 			lds, ldd := rows+3, cols+5
 			src := randSlice(rng, cols*lds, 1)
