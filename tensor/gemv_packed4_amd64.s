@@ -183,3 +183,101 @@ next2:
 done2:
 	VZEROUPPER
 	RET
+
+// func gemvPackedR4AVX2(dst *[4]*float32, x *[4]*float32, w *uint16, steps int)
+//
+// One group for four rows of x, dst[i][r] += Σ_p w(r, p)·x[i][p], each output gemvPackedAVX2's
+// chain. The group is read a chunk of 16 steps (8 KiB) at a time, and within a chunk a slice
+// of 16 rows at a time, whose 8 accumulators (2 rows of outputs for each row of x) stay in
+// Y0…Y7 over the chunk's steps: a 32-byte load of weights serves 8 multiply-adds. A slice
+// prefetches its lines of the next chunk.
+//
+// Registers: SI the group, DI dst's pointers, R8…R11 x's, R14 the bytes of x that the steps
+// take (8 a step), DX the chunk's first step (in bytes of x), CX its end, R12 the slice
+// (bytes into a step), AX the slice's weights, BX the step (bytes of x); Y15 the odd-column
+// mask.
+
+// r4Row(X, lo, hi) carries on row X of x's two chains, the step's even column (Y10, Y11) and
+// odd column (Y8, Y9) of the slice.
+#define r4Row(X, lo, hi) \
+	VBROADCASTSS (X)(BX*1), Y12;  \
+	VBROADCASTSS 4(X)(BX*1), Y13; \
+	VFMADD231PS  Y12, Y10, lo;    \
+	VFMADD231PS  Y12, Y11, hi;    \
+	VFMADD231PS  Y13, Y8, lo;     \
+	VFMADD231PS  Y13, Y9, hi
+
+#define r4Load(i, lo, hi) \
+	MOVQ    i*8(DI), R13;         \
+	VMOVUPS (R13)(R12*1), lo;     \
+	VMOVUPS 32(R13)(R12*1), hi
+
+#define r4Store(i, lo, hi) \
+	MOVQ    i*8(DI), R13;         \
+	VMOVUPS lo, (R13)(R12*1);     \
+	VMOVUPS hi, 32(R13)(R12*1)
+
+TEXT ·gemvPackedR4AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), AX
+	MOVQ 0(AX), R8
+	MOVQ 8(AX), R9
+	MOVQ 16(AX), R10
+	MOVQ 24(AX), R11
+	MOVQ w+16(FP), SI
+	MOVQ steps+24(FP), R14
+	SHLQ $3, R14
+	MOVL $0xFFFF0000, AX
+	MOVQ AX, X15
+	VPBROADCASTD X15, Y15
+	XORQ DX, DX
+
+chunk:
+	CMPQ    DX, R14
+	JGE     done
+	LEAQ    128(DX), CX
+	CMPQ    CX, R14
+	CMOVQGT R14, CX
+	XORQ    R12, R12
+
+slice:
+	r4Load(0, Y0, Y1)
+	r4Load(1, Y2, Y3)
+	r4Load(2, Y4, Y5)
+	r4Load(3, Y6, Y7)
+	MOVQ DX, AX
+	SHLQ $6, AX
+	ADDQ SI, AX
+	ADDQ R12, AX
+	MOVQ DX, BX
+
+step:
+	PREFETCHT0 8192(AX)
+	VMOVDQU    (AX), Y8
+	VMOVDQU    32(AX), Y9
+	VPSLLD     $16, Y8, Y10
+	VPAND      Y15, Y8, Y8
+	VPSLLD     $16, Y9, Y11
+	VPAND      Y15, Y9, Y9
+	r4Row(R8, Y0, Y1)
+	r4Row(R9, Y2, Y3)
+	r4Row(R10, Y4, Y5)
+	r4Row(R11, Y6, Y7)
+	ADDQ       $512, AX
+	ADDQ       $8, BX
+	CMPQ       BX, CX
+	JLT        step
+
+	r4Store(0, Y0, Y1)
+	r4Store(1, Y2, Y3)
+	r4Store(2, Y4, Y5)
+	r4Store(3, Y6, Y7)
+	ADDQ $64, R12
+	CMPQ R12, $512
+	JLT  slice
+	MOVQ CX, DX
+	JMP  chunk
+
+done:
+	VZEROUPPER
+	RET

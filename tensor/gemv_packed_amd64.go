@@ -19,8 +19,10 @@ func init() {
 			k.GemvBF16Packed2 = gemvPacked2AVX2Checked
 			k.PackedGroups = 4
 		}
+		k.GemvBF16Packed4 = gemvPacked4AVX2Checked
 	})
 	override(AVX512, func(k *Kernels) {
+		k.GemvBF16Packed4 = nil // not measured at 512 bits
 		k.GemvBF16Packed = gemvPackedAVX512Checked
 		k.GemvBF16Packed2 = gemvPacked2AVX512Checked
 		k.PackedGroups = 1
@@ -188,3 +190,33 @@ func gemvPacked2S4AVX2(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg i
 //
 //go:noescape
 func gemvPackedS4AVX2(dst []float32, w []uint16, x []float32, ldg int, acc bool)
+
+// gemvPacked4AVX2Checked is GemvBF16Packed4 at the AVX2 level, a group at a time.
+func gemvPacked4AVX2Checked(dst [4][]float32, w []uint16, x [4][]float32, ldg int, acc bool) {
+	k := len(x[0])
+	checkPacked(len(dst[0]), k, len(w), ldg)
+	for i := range 4 {
+		if len(dst[i]) != len(dst[0]) || len(x[i]) != k {
+			panic("tensor: packed gemv of four rows of different lengths")
+		}
+		if !acc {
+			clear(dst[i])
+		}
+	}
+	if k == 0 {
+		return
+	}
+	for g := range len(dst[0]) / PackedRows {
+		var d, xs [4]*float32
+		for i := range 4 {
+			d[i], xs[i] = &dst[i][g*PackedRows], &x[i][0]
+		}
+		gemvPackedR4AVX2(&d, &xs, &w[g*ldg], k/2)
+	}
+}
+
+// gemvPackedR4AVX2 is one group of gemvPacked4AVX2Checked, the chains carried on from dst
+// (gemv_packed4_amd64.s).
+//
+//go:noescape
+func gemvPackedR4AVX2(dst *[4]*float32, x *[4]*float32, w *uint16, steps int)

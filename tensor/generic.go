@@ -22,6 +22,12 @@ func dotGeneric(x, y []float32) float32 {
 	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))
 }
 
+func dotsGeneric(dst, x, ys []float32, ldy int, scale float32) {
+	for j := range dst {
+		dst[j] = dotGeneric(x, ys[j*ldy:]) * scale
+	}
+}
+
 // dotBF16Generic returns Σ bf16(w[i])·x[i] over len(w) elements (len(x) >= len(w)).
 func dotBF16Generic(w []uint16, x []float32) float32 {
 	x = x[:len(w)]

@@ -68,6 +68,10 @@ type Kernels struct {
 	// none (callers then make two calls).
 	GemvBF16Packed2     func(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool)
 	GemvBF16Packed2Fast func(dst0, dst1 []float32, w []uint16, x0, x1 []uint16, ldg int, acc bool)
+	// GemvBF16Packed4 is GemvBF16Packed for four rows of x at once (dst[i] = w·x[i], the
+	// same bits as four calls), the weights read from L1 by register-held accumulators:
+	// it is for a block of w that a first pass brought into cache. Nil where a level has none.
+	GemvBF16Packed4 func(dst [4][]float32, w []uint16, x [4][]float32, ldg int, acc bool)
 	// PackedGroups is the number of groups the packed matrix-vector kernels read at once
 	// (0 or 1: one): a caller that splits a matrix between threads hands out multiples of it.
 	PackedGroups int
@@ -110,7 +114,10 @@ type Kernels struct {
 	Transpose func(dst []float32, ldd int, src []float32, lds, rows, cols int)
 
 	// Vector kernels.
-	Dot         func(x, y []float32) float32              // Σ x[i]·y[i], len(y) ≥ len(x)
+	Dot func(x, y []float32) float32 // Σ x[i]·y[i], len(y) ≥ len(x)
+	// Dots is Dot of x with rows of ys at a stride of ldy, times scale: dst[j] =
+	// Dot(x, ys[j·ldy:])·scale, the same bits, for attention's scores.
+	Dots        func(dst, x, ys []float32, ldy int, scale float32)
 	Axpy        func(a float32, x, y []float32)           // y[i] += a·x[i]
 	Add         func(dst, x []float32)                    // dst[i] += x[i]
 	ReLU2       func(x []float32)                         // x[i] = max(x[i], 0)²
@@ -151,6 +158,7 @@ var generic = Kernels{
 	PackBF16:    packBF16Generic(8),
 	Transpose:   transposeGeneric,
 	Dot:         dotGeneric,
+	Dots:        dotsGeneric,
 	Axpy:        axpyGeneric,
 	Add:         addGeneric,
 	ReLU2:       relu2Generic,

@@ -216,6 +216,20 @@ func BenchmarkVector(b *testing.B) {
 		x, y := randSlice(rng, n, 1), randSlice(rng, n, 1)
 		return func() { kn.Dot(x, y) }
 	})
+	// A query's scores over 512 keys of a head (rows of 1024, the KV cache's), one call, and
+	// the same by a call of Dot a key.
+	benchVec(b, "Dots", func(k *Kernels) any { return k.Dots }, []int{128}, func(kn *Kernels, n int) func() {
+		x, ys, dst := randSlice(rng, n, 1), randSlice(rng, 512*1024, 1), make([]float32, 512)
+		return func() { kn.Dots(dst, x, ys, 1024, 0.125) }
+	})
+	benchVec(b, "DotKeys", func(k *Kernels) any { return k.Dot }, []int{128}, func(kn *Kernels, n int) func() {
+		x, ys, dst := randSlice(rng, n, 1), randSlice(rng, 512*1024, 1), make([]float32, 512)
+		return func() {
+			for j := range dst {
+				dst[j] = kn.Dot(x, ys[j*1024:j*1024+n]) * 0.125
+			}
+		}
+	})
 	benchVec(b, "Axpy", func(k *Kernels) any { return k.Axpy }, []int{128, 3072}, func(kn *Kernels, n int) func() {
 		x, y := randSlice(rng, n, 1), randSlice(rng, n, 1)
 		return func() { kn.Axpy(1e-3, x, y) }

@@ -315,6 +315,27 @@ func TestSoftmaxExtremes(t *testing.T) {
 	})
 }
 
+// TestDots requires Dots to give Dot's bits, times the scale, for every row.
+func TestDots(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 5))
+	forEachImpl(t, func(t *testing.T, kn *Kernels) {
+		for _, n := range []int{1, 31, 32, 100, 128, 256} {
+			for _, rows := range []int{0, 1, 7} {
+				ldy := n + 3
+				x, ys := randSlice(rng, n, 1), randSlice(rng, rows*ldy, 1)
+				got, check := guarded(rows)
+				kn.Dots(got, x, ys, ldy, 0.125)
+				check(t, fmt.Sprintf("Dots of %d rows of %d", rows, n))
+				for j := range rows {
+					if want := kn.Dot(x, ys[j*ldy:]) * 0.125; math.Float32bits(got[j]) != math.Float32bits(want) {
+						t.Fatalf("Dots of %d rows of %d: [%d] = %v, Dot gives %v", rows, n, j, got[j], want)
+					}
+				}
+			}
+		}
+	})
+}
+
 func TestTranspose(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	forEachImpl(t, func(t *testing.T, kn *Kernels) {

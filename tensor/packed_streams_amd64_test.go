@@ -4,6 +4,7 @@ package tensor
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -28,5 +29,42 @@ func BenchmarkGemvBF16PackedStreams(b *testing.B) {
 			b.Run("exact", BenchmarkGemvBF16Packed)
 			b.Run("fast", BenchmarkGemvBF16PackedFast)
 		})
+	}
+}
+
+// BenchmarkGemvPackedRows multiplies four rows of x by a packed block that stays in L2
+// (256 rows × 512 columns, 256 KiB), one core, in GFLOP/s: the passes after the first over
+// a block of w when a few sequences decode together (backend/cpu packedGemvTask).
+func BenchmarkGemvPackedRows(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	const m, k = 256, 512
+	p := make([]uint16, PackedLen(m, k))
+	PackBF16(p, bf16Slice(rng, m*k), m, k)
+	var d, x [4][]float32
+	for i := range 4 {
+		d[i], x[i] = make([]float32, m), randSlice(rng, k, 1)
+	}
+	for _, kn := range Implementations() {
+		if kn.GemvBF16Packed2 == nil {
+			continue
+		}
+		flops := func(b *testing.B) {
+			b.ReportMetric(2*4*m*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		}
+		b.Run(kn.Level.String()+"/two-twice", func(b *testing.B) {
+			for b.Loop() {
+				kn.GemvBF16Packed2(d[0], d[1], p, x[0], x[1], PackedRows*k, false)
+				kn.GemvBF16Packed2(d[2], d[3], p, x[2], x[3], PackedRows*k, false)
+			}
+			flops(b)
+		})
+		if kn.GemvBF16Packed4 != nil {
+			b.Run(kn.Level.String()+"/four", func(b *testing.B) {
+				for b.Loop() {
+					kn.GemvBF16Packed4(d, p, x, PackedRows*k, false)
+				}
+				flops(b)
+			})
+		}
 	}
 }

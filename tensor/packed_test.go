@@ -101,6 +101,9 @@ func TestGemvPacked(t *testing.T) {
 						}
 					}
 				}
+				if impl.GemvBF16Packed4 != nil {
+					checkPacked4(t, name, impl, rng, p, x, dst[:rows], ldg)
+				}
 				if impl.GemvBF16PackedFast != nil {
 					xb := make([]uint16, k)
 					impl.F32ToBF16(xb, x)
@@ -128,6 +131,49 @@ func TestGemvPacked(t *testing.T) {
 					}
 				}
 				checkPackedGemmIdentical(t, name, impl, p, x, dst[:rows], k)
+			}
+		}
+	}
+}
+
+// checkPacked4 requires GemvBF16Packed4 to give each row of x the bits GemvBF16Packed gives
+// it (x and want are row 0's), in one block of columns or in two, and to write nothing past
+// its rows.
+func checkPacked4(t *testing.T, name string, impl *Kernels, rng *rand.Rand, p []uint16, x, want []float32, ldg int) {
+	t.Helper()
+	k, rows := len(x), len(want)
+	var xs, d [4][]float32
+	wants := [4][]float32{want}
+	xs[0] = x
+	for i := 1; i < 4; i++ {
+		xs[i] = randSlice(rng, k, 1)
+		wants[i] = make([]float32, rows)
+		impl.GemvBF16Packed(wants[i], p, xs[i], ldg, false)
+	}
+	for i := range 4 {
+		d[i] = make([]float32, rows+1)
+		d[i][rows] = guard
+		d[i] = d[i][:rows]
+	}
+	for _, split := range []int{0, k / 2 &^ 1, 32} {
+		if split > 0 && split < k {
+			var lo, hi [4][]float32
+			for i := range 4 {
+				lo[i], hi[i] = xs[i][:split], xs[i][split:]
+			}
+			impl.GemvBF16Packed4(d, p, lo, ldg, false)
+			impl.GemvBF16Packed4(d, p[split*PackedRows:], hi, ldg, true)
+		} else {
+			impl.GemvBF16Packed4(d, p, xs, ldg, false)
+		}
+		for i := range 4 {
+			if d[i][:rows+1][rows] != guard {
+				t.Fatalf("%s: four rows at once wrote past row %d's outputs", name, i)
+			}
+			for r := range rows {
+				if math.Float32bits(d[i][r]) != math.Float32bits(wants[i][r]) {
+					t.Fatalf("%s: four rows at once (split %d) give row %d's output %d = %g; one at a time %g", name, split, i, r, d[i][r], wants[i][r])
+				}
 			}
 		}
 	}

@@ -9,6 +9,7 @@ package tensor
 func init() {
 	override(AVX2, func(k *Kernels) {
 		k.Dot = dotAVX2Checked
+		k.Dots = dotsAVX2Checked
 		k.Axpy = axpyAVX2Checked
 		k.Add = addAVX2Checked
 		k.ReLU2 = relu2AVX2
@@ -19,6 +20,7 @@ func init() {
 	})
 	override(AVX512, func(k *Kernels) {
 		k.Dot = dotAVX512Checked
+		k.Dots = dotsAVX512
 		k.Axpy = axpyAVX512Checked
 		k.Add = addAVX512Checked
 		k.ReLU2 = relu2AVX512
@@ -33,6 +35,34 @@ func init() {
 
 func dotAVX512Checked(x, y []float32) float32 { return dotAVX512(x, y[:len(x)]) }
 func dotAVX2Checked(x, y []float32) float32   { return dotAVX2(x, y[:len(x)]) }
+
+// dotsAVX2Checked is Dots in one call for rows of a multiple of 32 elements (attention's
+// heads), else a call of dotAVX2 a row.
+func dotsAVX2Checked(dst, x, ys []float32, ldy int, scale float32) {
+	if len(dst) == 0 {
+		return
+	}
+	_ = ys[(len(dst)-1)*ldy+len(x)-1]
+	if len(x)%32 != 0 {
+		for j := range dst {
+			dst[j] = dotAVX2(x, ys[j*ldy:j*ldy+len(x)]) * scale
+		}
+		return
+	}
+	dotsAVX2(dst, x, &ys[0], ldy, scale)
+}
+
+// dotsAVX512 is Dots a call of dotAVX512 a row.
+func dotsAVX512(dst, x, ys []float32, ldy int, scale float32) {
+	for j := range dst {
+		dst[j] = dotAVX512Checked(x, ys[j*ldy:]) * scale
+	}
+}
+
+// dotsAVX2 is dotsAVX2Checked for len(x) a multiple of 32 (vec_amd64.s).
+//
+//go:noescape
+func dotsAVX2(dst, x []float32, ys *float32, ldy int, scale float32)
 
 func axpyAVX512Checked(a float32, x, y []float32) { axpyAVX512(a, x, y[:len(x)]) }
 func axpyAVX2Checked(a float32, x, y []float32)   { axpyAVX2(a, x, y[:len(x)]) }

@@ -82,9 +82,7 @@ func (t *attnRowsTask) run(worker, lo, hi int) {
 		scores := t.b.scratchFor(worker, seen)
 		qh := a.q[i*a.qc+h*hd : i*a.qc+(h+1)*hd]
 		off := (h / a.group) * hd
-		for j := range seen {
-			scores[j] = kn.Dot(qh, a.k[j*a.kvc+off:j*a.kvc+off+hd]) * a.scale
-		}
+		kn.Dots(scores, qh, a.k[off:], a.kvc, a.scale)
 		kn.Softmax(scores)
 		out := a.out[i*a.qc+h*hd : i*a.qc+(h+1)*hd]
 		clear(out)
@@ -181,8 +179,8 @@ func (t *attnPanelTask) run(worker, lo, hi int) {
 			if i >= rows {
 				visible = 0
 			}
-			for j := range visible {
-				row[j] = kn.Dot(a.q[(i0+i)*a.qc+h*hd:][:hd], a.k[j*a.kvc+g*hd:][:hd]) * a.scale
+			if visible > 0 {
+				kn.Dots(row[:visible], a.q[(i0+i)*a.qc+h*hd:][:hd], a.k[g*hd:], a.kvc, a.scale)
 			}
 			kn.Softmax(row[:visible])
 			clear(row[visible:])

@@ -29,7 +29,7 @@ func BenchmarkPackedMatMul(b *testing.B) {
 		w[i] = tensor.Float32ToBF16(float32(rng.NormFloat64() * 0.02))
 	}
 	wt, _ := be.Upload(wh)
-	for _, n := range []int{1, 8} {
+	for _, n := range []int{1, 4, 8} {
 		x := make([]float32, n*k)
 		for i := range x {
 			x[i] = float32(rng.NormFloat64())
@@ -41,6 +41,39 @@ func BenchmarkPackedMatMul(b *testing.B) {
 			for b.Loop() {
 				be.MatMul(d, xt, wt)
 			}
+		})
+	}
+}
+
+// BenchmarkPackedGemm is prefill's matrix product: 512 rows of x by a packed bf16 matrix of
+// the up projection's shape (9216×3072), 2 threads, in GFLOP/s (2 a weight a row) to set
+// beside bench's compute reference.
+func BenchmarkPackedGemm(b *testing.B) {
+	for _, p := range []backend.Precision{backend.Exact, backend.Fast} {
+		be, err := cpu.New(backend.Options{Threads: 2, Precision: p})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer be.Close()
+		rng := rand.New(rand.NewPCG(2, 2))
+		const n, k, m = 512, 3072, 9216
+		wh := tensor.Zeros(tensor.BF16, m, k)
+		w := wh.U16()
+		for i := range w {
+			w[i] = tensor.Float32ToBF16(float32(rng.NormFloat64() * 0.02))
+		}
+		wt, _ := be.Upload(wh)
+		x := make([]float32, n*k)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		xt, _ := be.Upload(tensor.FromF32(x, n, k))
+		d, _ := be.Alloc(tensor.F32, n, m)
+		b.Run(p.String(), func(b *testing.B) {
+			for b.Loop() {
+				be.MatMul(d, xt, wt)
+			}
+			b.ReportMetric(2*n*k*m*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
 }

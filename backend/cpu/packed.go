@@ -158,39 +158,49 @@ func (t *packedGemvTask) run(worker, lo, hi int) {
 				}
 				return last[i*G : (i+1)*G]
 			}
-			kn := t.b.kernels
-			two := t.xb == nil && kn.GemvBF16Packed2 != nil || t.xb != nil && kn.GemvBF16Packed2Fast != nil
-			for i := 0; i < t.n; i++ {
-				out := outOf(i)
-				switch {
-				case t.xb != nil && two && i+1 < t.n:
-					out1 := outOf(i + 1)
-					kn.GemvBF16Packed2Fast(out, out1, w, t.xb[i*k+k0:i*k+k1], t.xb[(i+1)*k+k0:(i+1)*k+k1], ldg, k0 > 0)
-					if g0 >= full && k1 == k {
-						copy(t.ds[(i+1)*t.m+g0*G:(i+2)*t.m], out1)
-					}
-				case t.xb != nil:
-					kn.GemvBF16PackedFast(out, w, t.xb[i*k+k0:i*k+k1], ldg, k0 > 0)
-				case two && i+1 < t.n:
-					// Two rows of x a pass over the block: its weights widened once for both.
-					out1 := outOf(i + 1)
-					t.b.kernels.GemvBF16Packed2(out, out1, w, t.xs[i*k+k0:i*k+k1], t.xs[(i+1)*k+k0:(i+1)*k+k1], ldg, k0 > 0)
-					if g0 >= full && k1 == k {
-						copy(t.ds[(i+1)*t.m+g0*G:(i+2)*t.m], out1)
-					}
-				default:
-					t.b.kernels.GemvBF16Packed(out, w, t.xs[i*k+k0:i*k+k1], ldg, k0 > 0)
-				}
+			for i := 0; i < t.n; {
+				r := t.pass(i, w, k0, k1, outOf)
 				if g0 >= full && k1 == k {
-					copy(t.ds[i*t.m+g0*G:(i+1)*t.m], out)
+					for j := i; j < i+r; j++ {
+						copy(t.ds[j*t.m+g0*G:(j+1)*t.m], outOf(j))
+					}
 				}
-				if two && i+1 < t.n {
-					i++
-				}
+				i += r
 			}
 		}
 		g0 = g1
 	}
+}
+
+// pass multiplies the block w of columns k0…k1 by rows i… of x, as many as the widest
+// kernel takes (it returns how many), into outOf's rows.
+func (t *packedGemvTask) pass(i int, w []uint16, k0, k1 int, outOf func(int) []float32) int {
+	kn, k, left := t.b.kernels, t.k, t.n-i
+	acc := k0 > 0
+	if t.xb != nil {
+		xb := func(j int) []uint16 { return t.xb[j*k+k0 : j*k+k1] }
+		if kn.GemvBF16Packed2Fast != nil && left >= 2 {
+			kn.GemvBF16Packed2Fast(outOf(i), outOf(i+1), w, xb(i), xb(i+1), tensor.PackedRows*k, acc)
+			return 2
+		}
+		kn.GemvBF16PackedFast(outOf(i), w, xb(i), tensor.PackedRows*k, acc)
+		return 1
+	}
+	x := func(j int) []float32 { return t.xs[j*k+k0 : j*k+k1] }
+	switch {
+	case kn.GemvBF16Packed4 != nil && left >= 4:
+		// Four rows of x a pass, the accumulators in registers over a chunk of the block.
+		d := [4][]float32{outOf(i), outOf(i + 1), outOf(i + 2), outOf(i + 3)}
+		xs := [4][]float32{x(i), x(i + 1), x(i + 2), x(i + 3)}
+		kn.GemvBF16Packed4(d, w, xs, tensor.PackedRows*k, acc)
+		return 4
+	case kn.GemvBF16Packed2 != nil && left >= 2:
+		// Two rows of x a pass over the block: its weights widened once for both.
+		kn.GemvBF16Packed2(outOf(i), outOf(i+1), w, x(i), x(i+1), tensor.PackedRows*k, acc)
+		return 2
+	}
+	kn.GemvBF16Packed(outOf(i), w, x(i), tensor.PackedRows*k, acc)
+	return 1
 }
 
 type packedGemmTask struct {
