@@ -21,11 +21,16 @@ import (
 // The AMX level keeps row-major matrices: its exact GEMM (bf16 tiles over x in three terms)
 // reads them, and is faster there than float32 FMA over packed columns. So does fast
 // precision at the AVX2 level, which promises no bit-identity across batches and chunks:
-// there the row-major kernel reads four rows at once, four streams, where a packed group is
-// one, and on an AMD EPYC Zen 3 (2 threads, minitron bench) it decoded 3.0–3.2 tokens/s,
-// weights at 0.79–0.85 of the read reference, against 2.3–2.4 and 0.49–0.52 packed, prefill
-// alike (20.8–20.9 against 21.2–22.1 tokens/s). EnvPack=0 keeps them row-major on any CPU,
-// for measuring one layout against the other.
+// there the row-major kernel reads four rows at once, four streams. On an AMD EPYC Zen 3
+// (2 threads, minitron bench, alternated) it decoded 3.0–3.2 tokens/s against 2.3–2.4 for
+// packed groups read one stream at a time; against the packed kernel that reads four groups
+// at once (tensor's packedFourStreams), 4.04 and 3.18 against 3.36 and 3.73, prefill 26.6
+// and 26.6 against 24.2 and 28.3: no clear gain, and a peak RSS of 9.70 GB against 11.05.
+// With four rows of x a pass over packed groups (GemvBF16Packed4), batches of 8 decode
+// faster packed, 12.2–12.8 tokens/s in all against 8.4–8.8, single sequences slower,
+// 3.67–4.17 against 4.45–4.54 (2026-12-03, alternated): row-major stays, for the one
+// sequence most runs decode. EnvPack=0 keeps them row-major on any CPU, for measuring one
+// layout against the other.
 
 // EnvPack names the environment variable that turns packing off ("0").
 const EnvPack = "MINITRON_PACK"
