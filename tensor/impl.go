@@ -69,8 +69,8 @@ type Kernels struct {
 	GemvBF16Packed2     func(dst0, dst1 []float32, w []uint16, x0, x1 []float32, ldg int, acc bool)
 	GemvBF16Packed2Fast func(dst0, dst1 []float32, w []uint16, x0, x1 []uint16, ldg int, acc bool)
 	// GemvBF16Packed4 is GemvBF16Packed for four rows of x at once (dst[i] = w·x[i], the
-	// same bits as four calls), the weights read from L1 by register-held accumulators:
-	// it is for a block of w that a first pass brought into cache. Nil where a level has none.
+	// same bits as four calls), the accumulators held in registers over a chunk of a group
+	// read into L1. Nil where a level has none.
 	GemvBF16Packed4 func(dst [4][]float32, w []uint16, x [4][]float32, ldg int, acc bool)
 	// PackedGroups is the number of groups the packed matrix-vector kernels read at once
 	// (0 or 1: one): a caller that splits a matrix between threads hands out multiples of it.

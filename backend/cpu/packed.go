@@ -141,7 +141,7 @@ func (t *packedGemvTask) run(worker, lo, hi int) {
 	last := growF32(&t.b.workers[worker].tile, t.n*G)
 	// One row of x reads the task's groups in one call a k-block. Several take turns over a
 	// block of w that stays in L2 (gemvBlockBytes): read from memory once, then from L2 once
-	// for each row or pair of rows. (A block of all the task's groups, 125 of the head's,
+	// for each pass of the widest kernel (pass). (A block of all the task's groups, 125 of the head's,
 	// went back to memory for every pair.)
 	span := hi - lo
 	if t.n > 1 {
