@@ -23,8 +23,13 @@ func dotGeneric(x, y []float32) float32 {
 }
 
 func dotsGeneric(dst, x, ys []float32, ldy int, scale float32) {
+	dotsBy(dotGeneric, dst, x, ys, ldy, scale)
+}
+
+// dotsBy is Dots by a call of dot a row.
+func dotsBy(dot func(x, y []float32) float32, dst, x, ys []float32, ldy int, scale float32) {
 	for j := range dst {
-		dst[j] = dotGeneric(x, ys[j*ldy:]) * scale
+		dst[j] = dot(x, ys[j*ldy:]) * scale
 	}
 }
 

@@ -44,19 +44,14 @@ func dotsAVX2Checked(dst, x, ys []float32, ldy int, scale float32) {
 	}
 	_ = ys[(len(dst)-1)*ldy+len(x)-1]
 	if len(x)%32 != 0 {
-		for j := range dst {
-			dst[j] = dotAVX2(x, ys[j*ldy:j*ldy+len(x)]) * scale
-		}
+		dotsBy(dotAVX2Checked, dst, x, ys, ldy, scale)
 		return
 	}
 	dotsAVX2(dst, x, &ys[0], ldy, scale)
 }
 
-// dotsAVX512 is Dots a call of dotAVX512 a row.
 func dotsAVX512(dst, x, ys []float32, ldy int, scale float32) {
-	for j := range dst {
-		dst[j] = dotAVX512Checked(x, ys[j*ldy:]) * scale
-	}
+	dotsBy(dotAVX512Checked, dst, x, ys, ldy, scale)
 }
 
 // dotsAVX2 is dotsAVX2Checked for len(x) a multiple of 32 (vec_amd64.s).

@@ -920,6 +920,25 @@ nbdone:
 	VZEROUPPER
 	RET
 
+// DOT32_AVX2 carries dotAVX2's four chains Y0…Y3 over elements AX…AX+31 of x (SI) and y
+// (DI); DOTSUM_AVX2 sums them into X0. dotsAVX2 runs the same two, so that it gives dotAVX2's
+// bits.
+#define DOT32_AVX2 \
+	VMOVUPS     (SI)(AX*4), Y4;      \
+	VMOVUPS     32(SI)(AX*4), Y5;    \
+	VMOVUPS     64(SI)(AX*4), Y6;    \
+	VMOVUPS     96(SI)(AX*4), Y7;    \
+	VFMADD231PS (DI)(AX*4), Y4, Y0;  \
+	VFMADD231PS 32(DI)(AX*4), Y5, Y1; \
+	VFMADD231PS 64(DI)(AX*4), Y6, Y2; \
+	VFMADD231PS 96(DI)(AX*4), Y7, Y3
+
+#define DOTSUM_AVX2 \
+	VADDPS Y1, Y0, Y0; \
+	VADDPS Y3, Y2, Y2; \
+	VADDPS Y2, Y0, Y0; \
+	HSUM256(Y0, X0)
+
 // func dotAVX2(x, y []float32) float32
 TEXT ·dotAVX2(SB), NOSPLIT, $0-52
 	MOVQ   x_base+0(FP), SI
@@ -936,14 +955,7 @@ TEXT ·dotAVX2(SB), NOSPLIT, $0-52
 	JZ     adot8
 
 adot32:
-	VMOVUPS     (SI)(AX*4), Y4
-	VMOVUPS     32(SI)(AX*4), Y5
-	VMOVUPS     64(SI)(AX*4), Y6
-	VMOVUPS     96(SI)(AX*4), Y7
-	VFMADD231PS (DI)(AX*4), Y4, Y0
-	VFMADD231PS 32(DI)(AX*4), Y5, Y1
-	VFMADD231PS 64(DI)(AX*4), Y6, Y2
-	VFMADD231PS 96(DI)(AX*4), Y7, Y3
+	DOT32_AVX2
 	ADDQ        $32, AX
 	CMPQ        AX, DX
 	JLT         adot32
@@ -968,10 +980,7 @@ adottail:
 	VFMADD231PS Y5, Y4, Y1
 
 adotsum:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	HSUM256(Y0, X0)
+	DOTSUM_AVX2
 	VMOVSS X0, ret+48(FP)
 	VZEROUPPER
 	RET
@@ -1430,22 +1439,12 @@ adotskey:
 	XORQ   AX, AX
 
 adots32:
-	VMOVUPS     (SI)(AX*4), Y4
-	VMOVUPS     32(SI)(AX*4), Y5
-	VMOVUPS     64(SI)(AX*4), Y6
-	VMOVUPS     96(SI)(AX*4), Y7
-	VFMADD231PS (DI)(AX*4), Y4, Y0
-	VFMADD231PS 32(DI)(AX*4), Y5, Y1
-	VFMADD231PS 64(DI)(AX*4), Y6, Y2
-	VFMADD231PS 96(DI)(AX*4), Y7, Y3
+	DOT32_AVX2
 	ADDQ        $32, AX
 	CMPQ        AX, BX
 	JLT         adots32
 
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	HSUM256(Y0, X0)
+	DOTSUM_AVX2
 	VMULSS X14, X0, X0
 	VMOVSS X0, (R8)
 	ADDQ   $4, R8
