@@ -5,6 +5,7 @@ package tensor
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 )
 
@@ -57,5 +58,39 @@ func BenchmarkGemvQK(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkGemvQKThreads is BenchmarkGemvQK's fast products from memory with the rows split
+// between two goroutines, as the CPU backend's two workers run them while decoding: compare
+// with BenchmarkReadBandwidth/threads=2 and with one goroutine's rate above.
+func BenchmarkGemvQKThreads(b *testing.B) {
+	const k = 3072
+	rng := rand.New(rand.NewPCG(9, 9))
+	x := randSlice(rng, k, 1)
+	kn := Active()
+	for _, dt := range []DType{Q4_K, Q6_K} {
+		rowBytes := dt.Bytes(k)
+		seed := make([]byte, 64*rowBytes)
+		Quantize(seed, dt, randSlice(rng, 64*k, 0.05))
+		rows := (256 << 20) / rowBytes &^ 127
+		w := make([]byte, rows*rowBytes)
+		for i := 0; i < len(w); i += len(seed) {
+			copy(w[i:], seed)
+		}
+		dst := make([]float32, rows)
+		_, fast := kn.GemvQuant(dt)
+		a := NewQ8Act(k)
+		kn.QuantizeQ8Act(a, x)
+		half := rows / 2
+		b.Run(fmt.Sprintf("%s/%s/threads=2", dt, kn.Level), func(b *testing.B) {
+			b.SetBytes(int64(len(w)))
+			for b.Loop() {
+				var wg sync.WaitGroup
+				wg.Go(func() { fast(dst[:half], w[:half*rowBytes], a) })
+				fast(dst[half:], w[half*rowBytes:], a)
+				wg.Wait()
+			}
+		})
 	}
 }
