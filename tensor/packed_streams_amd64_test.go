@@ -58,6 +58,20 @@ func BenchmarkGemvPackedRows(b *testing.B) {
 			}
 			flops(b)
 		})
+		if kn.GemvBF16Packed2Fast != nil {
+			var xb [4][]uint16
+			for i := range 4 {
+				xb[i] = make([]uint16, k)
+				kn.F32ToBF16(xb[i], x[i])
+			}
+			b.Run(kn.Level.String()+"/fast/two-twice", func(b *testing.B) {
+				for b.Loop() {
+					kn.GemvBF16Packed2Fast(d[0], d[1], p, xb[0], xb[1], PackedRows*k, false)
+					kn.GemvBF16Packed2Fast(d[2], d[3], p, xb[2], xb[3], PackedRows*k, false)
+				}
+				flops(b)
+			})
+		}
 		if kn.GemvBF16Packed4 != nil {
 			b.Run(kn.Level.String()+"/four", func(b *testing.B) {
 				for b.Loop() {
