@@ -5,30 +5,91 @@ package tensor
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 )
+
+// packedStreamModes are the ways the AVX-512 packed kernels read a matrix: one group at a
+// time, or two, prefetched (packedTwoStreams).
+var packedStreamModes = []struct {
+	name string
+	two  bool
+}{{"one", false}, {"two", true}}
+
+// withPackedStreams runs f with the kernels reading two streams or one, the choice restored
+// after.
+func withPackedStreams(two bool, f func()) {
+	defer func(t bool) { packedTwoStreams = t }(packedTwoStreams)
+	packedTwoStreams = two
+	f()
+}
 
 // TestGemvPackedStreams runs TestGemvPacked with the AVX-512 packed kernels reading one group
 // at a time and two, whichever this CPU's vendor chose: both must give the generic twin's
 // chains bit for bit.
 func TestGemvPackedStreams(t *testing.T) {
-	defer func(v bool) { packedTwoStreams = v }(packedTwoStreams)
-	for _, two := range []bool{false, true} {
-		packedTwoStreams = two
-		t.Run(fmt.Sprintf("two=%v", two), TestGemvPacked)
+	for _, m := range packedStreamModes {
+		withPackedStreams(m.two, func() { t.Run(m.name, TestGemvPacked) })
 	}
 }
 
-// BenchmarkGemvBF16PackedStreams is BenchmarkGemvBF16Packed(Fast) at the AVX-512 levels with
-// one stream and with two: the figures packedTwoStreams is chosen from.
+// BenchmarkGemvBF16PackedStreams is BenchmarkGemvBF16Packed(Fast) at the AVX-512 levels
+// reading one stream and two, one goroutine: the figures packedTwoStreams is chosen from.
+// BenchmarkGemvBF16PackedThreads is the same on two goroutines, as decoding runs them.
 func BenchmarkGemvBF16PackedStreams(b *testing.B) {
-	defer func(v bool) { packedTwoStreams = v }(packedTwoStreams)
-	for _, two := range []bool{false, true} {
-		packedTwoStreams = two
-		b.Run(fmt.Sprintf("two=%v", two), func(b *testing.B) {
-			b.Run("exact", BenchmarkGemvBF16Packed)
-			b.Run("fast", BenchmarkGemvBF16PackedFast)
+	for _, m := range packedStreamModes {
+		withPackedStreams(m.two, func() {
+			b.Run(m.name, func(b *testing.B) {
+				b.Run("exact", BenchmarkGemvBF16Packed)
+				b.Run("fast", BenchmarkGemvBF16PackedFast)
+			})
 		})
+	}
+}
+
+// BenchmarkGemvBF16PackedThreads splits each matrix's groups between two goroutines, each
+// streaming its half from memory as the CPU backend's workers do, for each way of reading
+// the streams; compare with BenchmarkReadBandwidth/threads=2.
+func BenchmarkGemvBF16PackedThreads(b *testing.B) {
+	u, _ := benchPools()
+	rng := rand.New(rand.NewPCG(8, 8))
+	kn := Active()
+	for _, m := range packedStreamModes {
+		for _, s := range gemvShapes {
+			rows, k := s[0], s[1]
+			ws := benchCopies(u, rows, k)
+			x := randSlice(rng, k, 1)
+			xb := make([]uint16, k)
+			kn.F32ToBF16(xb, x)
+			dst := make([]float32, rows)
+			half := rows / 2
+			for _, fast := range []bool{false, true} {
+				if fast && kn.GemvBF16PackedFast == nil {
+					continue
+				}
+				gemv := func(d []float32, w []uint16) {
+					if fast {
+						kn.GemvBF16PackedFast(d, w, xb, PackedRows*k, false)
+					} else {
+						kn.GemvBF16Packed(d, w, x, PackedRows*k, false)
+					}
+				}
+				withPackedStreams(m.two, func() {
+					b.Run(fmt.Sprintf("%s/%s/fast=%v/%dx%d", kn.Level, m.name, fast, rows, k), func(b *testing.B) {
+						b.SetBytes(int64(rows * k * 2))
+						i := 0
+						for b.Loop() {
+							w := ws[i]
+							var wg sync.WaitGroup
+							wg.Go(func() { gemv(dst[:half], w[:half*k]) })
+							gemv(dst[half:], w[half*k:])
+							wg.Wait()
+							i = (i + 1) % len(ws)
+						}
+					})
+				})
+			}
+		}
 	}
 }
 
