@@ -18,6 +18,7 @@ import (
 	"github.com/minitron-go/minitron/bench"
 	"github.com/minitron-go/minitron/checkpoint"
 	"github.com/minitron-go/minitron/checkpoint/gguf"
+	"github.com/minitron-go/minitron/engine"
 	"github.com/minitron-go/minitron/internal/mmap"
 	"github.com/minitron-go/minitron/nemotron"
 )
@@ -52,6 +53,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	batchContext := fs.Int("batch-context", 16, "the context at which the batches decode")
 	mixDecoding := fs.Int("mix-decoding", 4, "with -batch: requests decoding while a prompt is read (0: no mix)")
 	mixPrompt := fs.Int("mix-prompt", 512, "with -batch: the length of the prompt read beside them")
+	mixStep := fs.Int("mix-step-tokens", engine.DefaultStepTokens, "with -batch: the engine's positions per step in the mix (serve's -step-tokens)")
 	if err := parseFlags(fs, args, false); err != nil {
 		return err
 	}
@@ -75,10 +77,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch {
 	case *batchContext < 1:
 		return usagef("-batch-context must be at least 1")
-	case *mixDecoding < 0 || *mixPrompt < 1:
-		return usagef("-mix-decoding must be at least 0, -mix-prompt at least 1")
+	case *mixDecoding < 0 || *mixPrompt < 1 || *mixStep < 1:
+		return usagef("-mix-decoding must be at least 0, -mix-prompt and -mix-step-tokens at least 1")
 	case len(sizes) > 0:
-		mix = bench.MixOptions{Decoding: *mixDecoding, Prompt: *mixPrompt}
+		mix = bench.MixOptions{Decoding: *mixDecoding, Prompt: *mixPrompt, StepTokens: *mixStep}
 	}
 	prec, err := backend.ParsePrecision(mf.precision)
 	if err != nil {
