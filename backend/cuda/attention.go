@@ -7,11 +7,19 @@ import (
 	"math"
 
 	"github.com/minitron-go/minitron/backend"
+	"github.com/minitron-go/minitron/tensor"
 )
 
 func (b *Backend) Attention(dst, q, k, v backend.Tensor, heads, kvHeads, pos0 int) {
 	d, qt := b.f32(dst, "attention dst"), b.f32(q, "attention q")
-	kt, vt := b.f32(k, "attention k"), b.f32(v, "attention v")
+	kt, vt := b.kv(k, "attention k"), b.kv(v, "attention v")
+	if kt.dt != vt.dt {
+		panic(fmt.Sprintf("cuda: attention over %s keys and %s values", kt.dt, vt.dt))
+	}
+	plain, tiledK := kAttention, kAttentionTiled
+	if kt.dt == tensor.BF16 {
+		plain, tiledK = kAttentionBF16, kAttentionTiledBF16
+	}
 	n, qc := qt.rows(), qt.cols()
 	if heads <= 0 || kvHeads <= 0 || heads%kvHeads != 0 || qc%heads != 0 || pos0 < 0 {
 		panic("cuda: attention heads")
@@ -37,7 +45,7 @@ func (b *Backend) Attention(dst, q, k, v backend.Tensor, heads, kvHeads, pos0 in
 	if tiled {
 		b.args.reset().ptr(d.ptr).ptr(qt.ptr).ptr(kt.ptr).ptr(vt.ptr).
 			i32(n).i32(heads).i32(kvHeads).i32(headDim).i32(pos0).i32(perBlock).f32(scale)
-		b.launch(kAttentionTiled, ceilDiv(n, perBlock), kvHeads, attThreads)
+		b.launch(tiledK, ceilDiv(n, perBlock), kvHeads, attThreads)
 		return
 	}
 	splits, chunk := attentionSplits(n, heads, kvHeads, pos0, b.sms)
@@ -50,7 +58,7 @@ func (b *Backend) Attention(dst, q, k, v backend.Tensor, heads, kvHeads, pos0 in
 	}
 	b.args.reset().ptr(d.ptr).ptr(b.part.ptr).ptr(qt.ptr).ptr(kt.ptr).ptr(vt.ptr).
 		i32(heads).i32(kvHeads).i32(headDim).i32(pos0).i32(chunk).f32(scale)
-	b.launch(kAttention, attentionBlocks(n, heads, kvHeads), splits, attThreads)
+	b.launch(plain, attentionBlocks(n, heads, kvHeads), splits, attThreads)
 	if splits > 1 {
 		b.args.reset().ptr(d.ptr).ptr(b.part.ptr).i32(heads).i32(headDim).i32(splits)
 		b.launch(kAttentionCombine, n*heads, 1, ceilDiv(headDim, 32)*32)

@@ -2,8 +2,9 @@
 // (dlopen), so that building needs neither CUDA headers nor CUDA libraries, and a machine
 // without them still runs the engine on the CPU. It registers itself as "cuda".
 //
-// Weights are uploaded once and stay in their dtype (bf16 for Minitron); activations and the
-// KV cache are float32 on the device; every operation is queued on one stream, and only Read
+// Weights are uploaded once and stay in their dtype (bf16 for Minitron); activations are
+// float32 on the device, the KV cache float32 or bf16 (backend.KVCacheTypes: rows rounded to
+// nearest even as they enter, widened exactly as attention reads them); every operation is queued on one stream, and only Read
 // and Sync wait for it. Matrix products with few rows (decoding) run a kernel of our own that
 // reads the weights once in their dtype with float32 activations, so decoding is bound by the
 // weights' bandwidth in either precision. Larger products (prefill) use cuBLAS: in fast
@@ -12,7 +13,7 @@
 // which keeps the golden models' logits within 1e-4 of float64 where rounding the activations
 // once (MINITRON_CUDA_FAST_ROUNDING=single, half the arithmetic) drifts by up to 0.08; in exact
 // precision the weights are widened to float32 block by block and multiplied in float32
-// without TF32. Attention reads the float32 KV cache directly: a prompt runs a block per tile
+// without TF32. Attention reads the KV cache directly: a prompt runs a block per tile
 // of query rows and KV head, which meets each tile of keys and values once in shared memory
 // for all the query heads that share it; decoding runs a block per KV head for its group of
 // query heads, so each key and value is read once, splits each row's keys among enough blocks

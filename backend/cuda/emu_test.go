@@ -74,9 +74,10 @@ func TestEmulatedGPU(t *testing.T) {
 		}
 	}
 	for _, run := range []string{
-		"^(TestConformance|TestAttentionSplitsMatchCPU)$",
+		"^(TestConformance|TestAttentionSplitsMatchCPU|TestAttentionBF16Cache)$",
 		"^TestGoldenLogits$/^fast$/^tiny-a$", // exact differs only in GEMMs the conformance run covers
 		"^TestGoldenGreedy$/^fast$/^tiny-a$", // greedy ids asserted in fast precision
+		"^TestGoldenKVCacheBF16$/^tiny-a$",   // the kernels' own check is TestAttentionBF16Cache
 	} {
 		cmd := exec.Command(os.Args[0], "-test.run", run, "-test.v", "-test.count=1")
 		cmd.Env = append(os.Environ(), emuChildEnv+"=1", LibDirEnv+"="+lib, CacheDirEnv+"=off")

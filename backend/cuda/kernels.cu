@@ -388,10 +388,13 @@ extern "C" __global__ void embed_bf16(float* dst, const void* table, int width, 
 #define ATT_MAXD 256
 #define ATT_G 8 // ≤ ATT_THREADS / 32: a warp per query head for the softmax
 
-extern "C" __global__ void attention(float* __restrict__ dst, float* __restrict__ part,
-                                     const float* __restrict__ q, const float* __restrict__ kc,
-                                     const float* __restrict__ vc, int heads, int kvHeads, int D,
-                                     int pos0, int chunk, float scale)
+// KT is the KV cache's dtype code (0 F32, 2 BF16: its values widened exactly as they are
+// read, so that a BF16 cache gives the bits of an F32 one holding the same values).
+template <int KT>
+__device__ inline void attention_kv(float* __restrict__ dst, float* __restrict__ part,
+                                    const float* __restrict__ q, const void* __restrict__ kc,
+                                    const void* __restrict__ vc, int heads, int kvHeads, int D,
+                                    int pos0, int chunk, float scale)
 {
     __shared__ float qs[ATT_G][ATT_MAXD];
     __shared__ float sc[ATT_G][ATT_TILE];
@@ -434,12 +437,12 @@ extern "C" __global__ void attention(float* __restrict__ dst, float* __restrict_
     for (int t0 = j0; t0 < j1; t0 += ATT_TILE) {
         const int tn = imin(ATT_TILE, j1 - t0);
         for (int j = warp; j < tn; j += nwarps) {
-            const float* kr = kc + (i64)(t0 + j) * kvc + off;
+            const i64 kr = (i64)(t0 + j) * kvc + off;
             float kv[ATT_MAXD / 32];
 #pragma unroll
             for (int t = 0; t < ATT_MAXD / 32; t++) {
                 const int dd = lane + 32 * t;
-                kv[t] = dd < D ? kr[dd] : 0.f;
+                kv[t] = dd < D ? w1<KT>(kc, kr + dd) : 0.f;
             }
 #pragma unroll
             for (int g = 0; g < ATT_G; g++) {
@@ -485,9 +488,8 @@ extern "C" __global__ void attention(float* __restrict__ dst, float* __restrict_
             for (int g = 0; g < ATT_G; g++) {
                 acc[g] *= g < ng ? cs[g] : 0.f;
             }
-            const float* vcol = vc + off + d;
             for (int j = slice; j < tn; j += slices) {
-                const float v = vcol[(i64)(t0 + j) * kvc];
+                const float v = w1<KT>(vc, (i64)(t0 + j) * kvc + off + d);
 #pragma unroll
                 for (int g = 0; g < ATT_G; g++) {
                     if (g < ng) {
@@ -522,6 +524,22 @@ extern "C" __global__ void attention(float* __restrict__ dst, float* __restrict_
             }
         }
     }
+}
+
+extern "C" __global__ void attention(float* __restrict__ dst, float* __restrict__ part,
+                                     const float* __restrict__ q, const void* __restrict__ kc,
+                                     const void* __restrict__ vc, int heads, int kvHeads, int D,
+                                     int pos0, int chunk, float scale)
+{
+    attention_kv<0>(dst, part, q, kc, vc, heads, kvHeads, D, pos0, chunk, scale);
+}
+
+extern "C" __global__ void attention_bf16(float* __restrict__ dst, float* __restrict__ part,
+                                          const float* __restrict__ q, const void* __restrict__ kc,
+                                          const void* __restrict__ vc, int heads, int kvHeads, int D,
+                                          int pos0, int chunk, float scale)
+{
+    attention_kv<2>(dst, part, q, kc, vc, heads, kvHeads, D, pos0, chunk, scale);
 }
 
 // attention_combine merges the splits of attention: grid.x = query row · heads + head (query
@@ -565,10 +583,11 @@ extern "C" __global__ void attention_combine(float* __restrict__ dst, const floa
 #define AT_D 128
 #define AT_KPAD 132 // row stride of the key/value tile: 16-byte rows, conflict-free columns
 
-extern "C" __global__ void attention_tiled(float* __restrict__ dst, const float* __restrict__ q,
-                                           const float* __restrict__ kc, const float* __restrict__ vc,
-                                           int n, int heads, int kvHeads, int D, int pos0,
-                                           int rowsPerBlock, float scale)
+template <int KT>
+__device__ inline void attention_tiled_kv(float* __restrict__ dst, const float* __restrict__ q,
+                                          const void* __restrict__ kc, const void* __restrict__ vc,
+                                          int n, int heads, int kvHeads, int D, int pos0,
+                                          int rowsPerBlock, float scale)
 {
     __shared__ __attribute__((aligned(16))) float Qs[AT_QV][AT_D];
     __shared__ __attribute__((aligned(16))) float KV[AT_BK][AT_KPAD];
@@ -608,7 +627,7 @@ extern "C" __global__ void attention_tiled(float* __restrict__ dst, const float*
         __syncthreads(); // the previous tile's values are read; Qs, ms, ls are written
         for (int idx = tid; idx < AT_BK * AT_D; idx += blockDim.x) {
             const int key = idx / AT_D, d = idx % AT_D;
-            KV[key][d] = (j0 + key < keys && d < D) ? kc[(i64)(j0 + key) * kvc + (i64)kh * D + d] : 0.f;
+            KV[key][d] = (j0 + key < keys && d < D) ? w1<KT>(kc, (i64)(j0 + key) * kvc + (i64)kh * D + d) : 0.f;
         }
         __syncthreads();
         {
@@ -643,7 +662,7 @@ extern "C" __global__ void attention_tiled(float* __restrict__ dst, const float*
         __syncthreads(); // probabilities and corrections are written; the keys are read
         for (int idx = tid; idx < AT_BK * AT_D; idx += blockDim.x) {
             const int key = idx / AT_D, d = idx % AT_D;
-            KV[key][d] = (j0 + key < keys && d < D) ? vc[(i64)(j0 + key) * kvc + (i64)kh * D + d] : 0.f;
+            KV[key][d] = (j0 + key < keys && d < D) ? w1<KT>(vc, (i64)(j0 + key) * kvc + (i64)kh * D + d) : 0.f;
         }
         __syncthreads();
         if (pd < D) {
@@ -670,6 +689,22 @@ extern "C" __global__ void attention_tiled(float* __restrict__ dst, const float*
             }
         }
     }
+}
+
+extern "C" __global__ void attention_tiled(float* __restrict__ dst, const float* __restrict__ q,
+                                           const void* __restrict__ kc, const void* __restrict__ vc,
+                                           int n, int heads, int kvHeads, int D, int pos0,
+                                           int rowsPerBlock, float scale)
+{
+    attention_tiled_kv<0>(dst, q, kc, vc, n, heads, kvHeads, D, pos0, rowsPerBlock, scale);
+}
+
+extern "C" __global__ void attention_tiled_bf16(float* __restrict__ dst, const float* __restrict__ q,
+                                                const void* __restrict__ kc, const void* __restrict__ vc,
+                                                int n, int heads, int kvHeads, int D, int pos0,
+                                                int rowsPerBlock, float scale)
+{
+    attention_tiled_kv<2>(dst, q, kc, vc, n, heads, kvHeads, D, pos0, rowsPerBlock, scale);
 }
 
 // ---- greedy sampling ---------------------------------------------------------------------

@@ -25,6 +25,8 @@ const (
 	kAttention
 	kAttentionCombine
 	kAttentionTiled
+	kAttentionBF16      // attention over a BF16 KV cache
+	kAttentionTiledBF16 // attention_tiled over a BF16 KV cache
 	kArgmax
 	kGemvF32   // kGemvF32 + 4·dtype + log2(rows): gemv_{f32,f16,bf16}_{1,2,4,8}
 	numKernels = kGemvF32 + 12
@@ -32,33 +34,35 @@ const (
 
 // kernelNames are the extern "C" names in kernels.cu, by kernel.
 var kernelNames = [numKernels]string{
-	kRoundBF16:        "round_bf16",
-	kSplitBF16:        "split_bf16",
-	kWidenBF16:        "widen_bf16",
-	kWidenF16:         "widen_f16",
-	kLayerNorm:        "layernorm1p",
-	kRotary:           "rotary",
-	kReLU2:            "relu2",
-	kAdd:              "add",
-	kEmbedF32:         "embed_f32",
-	kEmbedF16:         "embed_f16",
-	kEmbedBF16:        "embed_bf16",
-	kAttention:        "attention",
-	kAttentionCombine: "attention_combine",
-	kAttentionTiled:   "attention_tiled",
-	kArgmax:           "argmax",
-	kGemvF32 + 0:      "gemv_f32_1",
-	kGemvF32 + 1:      "gemv_f32_2",
-	kGemvF32 + 2:      "gemv_f32_4",
-	kGemvF32 + 3:      "gemv_f32_8",
-	kGemvF32 + 4:      "gemv_f16_1",
-	kGemvF32 + 5:      "gemv_f16_2",
-	kGemvF32 + 6:      "gemv_f16_4",
-	kGemvF32 + 7:      "gemv_f16_8",
-	kGemvF32 + 8:      "gemv_bf16_1",
-	kGemvF32 + 9:      "gemv_bf16_2",
-	kGemvF32 + 10:     "gemv_bf16_4",
-	kGemvF32 + 11:     "gemv_bf16_8",
+	kRoundBF16:          "round_bf16",
+	kSplitBF16:          "split_bf16",
+	kWidenBF16:          "widen_bf16",
+	kWidenF16:           "widen_f16",
+	kLayerNorm:          "layernorm1p",
+	kRotary:             "rotary",
+	kReLU2:              "relu2",
+	kAdd:                "add",
+	kEmbedF32:           "embed_f32",
+	kEmbedF16:           "embed_f16",
+	kEmbedBF16:          "embed_bf16",
+	kAttention:          "attention",
+	kAttentionCombine:   "attention_combine",
+	kAttentionTiled:     "attention_tiled",
+	kAttentionBF16:      "attention_bf16",
+	kAttentionTiledBF16: "attention_tiled_bf16",
+	kArgmax:             "argmax",
+	kGemvF32 + 0:        "gemv_f32_1",
+	kGemvF32 + 1:        "gemv_f32_2",
+	kGemvF32 + 2:        "gemv_f32_4",
+	kGemvF32 + 3:        "gemv_f32_8",
+	kGemvF32 + 4:        "gemv_f16_1",
+	kGemvF32 + 5:        "gemv_f16_2",
+	kGemvF32 + 6:        "gemv_f16_4",
+	kGemvF32 + 7:        "gemv_f16_8",
+	kGemvF32 + 8:        "gemv_bf16_1",
+	kGemvF32 + 9:        "gemv_bf16_2",
+	kGemvF32 + 10:       "gemv_bf16_4",
+	kGemvF32 + 11:       "gemv_bf16_8",
 }
 
 // FastRoundingEnv set to "single" makes fast precision round the activations of prefill GEMMs

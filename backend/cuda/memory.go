@@ -165,8 +165,8 @@ func (b *Backend) Upload(h tensor.Host) (backend.Tensor, error) {
 
 // Alloc returns a zeroed F32 tensor (activations, scratch, the KV cache).
 func (b *Backend) Alloc(dt tensor.DType, shape ...int) (backend.Tensor, error) {
-	if dt != tensor.F32 {
-		return nil, fmt.Errorf("cuda backend: cannot allocate %s activations", dt)
+	if dt != tensor.F32 && dt != tensor.BF16 {
+		return nil, fmt.Errorf("cuda backend: cannot allocate %s tensors (F32 activations, F32 or BF16 KV caches)", dt)
 	}
 	if err := checkShape(shape); err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ func (b *Backend) Alloc(dt tensor.DType, shape ...int) (backend.Tensor, error) {
 	}
 	t := &Tensor{dt: dt, shape: append([]int(nil), shape...)}
 	bytes := t.len() * dt.Size()
-	p, err := b.alloc(bytes, "an F32"+tensor.ShapeString(shape)+" tensor")
+	p, err := b.alloc(bytes, "a "+dt.String()+tensor.ShapeString(shape)+" tensor")
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +231,19 @@ func (b *Backend) f32(bt backend.Tensor, what string) *Tensor {
 	}
 	return t
 }
+
+// kv is b.tensor(bt) checked to be a KV cache's dtype: F32 or BF16.
+func (b *Backend) kv(bt backend.Tensor, what string) *Tensor {
+	t := b.tensor(bt)
+	if t.dt != tensor.F32 && t.dt != tensor.BF16 {
+		panic(fmt.Sprintf("cuda: %s is %s, want F32 or BF16", what, t.dt))
+	}
+	return t
+}
+
+// KVCacheTypes: a BF16 cache is rounded to nearest even as rows enter it (Copy) and widened
+// exactly as attention reads it, with the F32 cache's arithmetic.
+func (b *Backend) KVCacheTypes() []tensor.DType { return []tensor.DType{tensor.BF16} }
 
 func (b *Backend) Read(dst []float32, bt backend.Tensor) error {
 	t := b.tensor(bt)

@@ -127,15 +127,20 @@ func (b *Backend) Embed(dst, table backend.Tensor, ids []int32) {
 }
 
 func (b *Backend) Copy(dst backend.Tensor, row0 int, src backend.Tensor) {
-	d, s := b.f32(dst, "copy dst"), b.f32(src, "copy src")
+	d, s := b.kv(dst, "copy dst"), b.kv(src, "copy src")
 	c := d.cols()
-	if s.cols() != c || row0 < 0 || row0+s.rows() > d.rows() {
-		panic(fmt.Sprintf("cuda: copy of %s into rows %d… of %s", tensor.ShapeString(s.shape), row0, tensor.ShapeString(d.shape)))
+	if s.cols() != c || row0 < 0 || row0+s.rows() > d.rows() || s.dt != d.dt && s.dt != tensor.F32 {
+		panic(fmt.Sprintf("cuda: copy of %s %s into rows %d… of %s %s", s.dt, tensor.ShapeString(s.shape), row0, d.dt, tensor.ShapeString(d.shape)))
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.ready() || s.len() == 0 {
 		return
 	}
-	b.note("cuMemcpyDtoDAsync_v2", C.mt_dtod(b.dev, d.at(row0*c), s.ptr, C.size_t(4*s.len())))
+	if s.dt != d.dt { // F32 rows into a BF16 cache, rounded to nearest even
+		b.args.reset().ptr(d.at(row0 * c)).ptr(s.ptr).i64(s.len())
+		b.launch(kRoundBF16, b.gridFor(s.len()), 1, blockThreads)
+		return
+	}
+	b.note("cuMemcpyDtoDAsync_v2", C.mt_dtod(b.dev, d.at(row0*c), s.ptr, C.size_t(s.len()*s.dt.Size())))
 }

@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"math"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -207,5 +208,78 @@ func writeFile(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A BF16 KV cache: Copy rounds new F32 rows to nearest even and copies a BF16 cache's rows as
+// they are, and every attention kernel over it gives the bits it gives over an F32 cache
+// holding the widened values (the kernels widen each value exactly as they read it).
+func TestAttentionBF16Cache(t *testing.T) {
+	b := openForTest(t, backend.Exact)
+	if got := b.KVCacheTypes(); len(got) != 1 || got[0] != tensor.BF16 {
+		t.Fatalf("KVCacheTypes = %v, want [BF16]", got)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	randn := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	up := func(x []float32, shape ...int) backend.Tensor {
+		tt, err := b.Upload(tensor.FromF32(x, shape...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tt
+	}
+	for _, tc := range []struct{ n, pos0, heads, kvHeads, headDim int }{
+		{1, 1200, 24, 8, 128}, {45, 0, 24, 8, 128}, {37, 70, 6, 3, 32}, {1, 40, 8, 8, 256},
+	} {
+		rows := tc.pos0 + tc.n
+		qc, kvc := tc.heads*tc.headDim, tc.kvHeads*tc.headDim
+		q, k, v := randn(tc.n*qc), randn(rows*kvc), randn(rows*kvc)
+		kw, vw := make([]float32, len(k)), make([]float32, len(v))
+		for i := range k {
+			kw[i] = tensor.BF16ToFloat32(tensor.Float32ToBF16(k[i]))
+			vw[i] = tensor.BF16ToFloat32(tensor.Float32ToBF16(v[i]))
+		}
+		// The cache's rows enter in two parts, the second through another BF16 cache.
+		half := rows / 2
+		cache := func(x []float32) backend.Tensor {
+			c, err := b.Alloc(tensor.BF16, rows, kvc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := b.Alloc(tensor.BF16, rows-half, kvc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Copy(c, 0, up(x[:half*kvc], half, kvc))
+			b.Copy(other, 0, up(x[half*kvc:], rows-half, kvc))
+			b.Copy(c, half, other)
+			return c
+		}
+		kb, vb := cache(k), cache(v)
+		kf, vf, qt := up(kw, rows, kvc), up(vw, rows, kvc), up(q, tc.n, qc)
+		for _, mode := range []struct{ tiled, splits int }{{-1, 0}, {-1, 1}, {-1, 7}, {1, 0}} {
+			b.forceTiled, b.forceSplits = mode.tiled, mode.splits
+			var out [2][]float32
+			for i, kv := range [2][2]backend.Tensor{{kf, vf}, {kb, vb}} {
+				dst, _ := b.Alloc(tensor.F32, tc.n, qc)
+				b.Attention(dst, qt, kv[0], kv[1], tc.heads, tc.kvHeads, tc.pos0)
+				out[i] = make([]float32, tc.n*qc)
+				if err := b.Read(out[i], dst); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for j := range out[0] {
+				if math.Float32bits(out[1][j]) != math.Float32bits(out[0][j]) {
+					t.Fatalf("%+v tiled=%d splits=%d: element %d over the BF16 cache is %v, over its F32 widening %v", tc, mode.tiled, mode.splits, j, out[1][j], out[0][j])
+				}
+			}
+		}
+		b.forceTiled, b.forceSplits = 0, 0
 	}
 }

@@ -129,8 +129,10 @@ static Kernel kernels[] = {
   {"embed_f32", [](void** params) { embed_f32(P(0, fp), P(1, cv), P(2, int), P(3, int), P(4, EmbedIds)); }},
   {"embed_f16", [](void** params) { embed_f16(P(0, fp), P(1, cv), P(2, int), P(3, int), P(4, EmbedIds)); }},
   {"embed_bf16", [](void** params) { embed_bf16(P(0, fp), P(1, cv), P(2, int), P(3, int), P(4, EmbedIds)); }},
-  {"attention", [](void** params) { attention(P(0, fp), P(1, fp), P(2, cf), P(3, cf), P(4, cf), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
-  {"attention_tiled", [](void** params) { attention_tiled(P(0, fp), P(1, cf), P(2, cf), P(3, cf), P(4, int), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
+  {"attention", [](void** params) { attention(P(0, fp), P(1, fp), P(2, cf), P(3, cv), P(4, cv), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
+  {"attention_bf16", [](void** params) { attention_bf16(P(0, fp), P(1, fp), P(2, cf), P(3, cv), P(4, cv), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
+  {"attention_tiled", [](void** params) { attention_tiled(P(0, fp), P(1, cf), P(2, cv), P(3, cv), P(4, int), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
+  {"attention_tiled_bf16", [](void** params) { attention_tiled_bf16(P(0, fp), P(1, cf), P(2, cv), P(3, cv), P(4, int), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
   {"attention_combine", [](void** params) { attention_combine(P(0, fp), P(1, cf), P(2, int), P(3, int), P(4, int)); }},
   {"argmax", [](void** params) { argmax(P(0, int*), P(1, cf), P(2, i64)); }},
 #define G(name) {#name, [](void** params) { name(P(0, fp), P(1, cf), P(2, cv), P(3, int), P(4, int), P(5, int), P(6, int)); }}
