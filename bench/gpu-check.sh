@@ -162,7 +162,7 @@ else
 	elif [ "$rc" -ne 0 ]; then
 		fail "the CUDA tests failed (exit status $rc)"
 	fi
-	for want in TestConformance TestGoldenLogits TestGoldenGreedy TestAttentionSplitsMatchCPU TestAttentionBF16Cache TestGoldenKVCacheBF16; do
+	for want in TestConformance TestGoldenLogits TestGoldenGreedy TestAttentionSplitsMatchCPU TestAttentionBF16Cache TestGoldenKVCacheBF16 TestExactGEMMSplitsX; do
 		grep -q -- "^--- PASS: $want " "$out/cuda-test.log" || fail "$want did not pass"
 	done
 	grep -q 'Emulated GPU' "$out/cuda-test.log" && fail "the CUDA tests ran on the CPU emulation"

@@ -53,8 +53,11 @@ type Backend struct {
 	// splitting them in two terms (FastRoundingEnv=single): half the GEMM arithmetic, about
 	// 0.08 of error on the golden models' logits instead of 1e-5.
 	singleRounding bool
-	module         unsafe.Pointer
-	fns            [numKernels]unsafe.Pointer
+	// exactF32GEMM makes exact precision widen bf16 weights to float32 for an SGEMM
+	// (ExactGEMMEnv=f32) instead of three bf16 GEMMs over x split in three terms.
+	exactF32GEMM bool
+	module       unsafe.Pointer
+	fns          [numKernels]unsafe.Pointer
 
 	mu     sync.Mutex
 	err    error // sticky: the first failure since the last Read or Sync
@@ -112,6 +115,7 @@ func New(opts backend.Options) (*Backend, error) {
 	}
 	b.bf16GEMM = b.cc >= 80
 	b.singleRounding = os.Getenv(FastRoundingEnv) == "single"
+	b.exactF32GEMM = os.Getenv(ExactGEMMEnv) == "f32"
 	var dev *C.mt_dev
 	if r := C.mt_open(C.int(opts.Device), &dev); r != 0 {
 		return nil, fmt.Errorf("cuda: opening device %d (%s): %w", opts.Device, b.devName, statusError("context, stream and cuBLAS handle", r))
@@ -174,6 +178,9 @@ func (b *Backend) Name() string {
 	name := fmt.Sprintf("cuda/%s %s %s", b.devName, b.target, b.opts.Precision)
 	if b.opts.Precision == backend.Fast && b.singleRounding {
 		name += " (single bf16 rounding)"
+	}
+	if b.opts.Precision == backend.Exact && b.exactF32GEMM {
+		name += " (float32 GEMM)"
 	}
 	return name
 }

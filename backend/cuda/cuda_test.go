@@ -93,7 +93,9 @@ func TestAutoFallsBack(t *testing.T) {
 // config describes what MatMul does to the activations, as cuda.go decides: up to
 // GemvMaxRows rows (and in exact precision up to 32) the gemv kernel multiplies float32 x;
 // above, fast precision against bf16 weights runs tensor-core bf16 GEMMs on x split into two
-// bf16 terms, or rounded once with FastRoundingEnv=single; everything else is a float32 GEMM.
+// bf16 terms, or rounded once with FastRoundingEnv=single; exact precision against bf16
+// weights splits x into three bf16 terms whose sum is x (TestExactGEMMSplitsX), so float32 x
+// is the model there too; everything else is a float32 GEMM.
 // (A device before compute capability 8.0 has no bf16 GEMM and multiplies float32 x, within
 // MatMulTol of the two-term model but not of the single rounding.)
 func config(p backend.Precision) backendtest.Config {

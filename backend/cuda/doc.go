@@ -12,8 +12,11 @@
 // lo = bf16(x − hi)) and multiplied by the bf16 weights in two GEMMs accumulating in float32,
 // which keeps the golden models' logits within 1e-4 of float64 where rounding the activations
 // once (MINITRON_CUDA_FAST_ROUNDING=single, half the arithmetic) drifts by up to 0.08; in exact
-// precision the weights are widened to float32 block by block and multiplied in float32
-// without TF32. Attention reads the KV cache directly: a prompt runs a block per tile
+// precision the activations split into three bf16 terms (hi, mid = bf16(x − hi), lo), whose
+// sum is x exactly, multiplied by the bf16 weights in three tensor-core GEMMs accumulating in
+// float32, the smallest term first (as the CPU's AMX path does); f16 weights, a device before
+// compute capability 8.0, or MINITRON_CUDA_EXACT_GEMM=f32 widen the weights to float32 block
+// by block and multiply in float32 without TF32. Attention reads the KV cache directly: a prompt runs a block per tile
 // of query rows and KV head, which meets each tile of keys and values once in shared memory
 // for all the query heads that share it; decoding runs a block per KV head for its group of
 // query heads, so each key and value is read once, splits each row's keys among enough blocks

@@ -110,6 +110,24 @@ extern "C" __global__ void split_bf16(u16* __restrict__ hi, u16* __restrict__ lo
     }
 }
 
+// split3_bf16: activations as the sum of three bf16 values, hi = bf16(x), mid = bf16(x − hi),
+// lo = bf16(x − hi − mid), whose sum is x exactly for normal x (8 significant bits each, 24 in
+// all; each difference is exact in f32), for three tensor-core GEMMs (exact precision).
+extern "C" __global__ void split3_bf16(u16* __restrict__ hi, u16* __restrict__ mid, u16* __restrict__ lo,
+                                       const float* __restrict__ src, i64 n)
+{
+    GRID_STRIDE(i, n)
+    {
+        const float x = src[i];
+        const u16 h = f32_to_bf16(x);
+        const float r = x - bf16_to_f32(h);
+        const u16 m = f32_to_bf16(r);
+        hi[i] = h;
+        mid[i] = m;
+        lo[i] = f32_to_bf16(r - bf16_to_f32(m));
+    }
+}
+
 // widen_bf16, widen_f16: a block of weights widened to f32 for an f32 GEMM (exact precision).
 extern "C" __global__ void widen_bf16(float* __restrict__ dst, const u16* __restrict__ src, i64 n)
 {

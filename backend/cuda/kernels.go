@@ -13,6 +13,7 @@ type kernel int
 const (
 	kRoundBF16 kernel = iota
 	kSplitBF16
+	kSplit3BF16
 	kWidenBF16
 	kWidenF16
 	kLayerNorm
@@ -36,6 +37,7 @@ const (
 var kernelNames = [numKernels]string{
 	kRoundBF16:          "round_bf16",
 	kSplitBF16:          "split_bf16",
+	kSplit3BF16:         "split3_bf16",
 	kWidenBF16:          "widen_bf16",
 	kWidenF16:           "widen_f16",
 	kLayerNorm:          "layernorm1p",
@@ -69,6 +71,11 @@ var kernelNames = [numKernels]string{
 // to bf16 once, instead of splitting them into two bf16 terms: faster, less accurate (for
 // measuring the trade; see Backend.singleRounding).
 const FastRoundingEnv = "MINITRON_CUDA_FAST_ROUNDING"
+
+// ExactGEMMEnv set to "f32" makes exact precision widen bf16 weights to float32 for an SGEMM
+// (no TF32) instead of splitting the activations into three bf16 terms for three tensor-core
+// GEMMs: the arithmetic of the float32 reference, for measuring one against the other.
+const ExactGEMMEnv = "MINITRON_CUDA_EXACT_GEMM"
 
 // Launch shapes shared with kernels.cu; a test checks that the #defines there agree.
 const (

@@ -65,6 +65,19 @@ func (b *Backend) MatMul(dst, x, w backend.Tensor) {
 		b.launch(kSplitBF16, b.gridFor(n*k), 1, blockThreads)
 		b.gemm(m, n, k, wt.ptr, cudaR16BF, hi, cudaR16BF, d.ptr, m, 0)
 		b.gemm(m, n, k, wt.ptr, cudaR16BF, lo, cudaR16BF, d.ptr, m, 1)
+	case !fast && wt.dt == tensor.BF16 && b.bf16GEMM && !b.exactF32GEMM:
+		// Exact: x is hi + mid + lo exactly, and tensor cores multiply bf16 pairs exactly into
+		// f32, so three GEMMs give W·x in f32 arithmetic, the smallest term first, without
+		// widening w (as the CPU's AMX path does).
+		if !b.grow(&b.xb, 6*n*k, "bf16 activations") {
+			return
+		}
+		hi, mid, lo := b.xb.ptr, b.xb.ptr+C.mt_ptr(2*n*k), b.xb.ptr+C.mt_ptr(4*n*k)
+		b.args.reset().ptr(hi).ptr(mid).ptr(lo).ptr(xt.ptr).i64(n * k)
+		b.launch(kSplit3BF16, b.gridFor(n*k), 1, blockThreads)
+		b.gemm(m, n, k, wt.ptr, cudaR16BF, lo, cudaR16BF, d.ptr, m, 0)
+		b.gemm(m, n, k, wt.ptr, cudaR16BF, mid, cudaR16BF, d.ptr, m, 1)
+		b.gemm(m, n, k, wt.ptr, cudaR16BF, hi, cudaR16BF, d.ptr, m, 1)
 	default:
 		// Exact: widen blocks of w to f32 and multiply in f32. The stream orders a block's
 		// GEMM before the next block overwrites the scratch.

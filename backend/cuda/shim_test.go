@@ -283,3 +283,44 @@ func TestAttentionBF16Cache(t *testing.T) {
 		b.forceTiled, b.forceSplits = 0, 0
 	}
 }
+
+// Exact precision's prefill GEMMs over bf16 weights split x into three bf16 terms whose sum
+// is x exactly: multiplied by the identity, every row comes back with x's bits (two terms
+// would lose the last 8 of its 24 significant bits), and the float32 GEMM (ExactGEMMEnv=f32)
+// agrees.
+func TestExactGEMMSplitsX(t *testing.T) {
+	b := openForTest(t, backend.Exact)
+	const n, k = 40, 64 // over exactGemvRows: the GEMM, not the gemv kernel
+	rng := rand.New(rand.NewPCG(7, 8))
+	x := make([]float32, n*k)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64()) * float32(math.Exp(rng.NormFloat64()))
+	}
+	eye := tensor.Zeros(tensor.BF16, k, k)
+	for i := range k {
+		eye.U16()[i*k+i] = tensor.Float32ToBF16(1)
+	}
+	for _, f32 := range []bool{false, true} {
+		b.exactF32GEMM = f32
+		w, err := b.Upload(eye)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xt, err := b.Upload(tensor.FromF32(x, n, k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst, _ := b.Alloc(tensor.F32, n, k)
+		b.MatMul(dst, xt, w)
+		got := make([]float32, n*k)
+		if err := b.Read(got, dst); err != nil {
+			t.Fatal(err)
+		}
+		for i := range x {
+			if math.Float32bits(got[i]) != math.Float32bits(x[i]) {
+				t.Fatalf("float32 GEMM %v: x·I at %d is %v, x %v", f32, i, got[i], x[i])
+			}
+		}
+	}
+	b.exactF32GEMM = false
+}

@@ -120,6 +120,7 @@ typedef const float* cf; typedef float* fp; typedef const void* cv;
 static Kernel kernels[] = {
   {"round_bf16", [](void** params) { round_bf16(P(0, u16*), P(1, cf), P(2, i64)); }},
   {"split_bf16", [](void** params) { split_bf16(P(0, u16*), P(1, u16*), P(2, cf), P(3, i64)); }},
+  {"split3_bf16", [](void** params) { split3_bf16(P(0, u16*), P(1, u16*), P(2, u16*), P(3, cf), P(4, i64)); }},
   {"widen_bf16", [](void** params) { widen_bf16(P(0, fp), P(1, const u16*), P(2, i64)); }},
   {"widen_f16", [](void** params) { widen_f16(P(0, fp), P(1, const u16*), P(2, i64)); }},
   {"layernorm1p", [](void** params) { layernorm1p(P(0, fp), P(1, cf), P(2, cf), P(3, cf), P(4, int), P(5, float)); }},
