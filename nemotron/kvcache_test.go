@@ -34,24 +34,6 @@ func TestKVCacheHalf(t *testing.T) {
 			for _, gc := range g.Greedy {
 				ids := slices.Concat(gc.PromptIDs, gc.NewIDs)
 				split := min(20, len(ids)-1) // the prefill, then a token at a time
-				run := func(s *nemotron.State) [][]float32 {
-					var rows [][]float32
-					lg, err := s.Forward(ctx, ids[:split], nemotron.AllLogits, nil)
-					if err != nil {
-						t.Fatal(err)
-					}
-					for i := range split {
-						rows = append(rows, slices.Clone(lg[i*m.Config.VocabSize:(i+1)*m.Config.VocabSize]))
-					}
-					for _, id := range ids[split:] {
-						lg, err := s.Forward(ctx, []int32{id}, nemotron.LastLogits, nil)
-						if err != nil {
-							t.Fatal(err)
-						}
-						rows = append(rows, slices.Clone(lg))
-					}
-					return rows
-				}
 				f32, err := m.NewState(len(ids))
 				if err != nil {
 					t.Fatal(err)
@@ -60,7 +42,7 @@ func TestKVCacheHalf(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want, got := run(f32), run(half)
+				want, got := goldentest.PrefillThenDecode(t, f32, ids, split), goldentest.PrefillThenDecode(t, half, ids, split)
 				for i := range want {
 					scale := 1.0
 					for _, v := range want[i] {

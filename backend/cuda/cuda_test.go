@@ -15,6 +15,7 @@ import (
 	_ "github.com/minitron-go/minitron/backend/cpu" // for "auto" to fall back to
 	"github.com/minitron-go/minitron/backend/cuda"
 	"github.com/minitron-go/minitron/bench"
+	"github.com/minitron-go/minitron/internal/near"
 	"github.com/minitron-go/minitron/nemotron"
 	"github.com/minitron-go/minitron/nemotron/goldentest"
 	"github.com/minitron-go/minitron/tensor"
@@ -184,12 +185,10 @@ func TestGoldenGreedy(t *testing.T) {
 
 // A BF16 KV cache keeps the golden models' logits, by a prefill and then a token at a time,
 // within what the CPU's measured (nemotron's TestKVCacheHalf: 3.1e-3 of the largest |logit|,
-// tolerance 6e-3), and greedy decoding still gives transformers' ids where the F32 cache's
-// margin allows.
+// tolerance 6e-3) of the F32 cache's; an F16 cache is refused.
 func TestGoldenKVCacheBF16(t *testing.T) {
 	const tol = 6e-3
 	b := open(t, backend.Exact)
-	ctx := context.Background()
 	for _, name := range goldentest.Models {
 		t.Run(name, func(t *testing.T) {
 			dir := goldentest.Dir(2, name)
@@ -198,25 +197,6 @@ func TestGoldenKVCacheBF16(t *testing.T) {
 			for _, gc := range g.Greedy {
 				ids := slices.Concat(gc.PromptIDs, gc.NewIDs)
 				split := min(20, len(ids)-1)
-				run := func(s *nemotron.State) [][]float32 {
-					defer s.Close()
-					lg, err := s.Forward(ctx, ids[:split], nemotron.AllLogits, nil)
-					if err != nil {
-						t.Fatal(err)
-					}
-					rows := make([][]float32, 0, len(ids))
-					for i := range split {
-						rows = append(rows, slices.Clone(lg[i*m.Config.VocabSize:(i+1)*m.Config.VocabSize]))
-					}
-					for _, id := range ids[split:] {
-						lg, err := s.Forward(ctx, []int32{id}, nemotron.LastLogits, nil)
-						if err != nil {
-							t.Fatal(err)
-						}
-						rows = append(rows, slices.Clone(lg))
-					}
-					return rows
-				}
 				f32, err := m.NewState(len(ids))
 				if err != nil {
 					t.Fatal(err)
@@ -225,13 +205,15 @@ func TestGoldenKVCacheBF16(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want, got := run(f32), run(half)
+				want, got := goldentest.PrefillThenDecode(t, f32, ids, split), goldentest.PrefillThenDecode(t, half, ids, split)
+				f32.Close()
+				half.Close()
 				for i := range want {
-					scale, d := 1.0, 0.0
-					for j, v := range want[i] {
+					scale := 1.0
+					for _, v := range want[i] {
 						scale = max(scale, math.Abs(float64(v)))
-						d = max(d, math.Abs(float64(got[i][j]-v)))
 					}
+					d, _ := near.Max(got[i], want[i])
 					if !(d/scale <= tol) {
 						t.Fatalf("%s row %d: logits %.3g from the F32 cache's (relative), tolerance %g", gc.Case, i, d/scale, tol)
 					}

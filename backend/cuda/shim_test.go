@@ -133,6 +133,15 @@ func openForTest(t *testing.T, p backend.Precision) *Backend {
 	return b
 }
 
+// randn returns n values of N(0, 1) from rng.
+func randn(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}
+
 // Attention matches the CPU whichever kernel computes it: split among blocks in any number of
 // splits, a block per row and head, or a block per tile of rows and KV head, over contexts
 // longer than a tile.
@@ -145,13 +154,6 @@ func TestAttentionSplitsMatchCPU(t *testing.T) {
 	defer c.Close()
 	var worst float32
 	rng := rand.New(rand.NewPCG(3, 4))
-	randn := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return v
-	}
 	for _, tc := range []struct{ n, pos0, heads, kvHeads, headDim int }{
 		{1, 1200, 24, 8, 128}, {3, 700, 4, 2, 64}, {20, 1030, 2, 1, 80},
 		{45, 0, 24, 8, 128}, {37, 70, 6, 3, 32}, {70, 5, 8, 2, 16}, {9, 3, 4, 4, 4},
@@ -161,7 +163,7 @@ func TestAttentionSplitsMatchCPU(t *testing.T) {
 	} {
 		rows := tc.pos0 + tc.n
 		qc, kvc := tc.heads*tc.headDim, tc.kvHeads*tc.headDim
-		q, k, v := randn(tc.n*qc), randn(rows*kvc), randn(rows*kvc)
+		q, k, v := randn(rng, tc.n*qc), randn(rng, rows*kvc), randn(rng, rows*kvc)
 		var want []float32
 		for i, be := range []backend.Backend{c, b, b, b, b} {
 			switch i {
@@ -220,13 +222,6 @@ func TestAttentionBF16Cache(t *testing.T) {
 		t.Fatalf("KVCacheTypes = %v, want [BF16]", got)
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	randn := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return v
-	}
 	up := func(x []float32, shape ...int) backend.Tensor {
 		tt, err := b.Upload(tensor.FromF32(x, shape...))
 		if err != nil {
@@ -239,7 +234,7 @@ func TestAttentionBF16Cache(t *testing.T) {
 	} {
 		rows := tc.pos0 + tc.n
 		qc, kvc := tc.heads*tc.headDim, tc.kvHeads*tc.headDim
-		q, k, v := randn(tc.n*qc), randn(rows*kvc), randn(rows*kvc)
+		q, k, v := randn(rng, tc.n*qc), randn(rng, rows*kvc), randn(rng, rows*kvc)
 		kw, vw := make([]float32, len(k)), make([]float32, len(v))
 		for i := range k {
 			kw[i] = tensor.BF16ToFloat32(tensor.Float32ToBF16(k[i]))

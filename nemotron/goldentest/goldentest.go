@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/minitron-go/minitron/backend"
@@ -445,4 +446,29 @@ func CheckPrefix(t *testing.T, m *nemotron.Model, g *Golden, tol Tolerance) floa
 		}
 	}
 	return worst
+}
+
+// PrefillThenDecode returns the logits of every position of ids through s: a prefill of
+// ids[:split], then the rest a token at a time, so that both of a backend's attention paths
+// (a prompt's and decoding's) are in the rows.
+func PrefillThenDecode(t testing.TB, s *nemotron.State, ids []int32, split int) [][]float32 {
+	t.Helper()
+	ctx := context.Background()
+	lg, err := s.Forward(ctx, ids[:split], nemotron.AllLogits, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab := len(lg) / split
+	rows := make([][]float32, 0, len(ids))
+	for i := range split {
+		rows = append(rows, slices.Clone(lg[i*vocab:(i+1)*vocab]))
+	}
+	for _, id := range ids[split:] {
+		lg, err := s.Forward(ctx, []int32{id}, nemotron.LastLogits, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, slices.Clone(lg))
+	}
+	return rows
 }
