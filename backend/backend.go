@@ -34,7 +34,10 @@ type Backend interface {
 
 	// Upload makes a host tensor available to the backend. The CPU backend keeps a view of
 	// the host data (so a memory-mapped checkpoint is used in place); a GPU copies it.
-	Upload(t tensor.Host) (Tensor, error)
+	// Several matrices of one width become one, their rows stacked in order, so that one
+	// product computes what several would (Wq, Wk and Wv: one read of x and, on a GPU, one
+	// launch instead of three). Their dtypes may differ; a stack's DType is its first part's.
+	Upload(parts ...tensor.Host) (Tensor, error)
 	// Alloc returns a zeroed tensor: F32, or BF16 or F16 for a KV cache where the backend
 	// stores one so (see KVCacheTypes).
 	Alloc(dt tensor.DType, shape ...int) (Tensor, error)
@@ -45,23 +48,29 @@ type Backend interface {
 
 	// MatMul computes dst[n,m] = x[n,k] · w[m,k]ᵀ, the layout of a torch.nn.Linear weight.
 	MatMul(dst, x, w Tensor)
+	// MatMulAdd computes dst += x·wᵀ, each product rounded to F32 before it is added: a
+	// residual connection, in the bits of MatMul followed by an addition.
+	MatMulAdd(dst, x, w Tensor)
+	// MatMulReLU2 computes dst = relu(x·wᵀ)², each product rounded to F32 first: the MLP's
+	// activation, in the bits of MatMul followed by squaring the positive part.
+	MatMulReLU2(dst, x, w Tensor)
 	// LayerNorm1P computes, per row, (x-mean)/sqrt(var+eps) · (1+weight) + bias with the
 	// biased variance: Nemotron's "layernorm1p". dst may be x.
 	LayerNorm1P(dst, x, weight, bias Tensor, eps float32)
-	// Rotary turns, in place, the first rotDims dimensions of each head of x [n, heads·headDim]
-	// by the angles of positions pos0…pos0+n-1, pairing dimension i with i+rotDims/2
-	// (rotate-half, NeoX), with inverse frequencies theta^(-2i/rotDims).
-	Rotary(x Tensor, heads, headDim, rotDims, pos0 int, theta float64)
+	// RotaryKV takes the rows of qkv [n, (heads+2·kvHeads)·headDim] (a position's queries,
+	// keys and values side by side, as the stacked projection writes them) for positions
+	// pos0…pos0+n-1. The queries go to q [n, heads·headDim] and the keys to rows pos0… of the
+	// cache k, each head's first r.Dims dimensions turned by the position's angles, pairing
+	// dimension i with i+r.Dims/2 (rotate-half, NeoX), with inverse frequencies
+	// theta^(-2i/r.Dims); the values go to the same rows of v as they are. A BF16 or F16
+	// cache takes its rows rounded to nearest even (as Copy rounds).
+	RotaryKV(q, k, v, qkv Tensor, pos0 int, r Rope)
 	// Attention computes causal scaled dot-product attention of q [n, heads·headDim] over the
 	// first pos0+n rows of the caches k and v [rows, kvHeads·headDim]: query row i (position
 	// pos0+i) sees positions 0…pos0+i; query head h reads KV head h/(heads/kvHeads); the
 	// scale is 1/sqrt(headDim). The result goes to dst [n, heads·headDim]. The caches are
 	// F32, or both BF16 or both F16 (KVCacheTypes), their values widened to F32 exactly.
 	Attention(dst, q, k, v Tensor, heads, kvHeads, pos0 int)
-	// ReLU2 squares the positive part of x in place: relu(x)².
-	ReLU2(x Tensor)
-	// Add computes dst += x.
-	Add(dst, x Tensor)
 	// Embed copies rows ids of table [vocab, width] into dst [len(ids), width] as F32.
 	// The caller checks that ids are in range.
 	Embed(dst, table Tensor, ids []int32)
@@ -76,6 +85,13 @@ type Backend interface {
 	Sync() error
 	// Close releases the backend and everything it allocated.
 	Close() error
+}
+
+// Rope is the shape of a rotary embedding: the heads of queries and keys, their dimensions,
+// the first Dims of which turn, and the base of the angles' frequencies.
+type Rope struct {
+	Heads, KVHeads, HeadDim, Dims int
+	Theta                         float64
 }
 
 // Precision selects how activations meet weights.

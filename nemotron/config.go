@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+
+	"github.com/minitron-go/minitron/backend"
 )
 
 // Config is the architecture of a Nemotron model, as read from a Hugging Face config.json.
@@ -31,6 +33,11 @@ type Config struct {
 // RotaryDims is the number of leading dimensions of each head that rotary embedding turns,
 // int(partial_rotary_factor * head_dim) as transformers computes it.
 func (c Config) RotaryDims() int { return int(c.PartialRotary * float64(c.HeadDim)) }
+
+// Rope is the rotary embedding of the attention's queries and keys.
+func (c Config) Rope() backend.Rope {
+	return backend.Rope{Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Dims: c.RotaryDims(), Theta: c.RopeTheta}
+}
 
 // QDim and KVDim are the widths of the query and of the key (or value) projections.
 func (c Config) QDim() int  { return c.Heads * c.HeadDim }

@@ -266,7 +266,8 @@ func (m *Model) pass(ctx context.Context, sc *scratch, ids []int32, seqs []seqRo
 	n, pos := len(ids), seqs[0].s.pos
 	eps := float32(c.NormEps)
 	r := sc.rowsOf(0, n)
-	x, h, q, k, v, att, up := r.x, r.h, r.q, r.k, r.v, r.att, r.up
+	x, h, qkv, att, up := r.x, r.h, r.qkv, r.att, r.up
+	rope := c.Rope()
 
 	b.Embed(x, w.embed, ids)
 	if err := sc.observe(obs, "embed", x, pos, n); err != nil {
@@ -276,29 +277,22 @@ func (m *Model) pass(ctx context.Context, sc *scratch, ids []int32, seqs []seqRo
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// Attention: h = LN1(x); q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ; rotate q and k by position;
-		// k and v join the cache at these positions, and q attends over all of it.
+		// Attention: h = LN1(x); q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ (one product: the weights are
+		// stacked); q and k turn by position; k and v join the cache at these positions, and
+		// q attends over all of it.
 		b.LayerNorm1P(h, x, lw.ln1W, lw.ln1B, eps)
-		b.MatMul(q, h, lw.q)
-		b.MatMul(k, h, lw.k)
-		b.MatMul(v, h, lw.v)
+		b.MatMul(qkv, h, lw.qkv)
 		for _, sq := range seqs {
 			s, r := sq.s, sc.rowsOf(sq.lo, sq.hi)
-			b.Rotary(r.q, c.Heads, c.HeadDim, c.RotaryDims(), s.pos, c.RopeTheta)
-			b.Rotary(r.k, c.KVHeads, c.HeadDim, c.RotaryDims(), s.pos, c.RopeTheta)
-			b.Copy(s.k[l], s.pos, r.k)
-			b.Copy(s.v[l], s.pos, r.v)
+			b.RotaryKV(r.q, s.k[l], s.v[l], r.qkv, s.pos, rope)
 			b.Attention(r.att, r.q, s.k[l], s.v[l], c.Heads, c.KVHeads, s.pos)
 		}
-		b.MatMul(h, att, lw.o)
-		b.Add(x, h) // x += attention(LN1(x))·Woᵀ
+		b.MatMulAdd(x, att, lw.o) // x += attention(LN1(x))·Woᵀ
 
 		// MLP: x += relu(LN2(x)·Wupᵀ)²·Wdownᵀ
 		b.LayerNorm1P(h, x, lw.ln2W, lw.ln2B, eps)
-		b.MatMul(up, h, lw.up)
-		b.ReLU2(up)
-		b.MatMul(h, up, lw.down)
-		b.Add(x, h)
+		b.MatMulReLU2(up, h, lw.up)
+		b.MatMulAdd(x, up, lw.down)
 
 		if obs != nil {
 			if err := sc.observe(obs, fmt.Sprintf("layer%d.out", l), x, pos, n); err != nil {

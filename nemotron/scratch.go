@@ -16,8 +16,8 @@ type scratch struct {
 
 	x      backend.Tensor // (rows, hidden) the residual stream
 	h      backend.Tensor // (rows, hidden) normalised input of a block, then its output
-	q, att backend.Tensor // (rows, heads·head_dim)
-	kv     backend.Tensor // (2·rows, kv_heads·head_dim) new keys, then values, for the cache
+	qkv    backend.Tensor // (rows, (heads+2·kv_heads)·head_dim) queries, keys and values
+	q, att backend.Tensor // (rows, heads·head_dim) the queries turned, attention's output
 	up     backend.Tensor // (rows, intermediate)
 	hl     backend.Tensor // (logitRows, hidden) the rows whose logits are asked for, gathered
 	logits backend.Tensor // (logitRows, vocab)
@@ -32,9 +32,9 @@ type scratch struct {
 	hostRows []float32 // for observers
 }
 
-// views are rows of a scratch: q, k, v and att are what attention needs of one sequence.
+// views are rows of a scratch: qkv, q and att are what attention needs of one sequence.
 type views struct {
-	x, h, q, att, k, v, up backend.Tensor
+	x, h, qkv, q, att, up backend.Tensor
 }
 
 // newScratch allocates the scratch of passes of up to rows positions.
@@ -50,9 +50,9 @@ func (m *Model) newScratch(rows int) (*scratch, error) {
 	lr := min(logitRows, rows)
 	sc.x = alloc(rows, c.Hidden)
 	sc.h = alloc(rows, c.Hidden)
+	sc.qkv = alloc(rows, c.QDim()+2*c.KVDim())
 	sc.q = alloc(rows, c.QDim())
 	sc.att = alloc(rows, c.QDim())
-	sc.kv = alloc(2*rows, c.KVDim())
 	sc.up = alloc(rows, c.Intermediate)
 	sc.hl = alloc(lr, c.Hidden)
 	sc.logits = alloc(lr, c.VocabSize)
@@ -66,7 +66,7 @@ func (m *Model) newScratch(rows int) (*scratch, error) {
 }
 
 func (sc *scratch) free() {
-	for _, t := range []backend.Tensor{sc.x, sc.h, sc.q, sc.att, sc.kv, sc.up, sc.hl, sc.logits} {
+	for _, t := range []backend.Tensor{sc.x, sc.h, sc.qkv, sc.q, sc.att, sc.up, sc.hl, sc.logits} {
 		if t != nil {
 			sc.b.Free(t)
 		}
@@ -81,8 +81,8 @@ func (sc *scratch) rowsOf(lo, hi int) *views {
 	}
 	b := sc.b
 	r := &views{
-		x: b.Rows(sc.x, lo, hi), h: b.Rows(sc.h, lo, hi), q: b.Rows(sc.q, lo, hi), att: b.Rows(sc.att, lo, hi),
-		k: b.Rows(sc.kv, lo, hi), v: b.Rows(sc.kv, sc.rows+lo, sc.rows+hi), up: b.Rows(sc.up, lo, hi),
+		x: b.Rows(sc.x, lo, hi), h: b.Rows(sc.h, lo, hi), qkv: b.Rows(sc.qkv, lo, hi),
+		q: b.Rows(sc.q, lo, hi), att: b.Rows(sc.att, lo, hi), up: b.Rows(sc.up, lo, hi),
 	}
 	if len(sc.views) >= 4096 { // a bound on the views kept, however prompts are chunked
 		clear(sc.views)

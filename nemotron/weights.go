@@ -22,8 +22,9 @@ type weights struct {
 
 type layerWeights struct {
 	ln1W, ln1B backend.Tensor // (hidden) input_layernorm
-	q          backend.Tensor // (heads·head_dim, hidden)
-	k, v       backend.Tensor // (kv_heads·head_dim, hidden)
+	// qkv is Wq (heads·head_dim, hidden), Wk and Wv (kv_heads·head_dim, hidden) stacked:
+	// one product gives a position's queries, keys and values side by side.
+	qkv        backend.Tensor
 	o          backend.Tensor // (hidden, heads·head_dim)
 	ln2W, ln2B backend.Tensor // (hidden) post_attention_layernorm
 	up         backend.Tensor // (intermediate, hidden)
@@ -83,7 +84,8 @@ type Param struct {
 
 // A spec is one row of the table of tensors below, the only place their names are written:
 // the Hugging Face name (after "model.layers.<L>." for a layer's tensor), the shape, the role
-// and the field of W that binding fills.
+// and the field of W that binding fills. Rows next to each other that fill one field are
+// uploaded as one matrix, their rows stacked in table order (Upload).
 type spec[W any] struct {
 	name  string
 	role  Role
@@ -100,9 +102,9 @@ var (
 	layerSpecs = []spec[layerWeights]{
 		{"input_layernorm.weight", RoleNorm, hidden, func(l *layerWeights) *backend.Tensor { return &l.ln1W }},
 		{"input_layernorm.bias", RoleNorm, hidden, func(l *layerWeights) *backend.Tensor { return &l.ln1B }},
-		{"self_attn.q_proj.weight", RoleQuery, qByHidden, func(l *layerWeights) *backend.Tensor { return &l.q }},
-		{"self_attn.k_proj.weight", RoleKey, kvByHidden, func(l *layerWeights) *backend.Tensor { return &l.k }},
-		{"self_attn.v_proj.weight", RoleValue, kvByHidden, func(l *layerWeights) *backend.Tensor { return &l.v }},
+		{"self_attn.q_proj.weight", RoleQuery, qByHidden, func(l *layerWeights) *backend.Tensor { return &l.qkv }},
+		{"self_attn.k_proj.weight", RoleKey, kvByHidden, func(l *layerWeights) *backend.Tensor { return &l.qkv }},
+		{"self_attn.v_proj.weight", RoleValue, kvByHidden, func(l *layerWeights) *backend.Tensor { return &l.qkv }},
 		{"self_attn.o_proj.weight", RoleAttnOut, hiddenByQ, func(l *layerWeights) *backend.Tensor { return &l.o }},
 		{"post_attention_layernorm.weight", RoleNorm, hidden, func(l *layerWeights) *backend.Tensor { return &l.ln2W }},
 		{"post_attention_layernorm.bias", RoleNorm, hidden, func(l *layerWeights) *backend.Tensor { return &l.ln2B }},
@@ -199,7 +201,14 @@ func bindWeights(c Config, src Source, b backend.Backend, opts LoadOptions) (*we
 	releaser, _ := src.(PageReleaser)
 	copier, _ := b.(backend.Copies)
 	w := &weights{layers: make([]layerWeights, c.Layers)}
-	for _, p := range params {
+	// The parts of a stacked matrix wait here until the last of them has come.
+	var (
+		parts      []tensor.Host
+		partNames  []string
+		released   []bool // the part is a quantized copy: its source's pages can go
+		unreported int64  // bytes of parts not yet counted by progress
+	)
+	for i, p := range params {
 		t, where, ok := src.Tensor(p.Name)
 		if !ok {
 			return nil, fmt.Errorf("tensor %s is missing from the checkpoint (want shape %s)", p.Name, tensor.ShapeString(p.Shape))
@@ -214,20 +223,29 @@ func bindWeights(c Config, src Source, b backend.Backend, opts LoadOptions) (*we
 		if err != nil {
 			return nil, err
 		}
-		bt, err := b.Upload(q)
+		if !quantized {
+			unreported += int64(len(t.Data))
+		}
+		parts, partNames, released = append(parts, q), append(partNames, p.Name), append(released, quantized)
+		if i+1 < len(params) && params[i+1].dst(w) == p.dst(w) {
+			continue
+		}
+		bt, err := b.Upload(parts...)
 		if err != nil {
-			return nil, fmt.Errorf("%s: tensor %s: %w", where, p.Name, err)
+			return nil, fmt.Errorf("%s: tensor %s: %w", where, strings.Join(partNames, " + "), err)
 		}
 		*p.dst(w) = bt
-		if !quantized {
-			progress(int64(len(t.Data)))
-		}
+		progress(unreported)
 		// The source's pages go once the backend holds the tensor in another form.
-		if releaser != nil && (quantized || copier != nil && copier.Copied(bt)) {
-			if err := releaser.ReleasePages(p.Name); err != nil {
-				return nil, fmt.Errorf("%s: tensor %s: releasing its pages: %w", where, p.Name, err)
+		copied := copier != nil && copier.Copied(bt)
+		for j, name := range partNames {
+			if releaser != nil && (released[j] || copied) {
+				if err := releaser.ReleasePages(name); err != nil {
+					return nil, fmt.Errorf("%s: tensor %s: releasing its pages: %w", where, name, err)
+				}
 			}
 		}
+		parts, partNames, released, unreported = parts[:0], partNames[:0], released[:0], 0
 	}
 	if c.TieEmbeddings {
 		w.head = w.embed

@@ -124,3 +124,27 @@ func ShapeString(shape []int) string {
 	}
 	return string(append(b, ']'))
 }
+
+// StackRows returns the rows of matrices of one dtype and width, one after another, in a new
+// buffer: [Σ rows, cols].
+func StackRows(parts ...Host) (Host, error) {
+	if len(parts) == 0 {
+		return Host{}, fmt.Errorf("stacking no matrices")
+	}
+	dt, rows, size := parts[0].DType, 0, 0
+	for i, p := range parts {
+		if len(p.Shape) != 2 || p.Shape[1] != parts[0].Shape[1] || p.DType != dt {
+			return Host{}, fmt.Errorf("stacking %s%s under %s%s: matrices of one dtype and width are stacked",
+				p.DType, ShapeString(p.Shape), parts[0].DType, ShapeString(parts[0].Shape))
+		}
+		if len(p.Data) != dt.Bytes(p.Len()) {
+			return Host{}, fmt.Errorf("stacking part %d: %d bytes for %s%s", i, len(p.Data), dt, ShapeString(p.Shape))
+		}
+		rows, size = rows+p.Shape[0], size+len(p.Data)
+	}
+	data := make([]byte, 0, size)
+	for _, p := range parts {
+		data = append(data, p.Data...)
+	}
+	return Host{DType: dt, Shape: []int{rows, parts[0].Shape[1]}, Data: data}, nil
+}

@@ -84,11 +84,11 @@ func (c Config) weightsBF16(w tensor.DType, n, k int) bool {
 func Run(t *testing.T, b backend.Backend, cfg Config) {
 	s := &suite{b: b, cfg: cfg, tol: Tol, rng: rand.New(rand.NewPCG(1, 2))}
 	t.Run("MatMul", s.matMul)
+	t.Run("Stacks", s.stacks)
+	t.Run("Epilogues", s.epilogues)
 	t.Run("LayerNorm1P", s.layerNorm)
-	t.Run("Rotary", s.rotary)
+	t.Run("RotaryKV", s.rotaryKV)
 	t.Run("Attention", s.attention)
-	t.Run("ReLU2", s.relu2)
-	t.Run("Add", s.add)
 	t.Run("Embed", s.embed)
 	t.Run("RowsAndCopy", s.rowsAndCopy)
 	t.Run("Argmax", s.argmax)
@@ -259,6 +259,29 @@ func (s *suite) matMul(t *testing.T) {
 // says so). It returns the largest error relative to √k·max(1, mean |ref|)
 // and an error when that exceeds MatMulTol.
 func CheckMatMul(b backend.Backend, cfg Config, rng *rand.Rand, dt tensor.DType, n, k, m int) (float64, error) {
+	return CheckProduct(b, cfg, rng, Store, n, k, []Part{{dt, m}})
+}
+
+// Epilogue is what a product does with its results: MatMul, MatMulAdd or MatMulReLU2.
+type Epilogue int
+
+const (
+	Store       Epilogue = iota // dst = x·wᵀ
+	Accumulate                  // dst += x·wᵀ
+	SquaredReLU                 // dst = relu(x·wᵀ)²
+)
+
+func (e Epilogue) String() string { return [...]string{"store", "accumulate", "squared relu"}[e] }
+
+// Part is one matrix of the stack a product multiplies by: its dtype and rows.
+type Part struct {
+	DType tensor.DType
+	Rows  int
+}
+
+// CheckProduct is CheckMatMul for weights uploaded as a stack of parts (Upload) and the
+// product's epilogue; the error of a squared ReLU is about twice the product's, relative.
+func CheckProduct(b backend.Backend, cfg Config, rng *rand.Rand, ep Epilogue, n, k int, parts []Part) (float64, error) {
 	randn := func(n int, scale float64) []float32 {
 		v := make([]float32, n)
 		for i := range v {
@@ -267,36 +290,67 @@ func CheckMatMul(b backend.Backend, cfg Config, rng *rand.Rand, dt tensor.DType,
 		return v
 	}
 	xh, x := host(tensor.F32, randn(n*k, 1), n, k)
-	wh, w := host(dt, randn(m*k, 0.5), m, k)
+	m := 0
+	var hosts []tensor.Host
+	var want, ws []float64 // want: [n, m]; ws: one part's product
+	for _, p := range parts {
+		m += p.Rows
+	}
+	want = make([]float64, n*m)
+	off := 0
+	for _, p := range parts {
+		wh, w := host(p.DType, randn(p.Rows*k, 0.5), p.Rows, k)
+		hosts = append(hosts, wh)
+		if cfg.weightsBF16(p.DType, n, k) {
+			w = roundActivations(w, BF16, k)
+		}
+		ws = MatMulReference(roundActivations(x, cfg.activations(p.DType, n, k), k), w, n, k, p.Rows)
+		for i := range n {
+			copy(want[i*m+off:], ws[i*p.Rows:(i+1)*p.Rows])
+		}
+		off += p.Rows
+	}
 	xb, err := b.Upload(xh)
 	if err != nil {
 		return 0, err
 	}
 	defer b.Free(xb)
-	wb, err := b.Upload(wh)
+	wb, err := b.Upload(hosts...)
 	if err != nil {
 		return 0, err
 	}
 	defer b.Free(wb)
-	dst, err := b.Alloc(tensor.F32, n, m)
+	d0 := randn(n*m, 1)
+	dh, dr := host(tensor.F32, d0, n, m)
+	dst, err := b.Upload(dh)
 	if err != nil {
 		return 0, err
 	}
 	defer b.Free(dst)
-	b.MatMul(dst, xb, wb)
+	tol := MatMulTol
+	switch ep {
+	case Store:
+		b.MatMul(dst, xb, wb)
+	case Accumulate:
+		b.MatMulAdd(dst, xb, wb)
+		for i := range want {
+			want[i] += dr[i]
+		}
+	case SquaredReLU:
+		b.MatMulReLU2(dst, xb, wb)
+		for i, v := range want {
+			want[i] = max(v, 0) * max(v, 0)
+		}
+		tol *= 4
+	}
 	got := make([]float32, n*m)
 	if err := b.Read(got, dst); err != nil {
 		return 0, err
 	}
-	a := cfg.activations(dt, n, k)
-	if cfg.weightsBF16(dt, n, k) {
-		w = roundActivations(w, BF16, k)
-	}
-	want := MatMulReference(roundActivations(x, a, k), w, n, k, m)
 	sk := math.Sqrt(float64(k))
-	rel, err := compare(got, want, MatMulTol*sk)
+	rel, err := compare(got, want, tol*sk)
 	if err != nil {
-		err = fmt.Errorf("matmul %s n=%d k=%d m=%d, x as %s: %w", dt, n, k, m, a, err)
+		err = fmt.Errorf("%s product by %v, n=%d k=%d: %w", ep, parts, n, k, err)
 	}
 	return rel / sk, err
 }
@@ -346,6 +400,39 @@ func roundActivations(x []float64, a Activations, k int) []float64 {
 	return out
 }
 
+// stacks multiplies by matrices uploaded as one (Wq, Wk, Wv): of one dtype, and of a
+// quantization mix's two, on the decode and the prefill paths.
+func (s *suite) stacks(t *testing.T) {
+	for _, parts := range [][]Part{
+		{{tensor.F32, 24}, {tensor.F32, 8}, {tensor.F32, 8}},
+		{{tensor.BF16, 130}, {tensor.BF16, 7}, {tensor.BF16, 7}},
+		{{tensor.Q4_K, 16}, {tensor.Q4_K, 5}, {tensor.Q6_K, 5}},
+	} {
+		k := 96
+		if parts[0].DType.Quantized() {
+			k = 512
+		}
+		for _, n := range []int{1, 3, 40} {
+			if _, err := CheckProduct(s.b, s.cfg, s.rng, Store, n, k, parts); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+}
+
+// epilogues checks MatMulAdd and MatMulReLU2 for every weight dtype, decode and prefill.
+func (s *suite) epilogues(t *testing.T) {
+	for _, ep := range []Epilogue{Accumulate, SquaredReLU} {
+		for _, dt := range append(append([]tensor.DType(nil), WeightTypes...), QuantWeightTypes...) {
+			for _, n := range []int{1, 5, 40} {
+				if _, err := CheckProduct(s.b, s.cfg, s.rng, ep, n, 256, []Part{{dt, 33}}); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}
+}
+
 func (s *suite) layerNorm(t *testing.T) {
 	for _, sh := range [][2]int{{1, 1}, {1, 7}, {3, 64}, {5, 333}} {
 		n, c := sh[0], sh[1]
@@ -382,31 +469,50 @@ func (s *suite) layerNorm(t *testing.T) {
 	}
 }
 
-func (s *suite) rotary(t *testing.T) {
-	for _, tc := range []struct{ n, heads, headDim, rot, pos0 int }{
-		{1, 1, 4, 4, 0}, {3, 2, 16, 8, 5}, {4, 3, 32, 32, 100}, {2, 4, 128, 64, 4000},
+// rotaryKV splits rows of queries, keys and values into q and the caches, turning queries and
+// keys; the cache rows around the ones written keep what they held.
+func (s *suite) rotaryKV(t *testing.T) {
+	for _, tc := range []struct{ n, heads, kvHeads, headDim, rot, pos0 int }{
+		{1, 1, 1, 4, 4, 0}, {3, 2, 1, 16, 8, 5}, {4, 3, 3, 32, 32, 100}, {2, 4, 2, 128, 64, 4000},
 	} {
 		const theta = 10000.0
-		xv := s.randn(tc.n*tc.heads*tc.headDim, 1)
-		x, xr := s.activations(t, xv, tc.n, tc.heads*tc.headDim)
-		s.b.Rotary(x, tc.heads, tc.headDim, tc.rot, tc.pos0, theta)
-		want := append([]float64(nil), xr...)
+		hd, qd, kvd := tc.headDim, tc.heads*tc.headDim, tc.kvHeads*tc.headDim
+		w := qd + 2*kvd
+		qkv, xr := s.activations(t, s.randn(tc.n*w, 1), tc.n, w)
+		rows := tc.pos0 + tc.n + 2
+		kc, kr := s.activations(t, s.randn(rows*kvd, 1), rows, kvd)
+		vc, vr := s.activations(t, s.randn(rows*kvd, 1), rows, kvd)
+		q := s.alloc(t, tc.n, qd)
+		s.b.RotaryKV(q, kc, vc, qkv, tc.pos0, backend.Rope{Heads: tc.heads, KVHeads: tc.kvHeads, HeadDim: hd, Dims: tc.rot, Theta: theta})
+		wantQ := make([]float64, tc.n*qd)
 		half := tc.rot / 2
-		for r := range tc.n {
-			for h := range tc.heads {
-				base := r*tc.heads*tc.headDim + h*tc.headDim
-				for i := range half {
-					// The angle as transformers forms it (float32), its cos/sin in float64.
-					invFreq := float32(1 / float32(math.Pow(theta, float64(float32(2*i)/float32(tc.rot)))))
-					a := float64(float32(tc.pos0+r) * invFreq)
-					c, sn := math.Cos(a), math.Sin(a)
-					x0, x1 := xr[base+i], xr[base+i+half]
-					want[base+i] = x0*c - x1*sn
-					want[base+i+half] = x1*c + x0*sn
-				}
+		// turn writes head h of row r of qkv, from column c, turned, to dst.
+		turn := func(dst []float64, r, c int) {
+			src := xr[r*w+c : r*w+c+hd]
+			copy(dst, src)
+			for i := range half {
+				// The angle as transformers forms it (float32), its cos/sin in float64.
+				invFreq := float32(1 / float32(math.Pow(theta, float64(float32(2*i)/float32(tc.rot)))))
+				a := float64(float32(tc.pos0+r) * invFreq)
+				c, sn := math.Cos(a), math.Sin(a)
+				x0, x1 := src[i], src[i+half]
+				dst[i] = x0*c - x1*sn
+				dst[i+half] = x1*c + x0*sn
 			}
 		}
-		s.check(t, fmt.Sprintf("rotary %+v", tc), s.read(t, x), want, s.tol*4)
+		for r := range tc.n {
+			for h := range tc.heads {
+				turn(wantQ[r*qd+h*hd:], r, h*hd)
+			}
+			at := (tc.pos0 + r) * kvd
+			for h := range tc.kvHeads {
+				turn(kr[at+h*hd:], r, qd+h*hd)
+			}
+			copy(vr[at:at+kvd], xr[r*w+qd+kvd:(r+1)*w])
+		}
+		s.check(t, fmt.Sprintf("rotary q %+v", tc), s.read(t, q), wantQ, s.tol*4)
+		s.check(t, fmt.Sprintf("rotary k %+v", tc), s.read(t, kc), kr, s.tol*4)
+		s.check(t, fmt.Sprintf("rotary v %+v", tc), s.read(t, vc), vr, 0)
 	}
 }
 
@@ -451,31 +557,6 @@ func (s *suite) attention(t *testing.T) {
 			}
 		}
 		s.check(t, fmt.Sprintf("attention %+v", tc), s.read(t, dst), want, s.tol*math.Sqrt(float64(tc.headDim)))
-	}
-}
-
-func (s *suite) relu2(t *testing.T) {
-	for _, n := range []int{1, 15, 16, 17, 1000, 40000} {
-		x, xr := s.activations(t, s.randn(n, 2), n)
-		s.b.ReLU2(x)
-		want := make([]float64, n)
-		for i, v := range xr {
-			want[i] = max(v, 0) * max(v, 0)
-		}
-		s.check(t, fmt.Sprintf("relu2 %d", n), s.read(t, x), want, s.tol)
-	}
-}
-
-func (s *suite) add(t *testing.T) {
-	for _, n := range []int{1, 15, 16, 17, 1000, 40000} {
-		d, dr := s.activations(t, s.randn(n, 1), 1, n)
-		x, xr := s.activations(t, s.randn(n, 1), 1, n)
-		s.b.Add(d, x)
-		want := make([]float64, n)
-		for i := range want {
-			want[i] = dr[i] + xr[i]
-		}
-		s.check(t, fmt.Sprintf("add %d", n), s.read(t, d), want, s.tol)
 	}
 }
 

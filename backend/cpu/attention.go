@@ -203,16 +203,24 @@ func (t *attnPanelTask) run(worker, lo, hi int) {
 // copyRows writes the rows of s into d from element at on: as they are when the dtypes
 // match, else F32 rounded to d's BF16 or F16 (nearest even), as a KV cache takes new rows.
 func copyRows(kn *tensor.Kernels, d *Tensor, at int, s *Tensor) {
-	switch {
-	case s.dt == d.dt && d.dt == tensor.F32:
-		copy(d.f32[at:], s.f32)
-	case s.dt == d.dt:
+	if s.dt == d.dt && d.dt != tensor.F32 {
 		copy(d.u16[at:], s.u16)
-	case d.dt == tensor.BF16:
-		kn.F32ToBF16(d.u16[at:at+len(s.f32)], s.f32)
+		return
+	}
+	storeRow(kn, d, at, s.f32)
+}
+
+// storeRow writes float32 values into d from element at on, rounded to nearest even for a
+// BF16 or F16 d.
+func storeRow(kn *tensor.Kernels, d *Tensor, at int, s []float32) {
+	switch d.dt {
+	case tensor.F32:
+		copy(d.f32[at:at+len(s)], s)
+	case tensor.BF16:
+		kn.F32ToBF16(d.u16[at:at+len(s)], s)
 	default:
-		dst := d.u16[at : at+len(s.f32)]
-		for i, v := range s.f32 {
+		dst := d.u16[at : at+len(s)]
+		for i, v := range s {
 			dst[i] = tensor.Float32ToF16(v)
 		}
 	}

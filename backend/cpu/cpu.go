@@ -24,6 +24,9 @@ type Tensor struct {
 	// packed: u16 holds a bf16 matrix packed (packed.go), its rows padded to whole groups.
 	packed bool
 	q      []byte // weights in a block dtype (Q8_0, Q4_K, …): whole rows of blocks, often a view
+	// parts: a stack of matrices of several dtypes (Upload), each multiplied by its kernels.
+	parts  []*Tensor
+	copied bool // Upload copied the host data (stacked it, or packed it)
 }
 
 func (t *Tensor) DType() tensor.DType { return t.dt }
@@ -56,6 +59,8 @@ type Backend struct {
 	xp      []float32 // x packed into panels
 	xb      []uint16  // x rounded to bf16 (fast mode), plain or packed
 	q8      q8Scratch // x quantized to int8 blocks (fast mode, block-dtype weights)
+	prod    []float32 // a product on its way to dst (MatMulAdd)
+	partOut []float32 // one part's product, for a stack of several dtypes
 	tasks   struct {  // the work of the operation under way, for the pool
 		norm  normTask
 		rope  ropeTask
@@ -121,7 +126,45 @@ func (b *Backend) Sync() error { return nil }
 // (Q8_0, Q4_K, Q5_K, Q6_K), which MatMul multiplies by and Embed dequantizes as it reads, or
 // BF16, whose matrices it packs (packed.go), a copy. Vectors (norm weights and biases) are
 // small and used in float32 arithmetic, so they are widened (or dequantized) once here.
-func (b *Backend) Upload(h tensor.Host) (backend.Tensor, error) {
+//
+// Matrices of one dtype stacked are copied into one; of several dtypes (a quantization mix
+// that keeps Wv at more bits than Wq), each keeps its own kernels and the product runs part
+// by part.
+func (b *Backend) Upload(parts ...tensor.Host) (backend.Tensor, error) {
+	if len(parts) == 1 {
+		return b.upload(parts[0])
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("cpu upload: no tensor")
+	}
+	if h, err := tensor.StackRows(parts...); err == nil {
+		t, err := b.upload(h)
+		if err != nil {
+			return nil, err
+		}
+		t.copied = true
+		return t, nil
+	}
+	s := &Tensor{dt: parts[0].DType, copied: true}
+	rows := 0
+	for _, h := range parts {
+		if len(h.Shape) != 2 || h.Shape[1] != parts[0].Shape[1] {
+			return nil, fmt.Errorf("cpu upload: stacking %s%s under %s%s: matrices of one width are stacked",
+				h.DType, tensor.ShapeString(h.Shape), parts[0].DType, tensor.ShapeString(parts[0].Shape))
+		}
+		t, err := b.upload(h)
+		if err != nil {
+			return nil, err
+		}
+		s.parts = append(s.parts, t)
+		s.copied = s.copied && t.copied
+		rows += h.Shape[0]
+	}
+	s.shape = []int{rows, parts[0].Shape[1]}
+	return s, nil
+}
+
+func (b *Backend) upload(h tensor.Host) (*Tensor, error) {
 	if !h.DType.IsFloat() && !h.DType.Quantized() {
 		return nil, fmt.Errorf("cpu upload: %s tensors are not supported (want F32, F16, BF16 or a block format)", h.DType)
 	}
@@ -141,6 +184,7 @@ func (b *Backend) Upload(h tensor.Host) (backend.Tensor, error) {
 		if err := packBF16(t, h.U16(), h.Shape[0], h.Shape[1], b.opts.Threads); err != nil {
 			return nil, err
 		}
+		t.copied = true
 	case h.DType.Quantized():
 		t.q = h.Data
 	default:
@@ -149,8 +193,9 @@ func (b *Backend) Upload(h tensor.Host) (backend.Tensor, error) {
 	return t, nil
 }
 
-// Copied reports whether Upload copied t's data, as it does a packed matrix (backend.Copies).
-func (b *Backend) Copied(t backend.Tensor) bool { return t.(*Tensor).packed }
+// Copied reports whether Upload copied t's data, as it does a packed matrix or a stack
+// (backend.Copies).
+func (b *Backend) Copied(t backend.Tensor) bool { return t.(*Tensor).copied }
 
 // KeepsQuantized reports that Upload keeps a block dtype's bytes and MatMul multiplies by
 // them (backend.QuantizedWeights).
@@ -180,8 +225,8 @@ func (b *Backend) Free(backend.Tensor) {}
 
 func (b *Backend) Rows(bt backend.Tensor, lo, hi int) backend.Tensor {
 	t := bt.(*Tensor)
-	if t.packed {
-		panic("cpu: rows of a packed matrix")
+	if t.packed || t.parts != nil {
+		panic("cpu: rows of a packed or stacked matrix")
 	}
 	if lo < 0 || hi < lo || hi > t.rows() {
 		panic(fmt.Sprintf("cpu: rows [%d, %d) of a %s tensor", lo, hi, tensor.ShapeString(t.shape)))
@@ -254,34 +299,50 @@ func (t *normTask) run(_, lo, hi int) {
 	}
 }
 
-func (b *Backend) Rotary(x backend.Tensor, heads, headDim, rotDims, pos0 int, theta float64) {
-	xt := x.(*Tensor)
-	if xt.cols() != heads*headDim || rotDims > headDim || rotDims%2 != 0 {
-		panic("cpu: rotary shapes")
+func (b *Backend) RotaryKV(q, k, v, qkv backend.Tensor, pos0 int, r backend.Rope) {
+	qt, kc, vc, src := q.(*Tensor), k.(*Tensor), v.(*Tensor), qkv.(*Tensor)
+	qd, kvd := r.Heads*r.HeadDim, r.KVHeads*r.HeadDim
+	n := src.rows()
+	if src.cols() != qd+2*kvd || qt.cols() != qd || qt.rows() != n || kc.cols() != kvd || vc.cols() != kvd ||
+		kc.dt != vc.dt || pos0 < 0 || pos0+n > kc.rows() || pos0+n > vc.rows() || r.Dims > r.HeadDim || r.Dims%2 != 0 {
+		panic(fmt.Sprintf("cpu: rotary of %s into %s and rows %d… of %s %s caches", tensor.ShapeString(src.shape), tensor.ShapeString(qt.shape), pos0, kc.dt, tensor.ShapeString(kc.shape)))
 	}
-	inv := b.invFreq(rotDims, theta)
+	inv := b.invFreq(r.Dims, r.Theta)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.tasks.rope = ropeTask{b: b, x: xt.f32, inv: inv, heads: heads, headDim: headDim, pos0: pos0}
-	b.pool.Run(xt.rows(), 1, &b.tasks.rope)
+	b.tasks.rope = ropeTask{b: b, q: qt.f32, qkv: src.f32, k: kc, v: vc, inv: inv, r: r, pos0: pos0}
+	b.pool.Run(n, 1, &b.tasks.rope)
 }
 
 type ropeTask struct {
-	b                    *Backend
-	x, inv               []float32
-	heads, headDim, pos0 int
+	b      *Backend
+	q, qkv []float32
+	k, v   *Tensor
+	inv    []float32
+	r      backend.Rope
+	pos0   int
 }
 
 func (t *ropeTask) run(worker, lo, hi int) {
-	half, c := len(t.inv), t.heads*t.headDim
-	cs := t.b.scratchFor(worker, 2*half)
-	cos, sin := cs[:half], cs[half:]
+	kn, hd, half := t.b.kernels, t.r.HeadDim, len(t.inv)
+	qd, kvd := t.r.Heads*hd, t.r.KVHeads*hd
+	cs := t.b.scratchFor(worker, 2*half+kvd)
+	cos, sin, keys := cs[:half], cs[half:2*half], cs[2*half:]
 	for r := lo; r < hi; r++ {
 		tensor.RopeAngles(cos, sin, t.inv, t.pos0+r)
-		row := t.x[r*c : (r+1)*c]
-		for h := range t.heads {
-			t.b.kernels.RotateHalf(row[h*t.headDim:(h+1)*t.headDim], cos, sin)
+		row := t.qkv[r*(qd+2*kvd) : (r+1)*(qd+2*kvd)]
+		q := t.q[r*qd : (r+1)*qd]
+		copy(q, row[:qd])
+		for h := range t.r.Heads {
+			kn.RotateHalf(q[h*hd:(h+1)*hd], cos, sin)
 		}
+		copy(keys, row[qd:qd+kvd])
+		for h := range t.r.KVHeads {
+			kn.RotateHalf(keys[h*hd:(h+1)*hd], cos, sin)
+		}
+		at := (t.pos0 + r) * kvd
+		storeRow(kn, t.k, at, keys)
+		storeRow(kn, t.v, at, row[qd+kvd:])
 	}
 }
 
@@ -298,22 +359,16 @@ func (b *Backend) invFreq(rotDims int, theta float64) []float32 {
 	return inv
 }
 
-func (b *Backend) ReLU2(x backend.Tensor) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.tasks.elem = elemTask{kn: b.kernels, x: x.(*Tensor).f32}
-	b.pool.Run(len(b.tasks.elem.x), 1<<14, &b.tasks.elem)
+// relu2 squares the positive part of x in place. Callers hold b.mu.
+func (b *Backend) relu2(x []float32) {
+	b.tasks.elem = elemTask{kn: b.kernels, x: x}
+	b.pool.Run(len(x), 1<<14, &b.tasks.elem)
 }
 
-func (b *Backend) Add(dst, x backend.Tensor) {
-	ds, xs := dst.(*Tensor).f32, x.(*Tensor).f32
-	if len(ds) != len(xs) {
-		panic("cpu: add shapes")
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.tasks.elem = elemTask{kn: b.kernels, dst: ds, x: xs}
-	b.pool.Run(len(xs), 1<<14, &b.tasks.elem)
+// add computes dst += x. Callers hold b.mu.
+func (b *Backend) add(dst, x []float32) {
+	b.tasks.elem = elemTask{kn: b.kernels, dst: dst, x: x}
+	b.pool.Run(len(x), 1<<14, &b.tasks.elem)
 }
 
 // elemTask is an element-wise op: dst += x when dst is set, x = relu(x)² otherwise.

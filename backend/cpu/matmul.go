@@ -38,21 +38,73 @@ const gemvBlockBytes = 256 << 10
 // dequantized once per product meets every row of x, so the conversion costs little per
 // multiply-add.
 func (b *Backend) MatMul(dst, x, w backend.Tensor) {
-	d, xt, wt := dst.(*Tensor), x.(*Tensor), w.(*Tensor)
+	d, xt, wt := b.checkMatMul(dst, x, w)
+	n, k, m := xt.rows(), xt.cols(), wt.rows()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.matmul(d.f32, xt.f32, wt, n, k, m)
+}
+
+// MatMulAdd computes dst += x·wᵀ: the product into scratch, then added.
+func (b *Backend) MatMulAdd(dst, x, w backend.Tensor) {
+	d, xt, wt := b.checkMatMul(dst, x, w)
+	n, k, m := xt.rows(), xt.cols(), wt.rows()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := growF32(&b.prod, n*m)
+	b.matmul(p, xt.f32, wt, n, k, m)
+	b.add(d.f32, p)
+}
+
+// MatMulReLU2 computes dst = relu(x·wᵀ)².
+func (b *Backend) MatMulReLU2(dst, x, w backend.Tensor) {
+	d, xt, wt := b.checkMatMul(dst, x, w)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.matmul(d.f32, xt.f32, wt, xt.rows(), xt.cols(), wt.rows())
+	b.relu2(d.f32)
+}
+
+func (b *Backend) checkMatMul(dst, x, w backend.Tensor) (d, xt, wt *Tensor) {
+	d, xt, wt = dst.(*Tensor), x.(*Tensor), w.(*Tensor)
 	n, k, m := xt.rows(), xt.cols(), wt.rows()
 	if wt.cols() != k || d.rows() != n || d.cols() != m || len(wt.shape) != 2 {
 		panic(fmt.Sprintf("cpu: matmul %s · %sᵀ → %s", tensor.ShapeString(xt.shape), tensor.ShapeString(wt.shape), tensor.ShapeString(d.shape)))
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if wt.packed {
-		b.matmulPacked(d.f32, xt.f32, wt, n, k, m)
-		return
+	return d, xt, wt
+}
+
+// matmul is MatMul on slices. Callers hold b.mu.
+func (b *Backend) matmul(ds, xs []float32, wt *Tensor, n, k, m int) {
+	switch {
+	case wt.parts != nil:
+		b.matmulParts(ds, xs, wt, n, k, m)
+	case wt.packed:
+		b.matmulPacked(ds, xs, wt, n, k, m)
+	case n < gemmMinRows:
+		b.gemv(ds, xs, wt, n, k, m)
+	default:
+		b.gemm(ds, xs, wt, n, k, m)
 	}
-	if n < gemmMinRows {
-		b.gemv(d.f32, xt.f32, wt, n, k, m)
-	} else {
-		b.gemm(d.f32, xt.f32, wt, n, k, m)
+}
+
+// matmulParts multiplies by a stack of matrices of several dtypes, part by part: straight
+// into a row of dst for one row of x, through scratch for more (a part's columns of dst are
+// not contiguous then).
+func (b *Backend) matmulParts(ds, xs []float32, wt *Tensor, n, k, m int) {
+	off := 0
+	for _, p := range wt.parts {
+		mp := p.rows()
+		if n == 1 {
+			b.matmul(ds[off:off+mp], xs, p, 1, k, mp)
+		} else {
+			out := growF32(&b.partOut, n*mp)
+			b.matmul(out, xs, p, n, k, mp)
+			for i := range n {
+				copy(ds[i*m+off:i*m+off+mp], out[i*mp:(i+1)*mp])
+			}
+		}
+		off += mp
 	}
 }
 

@@ -67,6 +67,7 @@ type Backend struct {
 	xb     scratch // activations rounded to bf16
 	wf     scratch // a block of weights widened to f32
 	part   scratch // attention partial results
+	prod   scratch // a product on its way to dst (MatMulAdd of a GEMM)
 	index  scratch // argmax's result
 	pinned unsafe.Pointer
 	pinLen int

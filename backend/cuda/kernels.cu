@@ -200,11 +200,16 @@ __device__ inline float block_max(float v, float* red)
 // is read once for all n rows of x. The weight stays in its dtype and x in f32, so the result
 // is as exact as an f32 dot product whatever the precision; decoding is bound by reading w.
 // vec: k is a multiple of 8 and w, x are 16-byte aligned, so each lane loads 8 elements at once.
+// ep says what is stored: the product (GEMV_STORE), y plus it (the residual connection), or
+// its positive part squared (the MLP's activation), the bits of the separate kernels.
 #define GEMV_WARPS 8
+#define GEMV_STORE 0
+#define GEMV_ACCUMULATE 1
+#define GEMV_SQUARED_RELU 2
 
 template <int DT, int N>
 __device__ inline void gemv(float* __restrict__ y, const float* __restrict__ x, const void* __restrict__ w,
-                            int n, int k, int m, int vec)
+                            int n, int k, int m, int vec, int ep)
 {
     const int lane = threadIdx.x & 31;
     const int row = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
@@ -255,7 +260,15 @@ __device__ inline void gemv(float* __restrict__ y, const float* __restrict__ x, 
 #pragma unroll
         for (int r = 0; r < N; r++) {
             if (r < n) {
-                y[(i64)r * m + row] = acc[r];
+                float* p = y + (i64)r * m + row;
+                float v = acc[r];
+                if (ep == GEMV_ACCUMULATE) {
+                    v += *p;
+                } else if (ep == GEMV_SQUARED_RELU) {
+                    v = fmaxf(v, 0.f);
+                    v *= v;
+                }
+                *p = v;
             }
         }
     }
@@ -263,9 +276,10 @@ __device__ inline void gemv(float* __restrict__ y, const float* __restrict__ x, 
 
 #define GEMV_KERNEL(name, DT, N)                                                                   \
     extern "C" __global__ void name(float* __restrict__ y, const float* __restrict__ x,           \
-                                    const void* __restrict__ w, int n, int k, int m, int vec)     \
+                                    const void* __restrict__ w, int n, int k, int m, int vec,     \
+                                    int ep)                                                        \
     {                                                                                              \
-        gemv<DT, N>(y, x, w, n, k, m, vec);                                                       \
+        gemv<DT, N>(y, x, w, n, k, m, vec, ep);                                                   \
     }
 
 GEMV_KERNEL(gemv_f32_1, 0, 1)
@@ -310,28 +324,57 @@ extern "C" __global__ void layernorm1p(float* dst, const float* x, const float* 
     }
 }
 
-// rotary: one thread per (row, head, i < half) turns the pair (i, i+half) of that head by the
-// angle (pos0+row)·inv[i], formed in f32 as transformers does; cos and sin are evaluated in
-// double and rounded, as the CPU backend does (tensor.RopeAngles).
-extern "C" __global__ void rotary(float* x, const float* __restrict__ inv, int rows, int heads,
-                                  int headDim, int half, int pos0)
+// rotary_kv: one thread per element of rows of qkv (a position's queries, keys and values
+// side by side) writes it to q, or to row pos0+row of the key or the value cache. The first
+// 2·half dimensions of each query and key head turn: dimension i < half pairs with i+half by
+// the angle (pos0+row)·inv[i], formed in f32 as transformers does; cos and sin are evaluated
+// in double and rounded, as the CPU backend does (tensor.RopeAngles). kc and vc point at row
+// pos0 of the caches.
+__device__ inline void store_kv(float* p, float v) { *p = v; }
+__device__ inline void store_kv(u16* p, float v) { *p = f32_to_bf16(v); }
+
+template <typename KT>
+__device__ inline void rotary_kv_t(float* __restrict__ q, KT* __restrict__ kc, KT* __restrict__ vc,
+                                   const float* __restrict__ qkv, const float* __restrict__ inv, int rows,
+                                   int heads, int kvHeads, int headDim, int half, int pos0)
 {
-    const i64 total = (i64)rows * heads * half;
-    GRID_STRIDE(t, total)
+    const int qd = heads * headDim, kvd = kvHeads * headDim, w = qd + 2 * kvd;
+    GRID_STRIDE(t, (i64)rows * w)
     {
-        const int i = (int)(t % half);
-        const i64 rh = t / half;
-        const int h = (int)(rh % heads);
-        const int r = (int)(rh / heads);
-        const float a = (float)(pos0 + r) * inv[i];
-        double sd, cd;
-        sincos((double)a, &sd, &cd);
-        const float c = (float)cd, s = (float)sd;
-        float* p = x + ((i64)r * heads + h) * headDim;
-        const float x0 = p[i], x1 = p[i + half];
-        p[i] = x0 * c - x1 * s;
-        p[i + half] = x1 * c + x0 * s;
+        const int c = (int)(t % w);
+        const int r = (int)(t / w);
+        const float* src = qkv + (i64)r * w;
+        float out = src[c];
+        const int d = c % headDim;
+        if (c < qd + kvd && d < 2 * half) {
+            const int i = d < half ? d : d - half;
+            const float a = (float)(pos0 + r) * inv[i];
+            double sd, cd;
+            sincos((double)a, &sd, &cd);
+            const float co = (float)cd, si = (float)sd;
+            const float x0 = src[c - d + i], x1 = src[c - d + i + half];
+            out = d < half ? x0 * co - x1 * si : x1 * co + x0 * si;
+        }
+        if (c < qd) {
+            q[(i64)r * qd + c] = out;
+        } else if (c < qd + kvd) {
+            store_kv(kc + (i64)r * kvd + (c - qd), out);
+        } else {
+            store_kv(vc + (i64)r * kvd + (c - qd - kvd), out);
+        }
     }
+}
+
+extern "C" __global__ void rotary_kv(float* q, float* kc, float* vc, const float* qkv, const float* inv,
+                                     int rows, int heads, int kvHeads, int headDim, int half, int pos0)
+{
+    rotary_kv_t<float>(q, kc, vc, qkv, inv, rows, heads, kvHeads, headDim, half, pos0);
+}
+
+extern "C" __global__ void rotary_kv_bf16(float* q, u16* kc, u16* vc, const float* qkv, const float* inv,
+                                          int rows, int heads, int kvHeads, int headDim, int half, int pos0)
+{
+    rotary_kv_t<u16>(q, kc, vc, qkv, inv, rows, heads, kvHeads, headDim, half, pos0);
 }
 
 extern "C" __global__ void relu2(float* x, i64 n)

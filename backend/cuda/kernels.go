@@ -17,7 +17,8 @@ const (
 	kWidenBF16
 	kWidenF16
 	kLayerNorm
-	kRotary
+	kRotaryKV
+	kRotaryKVBF16 // rotary_kv into a BF16 KV cache
 	kReLU2
 	kAdd
 	kEmbedF32
@@ -41,7 +42,8 @@ var kernelNames = [numKernels]string{
 	kWidenBF16:          "widen_bf16",
 	kWidenF16:           "widen_f16",
 	kLayerNorm:          "layernorm1p",
-	kRotary:             "rotary",
+	kRotaryKV:           "rotary_kv",
+	kRotaryKVBF16:       "rotary_kv_bf16",
 	kReLU2:              "relu2",
 	kAdd:                "add",
 	kEmbedF32:           "embed_f32",

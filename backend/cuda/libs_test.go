@@ -339,6 +339,7 @@ func TestKernelSource(t *testing.T) {
 	for macro, want := range map[string]int{
 		"GEMV_WARPS": gemvWarps, "EMBED_IDS": embedIDs, "ATT_THREADS": attThreads, "ATT_MAXD": attMaxHeadDim,
 		"AT_QV": atQueryVecs, "AT_D": atMaxHeadDim, "ATT_G": attGroup, "ARGMAX_THREADS": argmaxThreads,
+		"GEMV_STORE": int(store), "GEMV_ACCUMULATE": int(accumulate), "GEMV_SQUARED_RELU": int(squaredReLU),
 	} {
 		m := regexp.MustCompile(`#define ` + macro + ` (\d+)`).FindStringSubmatch(src)
 		if m == nil {

@@ -23,8 +23,27 @@ const (
 	computeF32 = 68 // CUBLAS_COMPUTE_32F: float32 arithmetic, no TF32
 )
 
+// epilogue is what a product does with each result before it is stored (GEMV_STORE… in
+// kernels.cu).
+type epilogue int
+
+const (
+	store epilogue = iota
+	accumulate
+	squaredReLU
+)
+
 // MatMul computes dst[n,m] = x[n,k]·w[m,k]ᵀ.
-func (b *Backend) MatMul(dst, x, w backend.Tensor) {
+func (b *Backend) MatMul(dst, x, w backend.Tensor) { b.product(dst, x, w, store) }
+
+// MatMulAdd computes dst += x·wᵀ: in the gemv kernel as it stores (decoding), after the GEMM
+// into scratch otherwise.
+func (b *Backend) MatMulAdd(dst, x, w backend.Tensor) { b.product(dst, x, w, accumulate) }
+
+// MatMulReLU2 computes dst = relu(x·wᵀ)²: in the gemv kernel, or after the GEMM.
+func (b *Backend) MatMulReLU2(dst, x, w backend.Tensor) { b.product(dst, x, w, squaredReLU) }
+
+func (b *Backend) product(dst, x, w backend.Tensor, ep epilogue) {
 	d, xt, wt := b.f32(dst, "matmul dst"), b.f32(x, "matmul x"), b.tensor(w)
 	n, k, m := xt.rows(), xt.cols(), wt.rows()
 	if len(wt.shape) != 2 || wt.cols() != k || d.rows() != n || d.cols() != m {
@@ -36,14 +55,37 @@ func (b *Backend) MatMul(dst, x, w backend.Tensor) {
 	if !b.ready() || n == 0 || m == 0 {
 		return
 	}
+	fast := b.opts.Precision == backend.Fast
+	if k > 0 && (n <= gemvMaxRows || (!fast && n <= exactGemvRows)) {
+		b.gemv(d, xt, wt, n, k, m, ep)
+		return
+	}
+	out := d
+	if ep == accumulate {
+		if !b.grow(&b.prod, 4*n*m, "a product") {
+			return
+		}
+		out = &Tensor{dt: tensor.F32, shape: d.shape, ptr: b.prod.ptr, view: true}
+	}
+	b.matmul(out, xt, wt, n, k, m)
+	switch ep {
+	case accumulate:
+		b.args.reset().ptr(d.ptr).ptr(out.ptr).i64(n * m)
+		b.launch(kAdd, b.gridFor(n*m), 1, blockThreads)
+	case squaredReLU:
+		b.args.reset().ptr(d.ptr).i64(n * m)
+		b.launch(kReLU2, b.gridFor(n*m), 1, blockThreads)
+	}
+}
+
+// matmul stores d = x·wᵀ through cuBLAS. Callers hold b.mu.
+func (b *Backend) matmul(d, xt, wt *Tensor, n, k, m int) {
 	if k == 0 {
 		b.note("cuMemsetD8Async", C.mt_zero(b.dev, d.ptr, C.size_t(4*n*m)))
 		return
 	}
 	fast := b.opts.Precision == backend.Fast
 	switch {
-	case n <= gemvMaxRows || (!fast && n <= exactGemvRows):
-		b.gemv(d, xt, wt, n, k, m)
 	case wt.dt == tensor.F32:
 		b.gemm(m, n, k, wt.ptr, cudaR32F, xt.ptr, cudaR32F, d.ptr, m, 0)
 	case fast && wt.dt == tensor.BF16 && b.bf16GEMM && b.singleRounding:
@@ -99,7 +141,7 @@ func (b *Backend) MatMul(dst, x, w backend.Tensor) {
 }
 
 // gemv runs the matrix-vector kernel over rows of x, gemvMaxRows at a time.
-func (b *Backend) gemv(d, x, w *Tensor, n, k, m int) {
+func (b *Backend) gemv(d, x, w *Tensor, n, k, m int, ep epilogue) {
 	vec := 0
 	if k%8 == 0 && w.ptr%16 == 0 && x.ptr%16 == 0 {
 		vec = 1
@@ -110,7 +152,7 @@ func (b *Backend) gemv(d, x, w *Tensor, n, k, m int) {
 		for 1<<lg < rows {
 			lg++
 		}
-		b.args.reset().ptr(d.at(r0 * m)).ptr(x.at(r0 * k)).ptr(w.ptr).i32(rows).i32(k).i32(m).i32(vec)
+		b.args.reset().ptr(d.at(r0 * m)).ptr(x.at(r0 * k)).ptr(w.ptr).i32(rows).i32(k).i32(m).i32(vec).i32(int(ep))
 		b.launch(kGemvF32+kernel(4*dtypeIndex(w.dt)+lg), ceilDiv(m, gemvWarps), 1, gemvWarps*32)
 	}
 }

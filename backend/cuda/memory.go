@@ -118,19 +118,51 @@ func checkShape(shape []int) error {
 func (b *Backend) Copied(backend.Tensor) bool { return true }
 
 // Upload copies a host tensor to the device. Matrices keep their dtype; vectors (norm
-// weights and biases, used in float32 arithmetic) are widened once here.
+// weights and biases, used in float32 arithmetic) are widened once here. Stacked matrices
+// become one in device memory, widened to F32 when their dtypes differ, so that one gemv
+// launch multiplies by all of them.
 //
 // This backend has no kernels for block dtypes (Q8_0, Q4_K, Q5_K, Q6_K): a tensor in one is
 // dequantized on the host to F32 and uploaded as that, so a quantized model runs here with
 // its quantized weights' values exactly (what the conformance references multiply), but with
 // the memory and the speed of an F32 one. It does not implement backend.QuantizedWeights.
-func (b *Backend) Upload(h tensor.Host) (backend.Tensor, error) {
-	if h.DType.Quantized() {
-		if len(h.Shape) == 0 || h.Shape[len(h.Shape)-1]%h.DType.BlockSize() != 0 || len(h.Data) != h.DType.Bytes(h.Len()) {
-			return nil, fmt.Errorf("cuda upload: %d bytes for %s%s (rows must be whole blocks of %d)", len(h.Data), h.DType, tensor.ShapeString(h.Shape), h.DType.BlockSize())
-		}
-		h = tensor.FromF32(h.ToF32(), h.Shape...)
+func (b *Backend) Upload(parts ...tensor.Host) (backend.Tensor, error) {
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("cuda upload: no tensor")
 	}
+	hs := make([]tensor.Host, len(parts))
+	for i, h := range parts {
+		if h.DType.Quantized() {
+			if len(h.Shape) == 0 || h.Shape[len(h.Shape)-1]%h.DType.BlockSize() != 0 || len(h.Data) != h.DType.Bytes(h.Len()) {
+				return nil, fmt.Errorf("cuda upload: %d bytes for %s%s (rows must be whole blocks of %d)", len(h.Data), h.DType, tensor.ShapeString(h.Shape), h.DType.BlockSize())
+			}
+			h = tensor.FromF32(h.ToF32(), h.Shape...)
+		}
+		hs[i] = h
+	}
+	if len(hs) == 1 {
+		return b.upload(hs[0])
+	}
+	mixed := false
+	for _, h := range hs {
+		if !h.DType.IsFloat() || len(h.Data) != h.DType.Bytes(h.Len()) {
+			return nil, fmt.Errorf("cuda upload: stacking %d bytes of %s%s", len(h.Data), h.DType, tensor.ShapeString(h.Shape))
+		}
+		mixed = mixed || h.DType != hs[0].DType
+	}
+	if mixed {
+		for i, h := range hs {
+			hs[i] = tensor.FromF32(h.ToF32(), h.Shape...)
+		}
+	}
+	h, err := tensor.StackRows(hs...)
+	if err != nil {
+		return nil, fmt.Errorf("cuda upload: %w", err)
+	}
+	return b.upload(h)
+}
+
+func (b *Backend) upload(h tensor.Host) (backend.Tensor, error) {
 	if !h.DType.IsFloat() {
 		return nil, fmt.Errorf("cuda upload: %s tensors are not supported (want F32, F16, BF16 or a block format)", h.DType)
 	}

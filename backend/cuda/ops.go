@@ -36,24 +36,35 @@ func (b *Backend) LayerNorm1P(dst, x, weight, bias backend.Tensor, eps float32) 
 	b.launch(kLayerNorm, xt.rows(), 1, blockThreads)
 }
 
-func (b *Backend) Rotary(x backend.Tensor, heads, headDim, rotDims, pos0 int, theta float64) {
-	xt := b.f32(x, "rotary x")
-	if heads < 0 || headDim < 0 || xt.cols() != heads*headDim || rotDims > headDim || rotDims < 0 || rotDims%2 != 0 || pos0 < 0 {
-		panic("cuda: rotary shapes")
+func (b *Backend) RotaryKV(q, k, v, qkv backend.Tensor, pos0 int, r backend.Rope) {
+	qt, src := b.f32(q, "rotary q"), b.f32(qkv, "rotary qkv")
+	kc, vc := b.kv(k, "rotary k cache"), b.kv(v, "rotary v cache")
+	hd, qd, kvd := r.HeadDim, r.Heads*r.HeadDim, r.KVHeads*r.HeadDim
+	n := src.rows()
+	if r.Heads < 0 || r.KVHeads < 0 || hd < 0 || src.cols() != qd+2*kvd || qt.cols() != qd || qt.rows() != n ||
+		kc.cols() != kvd || vc.cols() != kvd || kc.dt != vc.dt || r.Dims > hd || r.Dims < 0 || r.Dims%2 != 0 ||
+		pos0 < 0 || pos0+n > kc.rows() || pos0+n > vc.rows() {
+		panic(fmt.Sprintf("cuda: rotary of %s into %s and rows %d… of %s %s caches", tensor.ShapeString(src.shape), tensor.ShapeString(qt.shape), pos0, kc.dt, tensor.ShapeString(kc.shape)))
 	}
-	half := rotDims / 2
-	total := xt.rows() * heads * half
+	half := r.Dims / 2
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.ready() || total == 0 {
+	if !b.ready() || n == 0 || src.cols() == 0 {
 		return
 	}
-	inv := b.invFreq(rotDims, theta)
-	if inv == 0 {
-		return
+	var inv C.mt_ptr
+	if half > 0 {
+		if inv = b.invFreq(r.Dims, r.Theta); inv == 0 {
+			return
+		}
 	}
-	b.args.reset().ptr(xt.ptr).ptr(inv).i32(xt.rows()).i32(heads).i32(headDim).i32(half).i32(pos0)
-	b.launch(kRotary, b.gridFor(total), 1, blockThreads)
+	kern := kRotaryKV
+	if kc.dt == tensor.BF16 {
+		kern = kRotaryKVBF16
+	}
+	b.args.reset().ptr(qt.ptr).ptr(kc.at(pos0 * kvd)).ptr(vc.at(pos0 * kvd)).ptr(src.ptr).ptr(inv).
+		i32(n).i32(r.Heads).i32(r.KVHeads).i32(hd).i32(half).i32(pos0)
+	b.launch(kern, b.gridFor(n*(r.Heads+2*r.KVHeads)*hd), 1, blockThreads)
 }
 
 // invFreq returns the device copy of the rotary inverse frequencies, the CPU's own values
@@ -75,31 +86,6 @@ func (b *Backend) invFreq(rotDims int, theta float64) C.mt_ptr {
 	}
 	b.rope[key] = p
 	return p
-}
-
-func (b *Backend) ReLU2(x backend.Tensor) {
-	xt := b.f32(x, "relu2 x")
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.ready() || xt.len() == 0 {
-		return
-	}
-	b.args.reset().ptr(xt.ptr).i64(xt.len())
-	b.launch(kReLU2, b.gridFor(xt.len()), 1, blockThreads)
-}
-
-func (b *Backend) Add(dst, x backend.Tensor) {
-	d, xt := b.f32(dst, "add dst"), b.f32(x, "add x")
-	if d.len() != xt.len() {
-		panic("cuda: add shapes")
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.ready() || d.len() == 0 {
-		return
-	}
-	b.args.reset().ptr(d.ptr).ptr(xt.ptr).i64(d.len())
-	b.launch(kAdd, b.gridFor(d.len()), 1, blockThreads)
 }
 
 func (b *Backend) Embed(dst, table backend.Tensor, ids []int32) {

@@ -124,7 +124,8 @@ static Kernel kernels[] = {
   {"widen_bf16", [](void** params) { widen_bf16(P(0, fp), P(1, const u16*), P(2, i64)); }},
   {"widen_f16", [](void** params) { widen_f16(P(0, fp), P(1, const u16*), P(2, i64)); }},
   {"layernorm1p", [](void** params) { layernorm1p(P(0, fp), P(1, cf), P(2, cf), P(3, cf), P(4, int), P(5, float)); }},
-  {"rotary", [](void** params) { rotary(P(0, fp), P(1, cf), P(2, int), P(3, int), P(4, int), P(5, int), P(6, int)); }},
+  {"rotary_kv", [](void** params) { rotary_kv(P(0, fp), P(1, fp), P(2, fp), P(3, cf), P(4, cf), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, int)); }},
+  {"rotary_kv_bf16", [](void** params) { rotary_kv_bf16(P(0, fp), P(1, u16*), P(2, u16*), P(3, cf), P(4, cf), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, int)); }},
   {"relu2", [](void** params) { relu2(P(0, fp), P(1, i64)); }},
   {"add", [](void** params) { add(P(0, fp), P(1, cf), P(2, i64)); }},
   {"embed_f32", [](void** params) { embed_f32(P(0, fp), P(1, cv), P(2, int), P(3, int), P(4, EmbedIds)); }},
@@ -136,7 +137,7 @@ static Kernel kernels[] = {
   {"attention_tiled_bf16", [](void** params) { attention_tiled_bf16(P(0, fp), P(1, cf), P(2, cv), P(3, cv), P(4, int), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
   {"attention_combine", [](void** params) { attention_combine(P(0, fp), P(1, cf), P(2, int), P(3, int), P(4, int)); }},
   {"argmax", [](void** params) { argmax(P(0, int*), P(1, cf), P(2, i64)); }},
-#define G(name) {#name, [](void** params) { name(P(0, fp), P(1, cf), P(2, cv), P(3, int), P(4, int), P(5, int), P(6, int)); }}
+#define G(name) {#name, [](void** params) { name(P(0, fp), P(1, cf), P(2, cv), P(3, int), P(4, int), P(5, int), P(6, int), P(7, int)); }}
   G(gemv_f32_1), G(gemv_f32_2), G(gemv_f32_4), G(gemv_f32_8),
   G(gemv_f16_1), G(gemv_f16_2), G(gemv_f16_4), G(gemv_f16_8),
   G(gemv_bf16_1), G(gemv_bf16_2), G(gemv_bf16_4), G(gemv_bf16_8),
