@@ -24,8 +24,9 @@
 #   - which libcuda, cuBLAS and NVRTC the backend loaded, and the device (TestLibraries);
 #   - every CUDA test, verbosely, summarised (conformance in exact and fast precision, the golden
 #     models' logits and greedy ids, kernel compilation, split attention);
-#   - `minitron bench -backend cuda -shape minitron-4b` in exact and fast precision, and fast
-#     with single bf16 rounding when time is left (MINITRON_CUDA_FAST_ROUNDING=single): prefill
+#   - `minitron bench -backend cuda -shape minitron-4b` in exact and fast precision, and when
+#     time is left exact without CUDA graphs (MINITRON_CUDA_GRAPHS=0) and fast with single bf16
+#     rounding (MINITRON_CUDA_FAST_ROUNDING=single): prefill
 #     of 128 and 512 tokens and decoding at contexts 16 and 512, in tokens/s, each length warmed
 #     up before it is timed (bench.Run does that on a GPU backend). A bench that times out
 #     prints the figures its progress log had by then. Without a device they are skipped (each
@@ -154,7 +155,7 @@ else
 	(cd backend/cuda && timeout "$t" "$root/bench/cuda.test" -test.v -test.count=1 -test.timeout="$((t > 5 ? t - 5 : 1))s") >"$out/cuda-test.log" 2>&1
 	rc=$?
 	# The summary: skips and failures with their reasons, parity lines, the verdict.
-	grep -E -- '--- (FAIL|SKIP)|CUDA backend unavailable|MINITRON_CUDA_REQUIRE|max \|diff\||greedy|cuda/|NVRTC supports|sm_[0-9]+: [0-9]+ bytes|panic|^(ok|FAIL|PASS)' "$out/cuda-test.log" |
+	grep -E -- '--- (FAIL|SKIP)|CUDA backend unavailable|MINITRON_CUDA_REQUIRE|max \|diff\||greedy|decode step|cuda/|NVRTC supports|sm_[0-9]+: [0-9]+ bytes|panic|^(ok|FAIL|PASS)' "$out/cuda-test.log" |
 		grep -v -- '--- PASS' | tail -n 80
 	echo "cuda.test exit status $rc (full log: $out/cuda-test.log)"
 	if [ "$rc" -eq 124 ]; then
@@ -162,13 +163,13 @@ else
 	elif [ "$rc" -ne 0 ]; then
 		fail "the CUDA tests failed (exit status $rc)"
 	fi
-	for want in TestConformance TestGoldenLogits TestGoldenGreedy TestAttentionSplitsMatchCPU TestAttentionBF16Cache TestGoldenKVCacheBF16 TestExactGEMMSplitsX; do
+	for want in TestConformance TestGoldenLogits TestGoldenGreedy TestAttentionSplitsMatchCPU TestAttentionBF16Cache TestGoldenKVCacheBF16 TestExactGEMMSplitsX TestGraphReplay; do
 		grep -q -- "^--- PASS: $want " "$out/cuda-test.log" || fail "$want did not pass"
 	done
 	grep -q 'Emulated GPU' "$out/cuda-test.log" && fail "the CUDA tests ran on the CPU emulation"
 fi
 
-# bench NAME PRECISION [FAST_ROUNDING]: one `minitron bench`, text output, its progress log
+# bench NAME PRECISION [VAR=VALUE]: one `minitron bench`, text output, its progress log
 # streamed to a file so that a timeout still shows what was measured.
 bench() {
 	local name=$1 t
@@ -178,7 +179,7 @@ bench() {
 		echo "bench $name: skipped, $t s left of the deadline"
 		return 2
 	fi
-	MINITRON_CUDA_FAST_ROUNDING=${3:-} timeout "$t" bench/minitron bench -backend cuda -shape minitron-4b -precision "$2" >"$res" 2>"$log"
+	env ${3:+"$3"} timeout "$t" bench/minitron bench -backend cuda -shape minitron-4b -precision "$2" >"$res" 2>"$log"
 	local rc=$?
 	if [ "$rc" -eq 124 ]; then
 		echo "minitron bench ($name) timed out after $t s; what it had measured:"
@@ -203,8 +204,11 @@ if [ -z "$device" ]; then
 elif [ -x bench/minitron ]; then
 	bench exact exact || fail "bench exact"
 	bench fast fast || fail "bench fast"
-	# The faster, less exact fast precision, for comparison: optional when time is short.
-	bench fast-single fast single
+	# For comparison, optional when time is short: decoding without CUDA graphs, and the
+	# faster, less exact fast precision.
+	bench exact-no-graphs exact MINITRON_CUDA_GRAPHS=0
+	[ $? -eq 1 ] && fail "bench exact-no-graphs"
+	bench fast-single fast MINITRON_CUDA_FAST_ROUNDING=single
 	[ $? -eq 1 ] && fail "bench fast-single"
 else
 	fail "bench/minitron missing: build it with CGO_ENABLED=1 go build -o bench/minitron ./cmd/minitron"

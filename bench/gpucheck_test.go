@@ -31,7 +31,7 @@ case "$*" in
 	echo "    shim_test.go:2: cuda device: $dev, compute capability 9.0, 132 multiprocessors, kernels for sm_90"
 	echo "--- PASS: TestLibraries (0.50s)" ;;
 *)
-	for t in TestConformance TestGoldenLogits TestGoldenGreedy TestAttentionSplitsMatchCPU TestAttentionBF16Cache TestGoldenKVCacheBF16 TestExactGEMMSplitsX; do
+	for t in TestConformance TestGoldenLogits TestGoldenGreedy TestAttentionSplitsMatchCPU TestAttentionBF16Cache TestGoldenKVCacheBF16 TestExactGEMMSplitsX TestGraphReplay; do
 		echo "    x_test.go:1: cuda/$dev sm_90 exact"
 		echo "--- PASS: $t (0.10s)"
 	done ;;

@@ -73,6 +73,12 @@ type Backend struct {
 	pinLen int
 	rope   map[ropeKey]C.mt_ptr
 
+	tape       tape              // launches not yet queued (graph.go)
+	graphs     bool              // tapes that repeat replay as CUDA graphs
+	graphCache map[uint64]*graph // by kernel sequence
+	lastTape   uint64            // the last tape's kernel sequence
+	stats      GraphStats
+
 	// forceSplits, when > 0, fixes the number of attention splits; forceTiled, when not 0,
 	// forces attention_tiled on (> 0, where the shapes allow it) or off (< 0). For tests.
 	forceSplits int
@@ -113,6 +119,8 @@ func New(opts backend.Options) (*Backend, error) {
 		sms:     max(1, int(sms)),
 		live:    map[C.mt_ptr]int{},
 		rope:    map[ropeKey]C.mt_ptr{},
+
+		graphCache: map[uint64]*graph{},
 	}
 	b.bf16GEMM = b.cc >= 80
 	b.singleRounding = os.Getenv(FastRoundingEnv) == "single"
@@ -123,6 +131,7 @@ func New(opts backend.Options) (*Backend, error) {
 	}
 	b.dev = dev
 	b.args = newArgBuffer()
+	b.graphs = graphsWanted()
 	if err := b.loadKernels(); err != nil {
 		b.Close()
 		return nil, err
@@ -212,6 +221,7 @@ func (b *Backend) Sync() error {
 	if b.closed {
 		return fmt.Errorf("cuda: sync of a closed backend")
 	}
+	b.flush()
 	b.note("cuStreamSynchronize", C.mt_sync(b.dev))
 	err := b.err
 	b.err = nil
@@ -227,7 +237,9 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	if b.dev != nil {
+		b.flush()
 		b.note("cuStreamSynchronize", C.mt_sync(b.dev))
+		b.freeGraphs()
 		for p := range b.live {
 			b.note("cuMemFree_v2", C.mt_free(b.dev, p))
 		}
@@ -244,6 +256,7 @@ func (b *Backend) Close() error {
 		b.dev = nil
 	}
 	b.args.free()
+	b.tape.free()
 	b.closed = true
 	err := b.err
 	b.err = nil

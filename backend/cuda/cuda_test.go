@@ -269,3 +269,50 @@ func TestSpeedMinitronShape(t *testing.T) {
 		})
 	}
 }
+
+// TestGraphReplay decodes a golden model with CUDA graphs and without (GraphsEnv=0): the
+// logits must be bit for bit the same, and with graphs a decode step must be one graph
+// launch, replayed with the nodes whose position or token changed updated, not rebuilt.
+func TestGraphReplay(t *testing.T) {
+	run := func(graphs string) ([][]float32, cuda.GraphStats, cuda.GraphStats) {
+		t.Setenv(cuda.GraphsEnv, graphs)
+		b := open(t, backend.Exact)
+		dir := goldentest.Dir(2, "tiny-a")
+		m, g := goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir)
+		gc := g.Greedy[0]
+		ids := slices.Concat(gc.PromptIDs, gc.NewIDs)
+		s, err := m.NewState(len(ids))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		split := min(8, len(ids)-4)
+		rows := goldentest.PrefillThenDecode(t, s, ids[:len(ids)-1], split)
+		before := b.(*cuda.Backend).Graphs()
+		lg, err := s.Forward(context.Background(), ids[len(ids)-1:], nemotron.LastLogits, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(rows, slices.Clone(lg)), before, b.(*cuda.Backend).Graphs()
+	}
+	want, _, off := run("0")
+	got, before, on := run("1")
+	if off.Replays != 0 || off.Direct != off.Launches {
+		t.Errorf("%s=0: %+v, want every launch direct", cuda.GraphsEnv, off)
+	}
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			d, at := near.Max(got[i], want[i])
+			t.Fatalf("row %d: logit %d is %v with graphs, %v without (|diff| %.3g)", i, at, got[i][at], want[i][at], d)
+		}
+	}
+	steps := len(want) - 8 // decoded a token at a time after the 8-token prefill
+	step := on.Launches - before.Launches
+	t.Logf("a decode step of tiny-a: %d kernels in one graph launch; %+v over the run", step, on)
+	if on.Replays-before.Replays != 1 || on.Direct != before.Direct {
+		t.Errorf("the last decode step: %+v before, %+v after; want one replay and no direct launch", before, on)
+	}
+	if on.Replays < steps-2 || on.Builds > 3 {
+		t.Errorf("%d decode steps: %d replays, %d graphs built; want a replay a step and few builds", steps, on.Replays, on.Builds)
+	}
+}

@@ -74,7 +74,7 @@ func TestEmulatedGPU(t *testing.T) {
 		}
 	}
 	for _, run := range []string{
-		"^(TestConformance|TestAttentionSplitsMatchCPU|TestAttentionBF16Cache|TestExactGEMMSplitsX)$",
+		"^(TestConformance|TestAttentionSplitsMatchCPU|TestAttentionBF16Cache|TestExactGEMMSplitsX|TestGraphReplay)$",
 		"^TestGoldenLogits$/^fast$/^tiny-a$", // exact differs only in GEMMs the conformance run covers
 		"^TestGoldenGreedy$/^fast$/^tiny-a$", // greedy ids asserted in fast precision
 		"^TestGoldenKVCacheBF16$/^tiny-a$",   // the kernels' own check is TestAttentionBF16Cache
@@ -89,7 +89,7 @@ func TestEmulatedGPU(t *testing.T) {
 		if !bytes.Contains(out, []byte("Emulated GPU")) || bytes.Contains(out, []byte("--- SKIP")) {
 			t.Errorf("%s did not run on the emulated GPU:\n%s", run, tail(out, 2000))
 		}
-		for _, line := range regexp.MustCompile(`(?m)^.*(max \|diff\|).*$`).FindAll(out, -1) {
+		for _, line := range regexp.MustCompile(`(?m)^.*(max \|diff\||a decode step).*$`).FindAll(out, -1) {
 			t.Log(strings.TrimSpace(string(line)))
 		}
 	}

@@ -97,6 +97,11 @@ extern "C" __global__ void round_bf16(u16* __restrict__ dst, const float* __rest
     GRID_STRIDE(i, n) { dst[i] = f32_to_bf16(src[i]); }
 }
 
+extern "C" __global__ void copy_f32(float* __restrict__ dst, const float* __restrict__ src, i64 n)
+{
+    GRID_STRIDE(i, n) { dst[i] = src[i]; }
+}
+
 // split_bf16: activations as the sum of two bf16 values, hi = bf16(x) and lo = bf16(x − hi),
 // for two tensor-core GEMMs whose f32 sum is W·x to about 2⁻¹⁶ relative (fast precision).
 extern "C" __global__ void split_bf16(u16* __restrict__ hi, u16* __restrict__ lo, const float* __restrict__ src, i64 n)

@@ -12,6 +12,7 @@ type kernel int
 
 const (
 	kRoundBF16 kernel = iota
+	kCopyF32
 	kSplitBF16
 	kSplit3BF16
 	kWidenBF16
@@ -37,6 +38,7 @@ const (
 // kernelNames are the extern "C" names in kernels.cu, by kernel.
 var kernelNames = [numKernels]string{
 	kRoundBF16:          "round_bf16",
+	kCopyF32:            "copy_f32",
 	kSplitBF16:          "split_bf16",
 	kSplit3BF16:         "split3_bf16",
 	kWidenBF16:          "widen_bf16",

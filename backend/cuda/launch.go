@@ -95,14 +95,14 @@ func (a *argBuffer) ids(ids []int32) *argBuffer {
 	return a
 }
 
-// launch queues kernel k on gx×gy blocks of threads threads with the parameters in b.args.
+// launch records kernel k on gx×gy blocks of threads threads with the parameters in b.args,
+// to be queued when the tape is flushed (graph.go).
 func (b *Backend) launch(k kernel, gx, gy, threads int) {
 	if gx < 1 || gx > math.MaxInt32 || gy < 1 || gy > 65535 || threads < 1 || threads > 1024 {
 		panic(fmt.Sprintf("cuda: %s launch of %d×%d blocks of %d threads", kernelNames[k], gx, gy, threads))
 	}
-	if r := C.mt_launch(b.dev, b.fns[k], C.uint(gx), C.uint(gy), 1, C.uint(threads), 0, b.args.mem, &b.args.offs[0], C.int(b.args.n)); r != 0 {
-		b.note("cuLaunchKernel "+kernelNames[k], r)
-	}
+	b.tape.record(k, b.fns[k], gx, gy, threads, &b.args)
+	b.stats.Launches++
 }
 
 // gridFor sizes a grid-stride launch over n elements: enough blocks to fill the device.

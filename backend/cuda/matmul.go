@@ -81,6 +81,7 @@ func (b *Backend) product(dst, x, w backend.Tensor, ep epilogue) {
 // matmul stores d = x·wᵀ through cuBLAS. Callers hold b.mu.
 func (b *Backend) matmul(d, xt, wt *Tensor, n, k, m int) {
 	if k == 0 {
+		b.flush()
 		b.note("cuMemsetD8Async", C.mt_zero(b.dev, d.ptr, C.size_t(4*n*m)))
 		return
 	}
@@ -161,6 +162,7 @@ func (b *Backend) gemv(d, x, w *Tensor, n, k, m int, ep epilogue) {
 // weights, row after row of k) and B [k×n] (the activations): row-major dst[n, m] = x·wᵀ,
 // ldc = the row length of dst.
 func (b *Backend) gemm(m, n, k int, a C.mt_ptr, atype int, bp C.mt_ptr, btype int, c C.mt_ptr, ldc int, beta float32) {
+	b.flush()
 	r := C.mt_gemm(b.dev, opT, opN, C.int(m), C.int(n), C.int(k), 1, a, C.int(atype), C.int(k),
 		bp, C.int(btype), C.int(k), C.float(beta), c, cudaR32F, C.int(ldc), computeF32)
 	if r != 0 {

@@ -81,6 +81,7 @@ func (b *Backend) free(p C.mt_ptr) {
 	if _, ok := b.live[p]; !ok {
 		return
 	}
+	b.flush()
 	b.note("cuStreamSynchronize", C.mt_sync(b.dev))
 	b.note("cuMemFree_v2", C.mt_free(b.dev, p))
 	delete(b.live, p)
@@ -187,6 +188,7 @@ func (b *Backend) upload(h tensor.Host) (backend.Tensor, error) {
 	}
 	t.ptr = p
 	if len(h.Data) > 0 {
+		b.flush()
 		if r := C.mt_htod(b.dev, p, unsafe.Pointer(&h.Data[0]), C.size_t(len(h.Data))); r != 0 {
 			b.free(p)
 			return nil, fmt.Errorf("cuda upload of %s%s: %w", h.DType, tensor.ShapeString(h.Shape), statusError("cuMemcpyHtoD_v2", r))
@@ -216,6 +218,7 @@ func (b *Backend) Alloc(dt tensor.DType, shape ...int) (backend.Tensor, error) {
 	}
 	t.ptr = p
 	if bytes > 0 {
+		b.flush()
 		if r := C.mt_zero(b.dev, p, C.size_t(bytes)); r != 0 {
 			b.free(p)
 			return nil, statusError("cuMemsetD8Async", r)
@@ -301,6 +304,7 @@ func (b *Backend) Read(dst []float32, bt backend.Tensor) error {
 // read copies t into dst after the queued work, through page-locked memory when it is small
 // enough: a pageable copy is staged by the driver anyway, more slowly.
 func (b *Backend) read(dst []float32, t *Tensor) {
+	b.flush()
 	bytes := 4 * len(dst)
 	if bytes == 0 || t.ptr == 0 {
 		b.note("cuStreamSynchronize", C.mt_sync(b.dev))

@@ -80,6 +80,7 @@ func (b *Backend) invFreq(rotDims int, theta float64) C.mt_ptr {
 		b.err = err
 		return 0
 	}
+	b.flush()
 	if !b.note("cuMemcpyHtoD_v2", C.mt_htod(b.dev, p, unsafe.Pointer(&inv[0]), C.size_t(4*len(inv)))) {
 		b.free(p)
 		return 0
@@ -128,5 +129,11 @@ func (b *Backend) Copy(dst backend.Tensor, row0 int, src backend.Tensor) {
 		b.launch(kRoundBF16, b.gridFor(s.len()), 1, blockThreads)
 		return
 	}
+	if s.dt == tensor.F32 { // a kernel, not a copy: it stays on the tape, in a decode step's graph
+		b.args.reset().ptr(d.at(row0 * c)).ptr(s.ptr).i64(s.len())
+		b.launch(kCopyF32, b.gridFor(s.len()), 1, blockThreads)
+		return
+	}
+	b.flush()
 	b.note("cuMemcpyDtoDAsync_v2", C.mt_dtod(b.dev, d.at(row0*c), s.ptr, C.size_t(s.len()*s.dt.Size())))
 }

@@ -14,6 +14,7 @@
 // CUresult values used here.
 #define CUDA_ERROR_OUT_OF_MEMORY 2
 #define CUDA_ERROR_INVALID_VALUE 1
+#define CUDA_ERROR_NOT_SUPPORTED 801
 // CUdevice_attribute values.
 #define ATTR_MULTIPROCESSOR_COUNT 16
 #define ATTR_COMPUTE_CAPABILITY_MAJOR 75
@@ -52,6 +53,17 @@ static struct {
 	int (*cuLaunchKernel)(void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
 	                      unsigned bz, unsigned shared, void *stream, void **params, void **extra);
 	int (*cuGetErrorName)(int status, const char **name); // optional
+	// Graphs, optional (CUDA 11.4 on). The kernel node parameters are passed as the _v2 struct
+	// of CUDA 12, whose first fields are the struct the older entry points read.
+	int (*cuGraphCreate)(void **graph, unsigned flags);
+	int (*cuGraphAddKernelNode_v2)(void **node, void *graph, void *const *deps, size_t ndeps, const void *params);
+	int (*cuGraphAddKernelNode)(void **node, void *graph, void *const *deps, size_t ndeps, const void *params);
+	int (*cuGraphInstantiateWithFlags)(void **exec, void *graph, unsigned long long flags);
+	int (*cuGraphExecKernelNodeSetParams_v2)(void *exec, void *node, const void *params);
+	int (*cuGraphExecKernelNodeSetParams)(void *exec, void *node, const void *params);
+	int (*cuGraphLaunch)(void *exec, void *stream);
+	int (*cuGraphExecDestroy)(void *exec);
+	int (*cuGraphDestroy)(void *graph);
 } cu;
 
 static struct {
@@ -144,6 +156,15 @@ const char *mt_bind_driver(void *lib)
 		BIND(cu, cuModuleGetFunction, 1),
 		BIND(cu, cuLaunchKernel, 1),
 		BIND(cu, cuGetErrorName, 0),
+		BIND(cu, cuGraphCreate, 0),
+		BIND(cu, cuGraphAddKernelNode_v2, 0),
+		BIND(cu, cuGraphAddKernelNode, 0),
+		BIND(cu, cuGraphInstantiateWithFlags, 0),
+		BIND(cu, cuGraphExecKernelNodeSetParams_v2, 0),
+		BIND(cu, cuGraphExecKernelNodeSetParams, 0),
+		BIND(cu, cuGraphLaunch, 0),
+		BIND(cu, cuGraphExecDestroy, 0),
+		BIND(cu, cuGraphDestroy, 0),
 	};
 	return bind(lib, b, sizeof b / sizeof b[0]);
 }
@@ -399,16 +420,115 @@ int mt_module_function(mt_dev *d, void *module, const char *name, void **fn)
 	return r ? r : cu.cuModuleGetFunction(fn, module, name);
 }
 
-int mt_launch(mt_dev *d, void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
-              unsigned shared, const void *args, const int *offsets, int nargs)
+int mt_launch_nodes(mt_dev *d, const mt_node *nodes, int n, const char *arena, int *failed)
 {
-	void *params[MT_MAX_ARGS];
-	if (nargs < 0 || nargs > MT_MAX_ARGS) return CUDA_ERROR_INVALID_VALUE;
-	for (int i = 0; i < nargs; i++) {
-		params[i] = (char *)args + offsets[i];
-	}
+	*failed = -1;
 	int r = enter(d);
-	return r ? r : cu.cuLaunchKernel(fn, gx, gy, gz, bx, 1, 1, shared, d->stream, params, NULL);
+	if (r != 0) return r;
+	for (int i = 0; i < n; i++) {
+		const mt_node *nd = &nodes[i];
+		void *params[MT_MAX_ARGS];
+		if (nd->nargs < 0 || nd->nargs > MT_MAX_ARGS) r = CUDA_ERROR_INVALID_VALUE;
+		for (int j = 0; r == 0 && j < nd->nargs; j++) {
+			params[j] = (void *)(arena + nd->offs[j]);
+		}
+		if (r == 0) {
+			r = cu.cuLaunchKernel(nd->fn, nd->gx, nd->gy, 1, nd->bx, 1, 1, 0, d->stream, params, NULL);
+		}
+		if (r != 0) {
+			*failed = i;
+			return r;
+		}
+	}
+	return 0;
+}
+
+// CUDA_KERNEL_NODE_PARAMS_v2 (CUDA 12); the older entry points read its first fields.
+typedef struct {
+	void *func;
+	unsigned gridDimX, gridDimY, gridDimZ;
+	unsigned blockDimX, blockDimY, blockDimZ;
+	unsigned sharedMemBytes;
+	void **kernelParams;
+	void **extra;
+	void *kern;
+	void *ctx;
+} kernel_node_params;
+
+int mt_graph_has(void)
+{
+	return cu.cuGraphCreate && (cu.cuGraphAddKernelNode_v2 || cu.cuGraphAddKernelNode) &&
+	       cu.cuGraphInstantiateWithFlags &&
+	       (cu.cuGraphExecKernelNodeSetParams_v2 || cu.cuGraphExecKernelNodeSetParams) &&
+	       cu.cuGraphLaunch && cu.cuGraphExecDestroy && cu.cuGraphDestroy;
+}
+
+// node_params fills p for nd; params holds the parameter pointers (the driver copies the
+// values they point at).
+static int node_params(kernel_node_params *p, void **params, const mt_node *nd, const char *arena)
+{
+	if (nd->nargs < 0 || nd->nargs > MT_MAX_ARGS) return CUDA_ERROR_INVALID_VALUE;
+	for (int j = 0; j < nd->nargs; j++) {
+		params[j] = (void *)(arena + nd->offs[j]);
+	}
+	memset(p, 0, sizeof *p);
+	p->func = nd->fn;
+	p->gridDimX = nd->gx;
+	p->gridDimY = nd->gy;
+	p->gridDimZ = 1;
+	p->blockDimX = nd->bx;
+	p->blockDimY = p->blockDimZ = 1;
+	p->kernelParams = params;
+	return 0;
+}
+
+int mt_graph_build(mt_dev *d, const mt_node *nodes, int n, const char *arena, void **graph,
+                   void **exec, void **handles)
+{
+	*graph = *exec = NULL;
+	if (!mt_graph_has()) return CUDA_ERROR_NOT_SUPPORTED;
+	int r = enter(d);
+	if (r == 0) r = cu.cuGraphCreate(graph, 0);
+	for (int i = 0; r == 0 && i < n; i++) {
+		kernel_node_params p;
+		void *params[MT_MAX_ARGS];
+		void *dep = i > 0 ? handles[i - 1] : NULL;
+		r = node_params(&p, params, &nodes[i], arena);
+		if (r == 0) {
+			r = cu.cuGraphAddKernelNode_v2 ? cu.cuGraphAddKernelNode_v2(&handles[i], *graph, &dep, i > 0, &p)
+			                               : cu.cuGraphAddKernelNode(&handles[i], *graph, &dep, i > 0, &p);
+		}
+	}
+	if (r == 0) r = cu.cuGraphInstantiateWithFlags(exec, *graph, 0);
+	if (r != 0) {
+		mt_graph_free(d, *graph, *exec);
+		*graph = *exec = NULL;
+	}
+	return r;
+}
+
+int mt_graph_set(mt_dev *d, void *exec, void *handle, const mt_node *node, const char *arena)
+{
+	kernel_node_params p;
+	void *params[MT_MAX_ARGS];
+	int r = enter(d);
+	if (r == 0) r = node_params(&p, params, node, arena);
+	if (r != 0) return r;
+	return cu.cuGraphExecKernelNodeSetParams_v2 ? cu.cuGraphExecKernelNodeSetParams_v2(exec, handle, &p)
+	                                             : cu.cuGraphExecKernelNodeSetParams(exec, handle, &p);
+}
+
+int mt_graph_launch(mt_dev *d, void *exec)
+{
+	int r = enter(d);
+	return r ? r : cu.cuGraphLaunch(exec, d->stream);
+}
+
+void mt_graph_free(mt_dev *d, void *graph, void *exec)
+{
+	if (enter(d) != 0) return;
+	if (exec != NULL) cu.cuGraphExecDestroy(exec);
+	if (graph != NULL) cu.cuGraphDestroy(graph);
 }
 
 int mt_gemm(mt_dev *d, int transa, int transb, int m, int n, int k, float alpha, mt_ptr a,

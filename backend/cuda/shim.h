@@ -56,9 +56,27 @@ int mt_sync(mt_dev *d);
 int mt_module_load(mt_dev *d, const void *image, void **module);
 int mt_module_unload(mt_dev *d, void *module);
 int mt_module_function(mt_dev *d, void *module, const char *name, void **fn);
-// mt_launch queues fn with parameter i at args+offsets[i] (nargs ≤ MT_MAX_ARGS).
-int mt_launch(mt_dev *d, void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
-              unsigned shared, const void *args, const int *offsets, int nargs);
+// A kernel launch: fn on gx×gy blocks of bx threads, parameter i at arena+offs[i].
+typedef struct mt_node {
+	void *fn;
+	unsigned gx, gy, bx;
+	int nargs;
+	int offs[MT_MAX_ARGS];
+} mt_node;
+
+// mt_launch_nodes queues n launches in order; on a failure *failed is the launch's index.
+int mt_launch_nodes(mt_dev *d, const mt_node *nodes, int n, const char *arena, int *failed);
+
+// CUDA graphs: n launches as a chain of kernel nodes, instantiated (mt_graph_build, with a
+// node handle per launch in handles), a launch's parameters changed in the instantiated
+// graph (mt_graph_set), and the graph queued (mt_graph_launch). mt_graph_has reports whether
+// the driver has the entry points.
+int mt_graph_has(void);
+int mt_graph_build(mt_dev *d, const mt_node *nodes, int n, const char *arena, void **graph,
+                   void **exec, void **handles);
+int mt_graph_set(mt_dev *d, void *exec, void *handle, const mt_node *node, const char *arena);
+int mt_graph_launch(mt_dev *d, void *exec);
+void mt_graph_free(mt_dev *d, void *graph, void *exec);
 
 // cuBLAS: column-major C = alpha·op(A)·op(B) + beta·C with the types and compute type given.
 int mt_gemm(mt_dev *d, int transa, int transb, int m, int n, int k, float alpha, mt_ptr a,

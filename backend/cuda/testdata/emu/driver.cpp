@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 Dim3 threadIdx, blockIdx, blockDim, gridDim;
@@ -114,33 +116,25 @@ static void runBlock(int n) {
 // ---- the kernels, compiled for the CPU ----
 #include KERNELS
 
-struct Kernel { const char* name; Tramp fn; };
-#define P(i, T) (*(T*)params[i])
-typedef const float* cf; typedef float* fp; typedef const void* cv;
+// Each kernel's entry calls it with its parameters read from the launch's pointers, and
+// knows their sizes, which a graph node copies as the driver does.
+struct Kernel { const char* name; Tramp fn; std::vector<size_t> sizes; };
+template <typename... A, size_t... I>
+static void callWith(void (*f)(A...), void** p, std::index_sequence<I...>) { f(*(A*)p[I]...); }
+template <typename... A>
+static void call(void (*f)(A...), void** p) { callWith(f, p, std::index_sequence_for<A...>{}); }
+template <typename... A>
+static std::vector<size_t> sizesOf(void (*)(A...)) { return {sizeof(A)...}; }
+#define K(name) Kernel{#name, [](void** p) { call(name, p); }, sizesOf(name)}
 static Kernel kernels[] = {
-  {"round_bf16", [](void** params) { round_bf16(P(0, u16*), P(1, cf), P(2, i64)); }},
-  {"split_bf16", [](void** params) { split_bf16(P(0, u16*), P(1, u16*), P(2, cf), P(3, i64)); }},
-  {"split3_bf16", [](void** params) { split3_bf16(P(0, u16*), P(1, u16*), P(2, u16*), P(3, cf), P(4, i64)); }},
-  {"widen_bf16", [](void** params) { widen_bf16(P(0, fp), P(1, const u16*), P(2, i64)); }},
-  {"widen_f16", [](void** params) { widen_f16(P(0, fp), P(1, const u16*), P(2, i64)); }},
-  {"layernorm1p", [](void** params) { layernorm1p(P(0, fp), P(1, cf), P(2, cf), P(3, cf), P(4, int), P(5, float)); }},
-  {"rotary_kv", [](void** params) { rotary_kv(P(0, fp), P(1, fp), P(2, fp), P(3, cf), P(4, cf), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, int)); }},
-  {"rotary_kv_bf16", [](void** params) { rotary_kv_bf16(P(0, fp), P(1, u16*), P(2, u16*), P(3, cf), P(4, cf), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, int)); }},
-  {"relu2", [](void** params) { relu2(P(0, fp), P(1, i64)); }},
-  {"add", [](void** params) { add(P(0, fp), P(1, cf), P(2, i64)); }},
-  {"embed_f32", [](void** params) { embed_f32(P(0, fp), P(1, cv), P(2, int), P(3, int), P(4, EmbedIds)); }},
-  {"embed_f16", [](void** params) { embed_f16(P(0, fp), P(1, cv), P(2, int), P(3, int), P(4, EmbedIds)); }},
-  {"embed_bf16", [](void** params) { embed_bf16(P(0, fp), P(1, cv), P(2, int), P(3, int), P(4, EmbedIds)); }},
-  {"attention", [](void** params) { attention(P(0, fp), P(1, fp), P(2, cf), P(3, cv), P(4, cv), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
-  {"attention_bf16", [](void** params) { attention_bf16(P(0, fp), P(1, fp), P(2, cf), P(3, cv), P(4, cv), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
-  {"attention_tiled", [](void** params) { attention_tiled(P(0, fp), P(1, cf), P(2, cv), P(3, cv), P(4, int), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
-  {"attention_tiled_bf16", [](void** params) { attention_tiled_bf16(P(0, fp), P(1, cf), P(2, cv), P(3, cv), P(4, int), P(5, int), P(6, int), P(7, int), P(8, int), P(9, int), P(10, float)); }},
-  {"attention_combine", [](void** params) { attention_combine(P(0, fp), P(1, cf), P(2, int), P(3, int), P(4, int)); }},
-  {"argmax", [](void** params) { argmax(P(0, int*), P(1, cf), P(2, i64)); }},
-#define G(name) {#name, [](void** params) { name(P(0, fp), P(1, cf), P(2, cv), P(3, int), P(4, int), P(5, int), P(6, int), P(7, int)); }}
-  G(gemv_f32_1), G(gemv_f32_2), G(gemv_f32_4), G(gemv_f32_8),
-  G(gemv_f16_1), G(gemv_f16_2), G(gemv_f16_4), G(gemv_f16_8),
-  G(gemv_bf16_1), G(gemv_bf16_2), G(gemv_bf16_4), G(gemv_bf16_8),
+  K(round_bf16), K(copy_f32), K(split_bf16), K(split3_bf16), K(widen_bf16), K(widen_f16),
+  K(layernorm1p), K(rotary_kv), K(rotary_kv_bf16), K(relu2), K(add),
+  K(embed_f32), K(embed_f16), K(embed_bf16),
+  K(attention), K(attention_bf16), K(attention_tiled), K(attention_tiled_bf16), K(attention_combine),
+  K(argmax),
+  K(gemv_f32_1), K(gemv_f32_2), K(gemv_f32_4), K(gemv_f32_8),
+  K(gemv_f16_1), K(gemv_f16_2), K(gemv_f16_4), K(gemv_f16_8),
+  K(gemv_bf16_1), K(gemv_bf16_2), K(gemv_bf16_4), K(gemv_bf16_8),
 };
 
 // ---- the driver API ----
@@ -179,16 +173,81 @@ int cuModuleGetFunction(void** f, void*, const char* name) {
   for (auto& k : kernels) if (strcmp(k.name, name) == 0) { *f = &k; return need(); }
   return 500; // CUDA_ERROR_NOT_FOUND
 }
-int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared, void*, void** params, void** extra) {
-  if (need()) return need();
+static int checkLaunch(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared, void** extra) {
   if (by != 1 || bz != 1 || gz != 1 || bx > 1024 || bx == 0 || gx == 0 || gy == 0 || gy > 65535 || extra) return 1;
   if (bx % 32) return 1; // the kernels' warp reductions assume whole warps
   if (shared) return 1;  // the kernels use static shared memory only
-  Kernel* k = (Kernel*)f;
+  return 0;
+}
+static void run(Kernel* k, unsigned gx, unsigned gy, unsigned bx, void** params) {
   gridDim = {gx, gy, 1}; blockDim = {bx, 1, 1};
   curFn = k->fn; curParams = params;
   for (unsigned y = 0; y < gy; y++) for (unsigned x = 0; x < gx; x++) { blockIdx = {x, y, 0}; runBlock(bx); }
+}
+int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared, void*, void** params, void** extra) {
+  if (need()) return need();
+  if (checkLaunch(gx, gy, gz, bx, by, bz, shared, extra)) return 1;
+  run((Kernel*)f, gx, gy, bx, params);
   return 0;
 }
+
+// Graphs: a graph is a chain of kernel nodes (the only kind the backend adds), each holding
+// copies of its parameters; an instantiated graph is a copy of the nodes that
+// cuGraphExecKernelNodeSetParams changes and cuGraphLaunch runs in order.
+struct NodeParams { // CUDA_KERNEL_NODE_PARAMS_v2
+  void* func; unsigned gx, gy, gz, bx, by, bz, shared; void** params; void** extra; void* kern; void* ctx;
+};
+struct Node { Kernel* k; unsigned gx, gy, bx; std::vector<std::vector<char>> args; };
+struct GraphNode { size_t i; };
+struct Graph { std::vector<Node> nodes; std::vector<std::unique_ptr<GraphNode>> handles; };
+struct Exec { std::vector<Node> nodes; };
+static int makeNode(Node* n, const NodeParams* p) {
+  if (checkLaunch(p->gx, p->gy, p->gz, p->bx, p->by, p->bz, p->shared, p->extra) || p->kern) return 1;
+  n->k = (Kernel*)p->func; n->gx = p->gx; n->gy = p->gy; n->bx = p->bx;
+  n->args.clear();
+  for (size_t i = 0; i < n->k->sizes.size(); i++) {
+    const char* v = (const char*)p->params[i];
+    n->args.emplace_back(v, v + n->k->sizes[i]);
+  }
+  return 0;
+}
+long graphLaunches;
+int cuGraphCreate(void** g, unsigned) { *g = new Graph; return need(); }
+int cuGraphAddKernelNode_v2(void** node, void* g, void* const* deps, size_t ndeps, const NodeParams* p) {
+  Graph* gr = (Graph*)g;
+  // The backend chains each node to the one before: that is the order the emulation runs.
+  if (ndeps != (gr->nodes.empty() ? 0 : 1)) return 1;
+  if (ndeps == 1 && ((GraphNode*)deps[0])->i != gr->nodes.size() - 1) return 1;
+  Node n;
+  if (makeNode(&n, p)) return 1;
+  gr->nodes.push_back(n);
+  gr->handles.emplace_back(new GraphNode{gr->nodes.size() - 1});
+  *node = gr->handles.back().get();
+  return need();
+}
+int cuGraphInstantiateWithFlags(void** exec, void* g, unsigned long long flags) {
+  if (flags) return 1;
+  *exec = new Exec{((Graph*)g)->nodes};
+  return need();
+}
+int cuGraphExecKernelNodeSetParams_v2(void* exec, void* node, const NodeParams* p) {
+  Exec* e = (Exec*)exec;
+  size_t i = ((GraphNode*)node)->i;
+  if (i >= e->nodes.size()) return 1;
+  return makeNode(&e->nodes[i], p) ? 1 : need();
+}
+int cuGraphLaunch(void* exec, void*) {
+  if (need()) return need();
+  graphLaunches++;
+  for (Node& n : ((Exec*)exec)->nodes) {
+    std::vector<void*> params;
+    for (auto& a : n.args) params.push_back(a.data());
+    run(n.k, n.gx, n.gy, n.bx, params.data());
+  }
+  return 0;
+}
+int cuGraphExecDestroy(void* exec) { delete (Exec*)exec; return need(); }
+// The nodes' handles are freed with their graph, as the driver's are.
+int cuGraphDestroy(void* g) { delete (Graph*)g; return need(); }
 int cuGetErrorName(int s, const char** n) { static char buf[64]; snprintf(buf, 64, "CUDA_ERROR_EMU_%d", s); *n = buf; return 0; }
 }
