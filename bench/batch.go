@@ -34,19 +34,17 @@ func decodeBatch(ctx context.Context, m *nemotron.Model, ids []int32, b, context
 		for j := range p {
 			p[j] = ids[(i*7+j)%len(ids)]
 		}
-		logits, err := s.Forward(ctx, p, nemotron.LastLogits, nil)
-		if err != nil {
+		if next[i], err = s.ForwardArgmax(ctx, p); err != nil {
 			return 0, 0, err
 		}
-		next[i] = argmax(logits)
-		adv[i] = nemotron.Advance{State: s, IDs: next[i : i+1], Want: nemotron.LastLogits}
+		adv[i] = nemotron.Advance{State: s, IDs: next[i : i+1], Want: nemotron.NextToken}
 	}
 	step := func() error {
 		if err := batch.Step(ctx, adv); err != nil {
 			return err
 		}
 		for i := range adv {
-			next[i] = argmax(adv[i].Logits)
+			next[i] = adv[i].Next
 		}
 		return nil
 	}

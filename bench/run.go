@@ -209,8 +209,9 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 			logf("warmed up at %d tokens", n)
 		}
 		s.Reset()
+		// Greedy decoding, as Generate runs it: each pass returns its next token alone.
 		t0 := time.Now()
-		logits, err := s.Forward(ctx, ids[:n], nemotron.LastLogits, nil)
+		next, err := s.ForwardArgmax(ctx, ids[:n])
 		if err != nil {
 			return r, err
 		}
@@ -224,8 +225,7 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 		}
 		t0 = time.Now()
 		for range opts.DecodeTokens {
-			next := argmax(logits)
-			if logits, err = s.Forward(ctx, []int32{next}, nemotron.LastLogits, nil); err != nil {
+			if next, err = s.ForwardArgmax(ctx, []int32{next}); err != nil {
 				return r, err
 			}
 		}
@@ -309,24 +309,14 @@ func Run(ctx context.Context, m *nemotron.Model, src nemotron.Source, bandwidthB
 // (the state has room: a decode context is followed by DecodeTokens positions).
 func warmUp(ctx context.Context, s *nemotron.State, ids []int32, decode bool) error {
 	s.Reset()
-	logits, err := s.Forward(ctx, ids, nemotron.LastLogits, nil)
+	next, err := s.ForwardArgmax(ctx, ids)
 	if err != nil || !decode {
 		return err
 	}
-	_, err = s.Forward(ctx, []int32{argmax(logits)}, nemotron.LastLogits, nil)
+	_, err = s.ForwardArgmax(ctx, []int32{next})
 	return err
 }
 
 // hostReferences reports whether a backend (by its Name) runs on this machine's CPU, so that
 // the host's read and compute references bound it.
 func hostReferences(backendName string) bool { return strings.HasPrefix(backendName, "cpu/") }
-
-func argmax(v []float32) int32 {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return int32(best)
-}

@@ -55,7 +55,7 @@ func (e *Engine) run() {
 		for _, r := range running {
 			if r.fed == len(r.q.Prompt()) {
 				r.in[0], r.drafts = r.next, 0
-				adv, who = append(adv, nemotron.Advance{State: r.s, IDs: r.in[:1], Want: nemotron.LastLogits}), append(who, r)
+				adv, who = append(adv, nemotron.Advance{State: r.s, IDs: r.in[:1], Want: r.wantNext()}), append(who, r)
 				budget--
 				info.Decoding++
 			}
@@ -76,7 +76,7 @@ func (e *Engine) run() {
 			reading = append(reading, chunk{r, r.fed + n})
 			want := nemotron.NoLogits
 			if r.fed+n == len(p) {
-				want = nemotron.LastLogits
+				want = r.wantNext()
 			}
 			adv, who = append(adv, nemotron.Advance{State: r.s, IDs: p[r.fed : r.fed+n], Want: want}), append(who, r)
 			budget -= n
@@ -128,11 +128,15 @@ func (e *Engine) run() {
 			if r.fed < len(r.q.Prompt()) {
 				r.fed += len(a.IDs)
 			}
-			if len(a.Logits) == 0 {
-				continue
-			}
 			var stop nemotron.StopReason
-			r.chosen, stop = r.q.Accept(r.chosen[:0], a.Logits, r.in[1:1+r.drafts])
+			switch {
+			case a.Want == nemotron.NextToken:
+				r.chosen, stop = append(r.chosen[:0], a.Next), r.q.Take(a.Next)
+			case len(a.Logits) == 0:
+				continue
+			default:
+				r.chosen, stop = r.q.Accept(r.chosen[:0], a.Logits, r.in[1:1+r.drafts])
+			}
 			r.next = r.chosen[len(r.chosen)-1]
 			if r.drafts > 0 {
 				accepted += len(r.chosen) - 1
@@ -406,6 +410,15 @@ func closeAll(states []*nemotron.State) {
 }
 
 // deliver hands tokens to the caller's goroutine; stop ends the request with the last.
+// wantNext is what a step asks for after r's last row: the next token alone when it is the
+// largest logit's (from a GPU, 4 bytes instead of the logits), the logits otherwise.
+func (r *request) wantNext() nemotron.Logits {
+	if r.q.Greedy() {
+		return nemotron.NextToken
+	}
+	return nemotron.LastLogits
+}
+
 func (r *request) deliver(ids []int32, stop nemotron.StopReason, now time.Time) {
 	r.mu.Lock()
 	if r.first.IsZero() {

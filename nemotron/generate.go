@@ -94,9 +94,21 @@ func (m *Model) Generate(ctx context.Context, prompt []int32, opts GenerateOptio
 	}
 	defer s.Close()
 
+	// Greedy decoding asks each pass for its next token alone: from a GPU, 4 bytes instead
+	// of the logits.
+	greedy := q.Greedy()
+	var logits []float32
+	var next int32
+	forward := func(in []int32, want Logits) (err error) {
+		if greedy {
+			next, err = s.ForwardArgmax(ctx, in)
+		} else {
+			logits, err = s.Forward(ctx, in, want, nil)
+		}
+		return err
+	}
 	start := time.Now()
-	logits, err := s.Forward(ctx, prompt, LastLogits, nil)
-	if err != nil {
+	if err := forward(prompt, LastLogits); err != nil {
 		return g, err
 	}
 	g.Prefill = time.Since(start)
@@ -109,7 +121,11 @@ func (m *Model) Generate(ctx context.Context, prompt []int32, opts GenerateOptio
 	// the tokens its logits confirm (Sequence.Accept): one a pass when decoding plainly.
 	var chosen, drafts, in []int32
 	for {
-		chosen, g.Stop = q.Accept(chosen[:0], logits, drafts)
+		if greedy {
+			chosen, g.Stop = append(chosen[:0], next), q.Take(next)
+		} else {
+			chosen, g.Stop = q.Accept(chosen[:0], logits, drafts)
+		}
 		if len(drafts) > 0 { // the rows of rejected drafts are forgotten, written over next
 			if err := s.Truncate(s.Pos() - len(drafts) - 1 + len(chosen)); err != nil {
 				return g, err
@@ -132,7 +148,7 @@ func (m *Model) Generate(ctx context.Context, prompt []int32, opts GenerateOptio
 		if len(drafts) > 0 {
 			want = AllLogits
 		}
-		if logits, err = s.Forward(ctx, in, want, nil); err != nil {
+		if err := forward(in, want); err != nil {
 			return g, err
 		}
 	}
@@ -200,14 +216,27 @@ func (q *Sequence) Prompt() []int32 { return q.ids[:q.prompt] }
 // it goes on).
 func (q *Sequence) Next(logits []float32) (int32, StopReason) {
 	id := q.sampler.Sample(logits, q.ids)
+	return id, q.Take(id)
+}
+
+// Greedy reports whether the next token is always the largest logit's, so that a pass may
+// find it where the logits are (NextToken) instead of returning them: greedy sampling
+// without a repetition penalty, and without prompt lookup, whose drafts need every row.
+func (q *Sequence) Greedy() bool {
+	c := q.sampler.cfg
+	return c.Temperature == 0 && (c.RepetitionPenalty == 0 || c.RepetitionPenalty == 1) && q.opts.Lookup == 0
+}
+
+// Take is Next for a token chosen already (a NextToken pass's, when Greedy).
+func (q *Sequence) Take(id int32) StopReason {
 	q.ids = append(q.ids, id)
 	switch {
 	case slices.Contains(q.eos, id):
-		return id, StopEOS
+		return StopEOS
 	case q.opts.MaxTokens > 0 && len(q.ids)-q.prompt >= q.opts.MaxTokens:
-		return id, StopMaxTokens
+		return StopMaxTokens
 	case len(q.ids) >= q.limit:
-		return id, StopContextFull
+		return StopContextFull
 	}
-	return id, 0
+	return 0
 }

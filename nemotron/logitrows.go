@@ -58,7 +58,8 @@ func (s *State) logitRows(ctx context.Context, ids []int32, from int, yield func
 			return err
 		}
 		end := min(start+s.chunk, len(ids))
-		if err := s.forward(ctx, ids[start:end], nil, nil); err != nil {
+		s.one[0] = seqRows{s: s, lo: 0, hi: end - start}
+		if err := s.forward(ctx, ids[start:end], nil); err != nil {
 			return err
 		}
 		for i := max(start, from); i < end; i += logitRows {

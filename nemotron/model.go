@@ -102,6 +102,11 @@ const (
 	LastLogits Logits = iota // the next-token distribution after the last id
 	AllLogits                // one row per input id
 	NoLogits                 // only fill the KV cache
+	// NextToken is the most likely token after the last id, alone (greedy decoding's
+	// choice, tensor.Argmax of the last row): found where the logits are computed, so that a
+	// GPU sends back 4 bytes instead of the vocabulary's logits (State.ForwardArgmax,
+	// Advance.Next).
+	NextToken
 )
 
 // Observer receives activations as they are computed, for parity checks: the embeddings
@@ -123,6 +128,7 @@ type State struct {
 	// in a Batch holds its KV cache and nothing else.
 	sc         *scratch
 	one        [1]seqRows // Forward's pass: this sequence alone
+	next       int32      // the id NextToken asked for
 	hostLogits []float32
 }
 
@@ -201,13 +207,7 @@ func (s *State) Forward(ctx context.Context, ids []int32, want Logits, obs Obser
 	if s.pos+len(ids) > s.maxLen {
 		return nil, BadInput("forward: %d tokens after %d exceed the context of %d", len(ids), s.pos, s.maxLen)
 	}
-	rows := 1
-	switch want {
-	case AllLogits:
-		rows = len(ids)
-	case NoLogits:
-		rows = 0
-	}
+	rows := want.rows(len(ids))
 	if cap(s.hostLogits) < rows*c.VocabSize {
 		s.hostLogits = make([]float32, rows*c.VocabSize)
 	}
@@ -218,23 +218,36 @@ func (s *State) Forward(ctx context.Context, ids []int32, want Logits, obs Obser
 		}
 		end := min(start+s.chunk, len(ids))
 		var dst []float32
+		var next *int32
 		switch {
 		case want == AllLogits:
 			dst = out[start*c.VocabSize : end*c.VocabSize]
 		case want == LastLogits && end == len(ids):
 			dst = out
+		case want == NextToken && end == len(ids):
+			next = &s.next
 		}
-		if err := s.forward(ctx, ids[start:end], dst, obs); err != nil {
+		s.one[0] = seqRows{s: s, lo: 0, hi: end - start, dst: dst, next: next}
+		if err := s.forward(ctx, ids[start:end], obs); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// forward runs one chunk of n ≤ chunk tokens at positions pos…pos+n-1 through the network
-// and writes logits for its last len(dst)/vocab positions into dst. It leaves the final norm
-// of the n rows in s.h, from which Score computes the logits it needs (headRows).
-func (s *State) forward(ctx context.Context, ids []int32, dst []float32, obs Observer) error {
+// ForwardArgmax appends ids to the sequence as Forward does, and returns the most likely next
+// token (NextToken): greedy decoding's choice, the logits left where they were computed.
+func (s *State) ForwardArgmax(ctx context.Context, ids []int32) (int32, error) {
+	if _, err := s.Forward(ctx, ids, NextToken, nil); err != nil {
+		return 0, err
+	}
+	return s.next, nil
+}
+
+// forward runs one chunk of n ≤ chunk tokens at positions pos…pos+n-1 through the network,
+// the logits asked for going where s.one[0] says. It leaves the final norm of the n rows in
+// s.h, from which Score computes the logits it needs (headRows).
+func (s *State) forward(ctx context.Context, ids []int32, obs Observer) error {
 	if s.sc == nil || s.sc.rows < s.chunk {
 		if s.sc != nil {
 			s.sc.free()
@@ -245,16 +258,25 @@ func (s *State) forward(ctx context.Context, ids []int32, dst []float32, obs Obs
 		}
 		s.sc = sc
 	}
-	s.one[0] = seqRows{s: s, lo: 0, hi: len(ids), dst: dst}
 	return s.m.pass(ctx, s.sc, ids, s.one[:], obs)
 }
 
 // seqRows is one sequence's part of a pass: rows [lo, hi) of the stack are its new positions
-// s.pos…, and the logits of its last len(dst)/vocab rows go to dst.
+// s.pos…, and the logits of its last len(dst)/vocab rows go to dst, or when next is set the
+// id of the largest logit of its last row goes there.
 type seqRows struct {
 	s      *State
 	lo, hi int
 	dst    []float32
+	next   *int32
+}
+
+// headRows is how many rows of logits the sequence asks for.
+func (sq *seqRows) headRows(vocab int) int {
+	if sq.next != nil {
+		return 1
+	}
+	return len(sq.dst) / vocab
 }
 
 // pass runs the new positions of one or more sequences through the network: ids are their
@@ -318,16 +340,18 @@ func (m *Model) pass(ctx context.Context, sc *scratch, ids []int32, seqs []seqRo
 
 // logits computes LN_f(x)·W_headᵀ for the rows the sequences ask for, a few rows at a time:
 // the rows are gathered into groups of at most logitRows, as even as can be, so that a group
-// falls below the backend's few-row kernel only when all the rows asked for do.
+// falls below the backend's few-row kernel only when all the rows asked for do. A group of
+// rows that want only their largest logit's id (NextToken) finds it on the backend.
 func (m *Model) logits(sc *scratch, seqs []seqRows) error {
 	b, vocab := m.b, m.Config.VocabSize
 	total := 0
-	for _, sq := range seqs {
-		total += len(sq.dst) / vocab
+	for i := range seqs {
+		total += seqs[i].headRows(vocab)
 	}
 	if total == 0 {
 		return nil
 	}
+	am, _ := b.(backend.Argmaxer)
 	groups := (total + logitRows - 1) / logitRows
 	j, i := 0, 0 // the next row: the i-th of those sequence j asks for
 	for g := range groups {
@@ -337,24 +361,39 @@ func (m *Model) logits(sc *scratch, seqs []seqRows) error {
 		}
 		hl, lg := sc.headRows(size)
 		first, one := -1, true // one: the group is rows of one sequence, next to each other
+		ids := am != nil       // every row of the group wants only its largest logit's id
 		for r := range size {
-			for len(seqs[j].dst) == 0 {
+			for seqs[j].headRows(vocab) == 0 {
 				j++
 			}
 			if first < 0 {
 				first = j
 			}
-			sq := seqs[j]
-			want := len(sq.dst) / vocab
-			one = one && j == first
+			sq := &seqs[j]
+			want := sq.headRows(vocab)
+			one = one && j == first && sq.next == nil
+			ids = ids && sq.next != nil
 			b.Copy(hl, r, sc.hRowAt(sq.hi-want+i))
-			sc.dst[r] = sq.dst[i*vocab : (i+1)*vocab]
+			sc.next[r] = sq.next
+			if sq.next == nil {
+				sc.dst[r] = sq.dst[i*vocab : (i+1)*vocab]
+			}
 			if i++; i == want {
 				j, i = j+1, 0
 			}
 		}
 		b.MatMul(lg, hl, m.w.head)
-		if one { // straight into the caller's rows
+		switch {
+		case ids:
+			for r := range size {
+				id, err := am.Argmax(sc.logitRowAt(r))
+				if err != nil {
+					return err
+				}
+				*sc.next[r] = int32(id)
+			}
+			continue
+		case one: // straight into the caller's rows
 			d0 := sc.dst[0]
 			if err := b.Read(d0[:size*vocab:size*vocab], lg); err != nil {
 				return err
@@ -366,7 +405,12 @@ func (m *Model) logits(sc *scratch, seqs []seqRows) error {
 			return err
 		}
 		for r := range size {
-			copy(sc.dst[r], host[r*vocab:])
+			row := host[r*vocab : (r+1)*vocab]
+			if sc.next[r] != nil {
+				*sc.next[r] = int32(tensor.Argmax(row))
+			} else {
+				copy(sc.dst[r], row)
+			}
 		}
 	}
 	return nil

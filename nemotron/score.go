@@ -151,7 +151,8 @@ func (s *State) Score(ctx context.Context, ids []int32, from int, opts ScoreOpti
 			return nil, err
 		}
 		end := min(start+s.chunk, len(ids))
-		if err := s.forward(ctx, ids[start:end], nil, nil); err != nil {
+		s.one[0] = seqRows{s: s, lo: 0, hi: end - start}
+		if err := s.forward(ctx, ids[start:end], nil); err != nil {
 			return nil, err
 		}
 		for i := max(start, first); i < end; i += logitRows {

@@ -26,8 +26,10 @@ type scratch struct {
 	// of it), single rows of h, and the first rows of hl and logits.
 	views   map[[2]int]*views
 	dst     [logitRows][]float32 // where each gathered row's logits go
+	next    [logitRows]*int32    // or its largest logit's id (NextToken)
 	hRow    []backend.Tensor
 	hl1, l1 []backend.Tensor
+	lRow    []backend.Tensor // single rows of logits
 
 	hostRows []float32 // for observers
 }
@@ -62,6 +64,7 @@ func (m *Model) newScratch(rows int) (*scratch, error) {
 	}
 	sc.hRow = make([]backend.Tensor, rows)
 	sc.hl1, sc.l1 = make([]backend.Tensor, lr+1), make([]backend.Tensor, lr+1)
+	sc.lRow = make([]backend.Tensor, lr)
 	return sc, nil
 }
 
@@ -105,6 +108,14 @@ func (sc *scratch) headRows(n int) (hl, logits backend.Tensor) {
 		sc.hl1[n], sc.l1[n] = sc.b.Rows(sc.hl, 0, n), sc.b.Rows(sc.logits, 0, n)
 	}
 	return sc.hl1[n], sc.l1[n]
+}
+
+// logitRowAt is row i of logits.
+func (sc *scratch) logitRowAt(i int) backend.Tensor {
+	if sc.lRow[i] == nil {
+		sc.lRow[i] = sc.b.Rows(sc.logits, i, i+1)
+	}
+	return sc.lRow[i]
 }
 
 func (sc *scratch) hostLogits(n int) []float32 {

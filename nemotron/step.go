@@ -16,16 +16,21 @@ type Batch struct {
 	ids  []int32   // the step's tokens, stacked
 	seqs []seqRows // whose rows are whose
 	host []float32 // the logits asked for, all sequences' one after another
+	next []int32   // the ids NextToken asked for, by sequence
 }
 
 // Advance is one sequence's part of a step.
 type Advance struct {
 	State *State
 	IDs   []int32 // the tokens it appends, at positions State.Pos()…
-	Want  Logits  // LastLogits (next-token distribution), AllLogits (one row per id) or NoLogits
+	// Want is LastLogits (next-token distribution), AllLogits (one row per id), NoLogits, or
+	// NextToken (Next alone).
+	Want Logits
 	// Logits is set by Step to the logits asked for; it belongs to the Batch and is
 	// overwritten by the next Step.
 	Logits []float32
+	// Next is set by Step, with Want NextToken, to the most likely token after IDs.
+	Next int32
 }
 
 // NewBatch allocates a batch for steps of up to rows positions in all.
@@ -93,11 +98,18 @@ func (b *Batch) Step(ctx context.Context, adv []Advance) error {
 	if cap(b.host) < logitRows*c.VocabSize {
 		b.host = make([]float32, logitRows*c.VocabSize)
 	}
+	if len(b.next) < len(adv) {
+		b.next = make([]int32, len(adv))
+	}
 	b.ids, b.seqs = b.ids[:0], b.seqs[:0]
 	off := 0
 	for _, a := range adv {
 		n := a.Want.rows(len(a.IDs)) * c.VocabSize
-		b.seqs = append(b.seqs, seqRows{s: a.State, lo: len(b.ids), hi: len(b.ids) + len(a.IDs), dst: b.host[off : off+n : off+n]})
+		sq := seqRows{s: a.State, lo: len(b.ids), hi: len(b.ids) + len(a.IDs), dst: b.host[off : off+n : off+n]}
+		if a.Want == NextToken {
+			sq.next = &b.next[len(b.seqs)]
+		}
+		b.seqs = append(b.seqs, sq)
 		b.ids = append(b.ids, a.IDs...)
 		off += n
 	}
@@ -106,16 +118,19 @@ func (b *Batch) Step(ctx context.Context, adv []Advance) error {
 	}
 	for i := range adv {
 		adv[i].Logits = b.seqs[i].dst
+		if adv[i].Want == NextToken {
+			adv[i].Next = b.next[i]
+		}
 	}
 	return nil
 }
 
-// rows is how many rows of logits a pass of n positions returns.
+// rows is how many rows of logits a pass of n positions returns to the host.
 func (w Logits) rows(n int) int {
 	switch w {
 	case AllLogits:
 		return n
-	case NoLogits:
+	case NoLogits, NextToken:
 		return 0
 	}
 	return 1

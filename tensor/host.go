@@ -148,3 +148,16 @@ func StackRows(parts ...Host) (Host, error) {
 	}
 	return Host{DType: dt, Shape: []int{rows, parts[0].Shape[1]}, Data: data}, nil
 }
+
+// Argmax returns the lowest index of the largest value of v: a NaN is never chosen over a
+// number, and v of NaNs (or empty) gives 0. It is greedy decoding's choice, the one
+// backend.Argmaxer makes where the logits are.
+func Argmax(v []float32) int {
+	best := -1
+	for i, x := range v {
+		if x == x && (best < 0 || x > v[best]) {
+			best = i
+		}
+	}
+	return max(best, 0)
+}

@@ -245,6 +245,15 @@ func (b *Backend) Rows(bt backend.Tensor, lo, hi int) backend.Tensor {
 	return v
 }
 
+// Argmax is tensor.Argmax of t's elements (backend.Argmaxer).
+func (b *Backend) Argmax(bt backend.Tensor) (int, error) {
+	t := bt.(*Tensor)
+	if t.f32 == nil || len(t.f32) == 0 {
+		return 0, fmt.Errorf("cpu: argmax of %d %s values", tensor.NumElements(t.shape), t.dt)
+	}
+	return tensor.Argmax(t.f32), nil
+}
+
 func (b *Backend) Read(dst []float32, bt backend.Tensor) error {
 	t := bt.(*Tensor)
 	if t.f32 == nil {

@@ -297,6 +297,29 @@ func TestGraphReplay(t *testing.T) {
 	}
 	want, _, off := run("0")
 	got, before, on := run("1")
+	// Greedy decoding's path: each step's id found on the device, in the step's graph.
+	b := open(t, backend.Exact)
+	dir := goldentest.Dir(2, "tiny-a")
+	m, g := goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir)
+	ids := slices.Concat(g.Greedy[0].PromptIDs, g.Greedy[0].NewIDs)
+	s, err := m.NewState(len(ids))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 8; i <= len(ids); i++ {
+		in := ids[i-1 : i]
+		if i == 8 {
+			in = ids[:8]
+		}
+		next, err := s.ForwardArgmax(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := tensor.Argmax(want[i-1]); int(next) != w {
+			t.Fatalf("after %d tokens: ForwardArgmax %d, the largest logit %d", i, next, w)
+		}
+	}
 	if off.Replays != 0 || off.Direct != off.Launches {
 		t.Errorf("%s=0: %+v, want every launch direct", cuda.GraphsEnv, off)
 	}

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+
+	"github.com/minitron-go/minitron/tensor"
 )
 
 // What `minitron perplexity` computes at each scored position, and how it sums them: in
@@ -34,7 +36,7 @@ func scoreRow(row []float32, tok int32) rowResult {
 // each row). For identical rows every term is exactly zero: a model compared with itself has
 // KL 0, not rounding noise. The argmaxes compare the float32 logits, the first among equals.
 func compareRows(q, p []float32, tok int32) rowResult {
-	bq, bp := argmaxRow(q), argmaxRow(p)
+	bq, bp := tensor.Argmax(q), tensor.Argmax(p)
 	mq, mp := float64(q[bq]), float64(p[bp])
 	var sq, sp, sd float64
 	for i, x := range p {
@@ -52,20 +54,10 @@ func compareRows(q, p []float32, tok int32) rowResult {
 	}
 }
 
-func argmaxRow(row []float32) int {
-	best := 0
-	for i, x := range row {
-		if x > row[best] {
-			best = i
-		}
-	}
-	return best
-}
-
 // logSumExp returns the argmax of row and log Σ exp(row), shifted by the maximum so that no
 // term overflows.
 func logSumExp(row []float32) (int, float64) {
-	best := argmaxRow(row)
+	best := tensor.Argmax(row)
 	mx := float64(row[best])
 	var s float64
 	for _, x := range row {

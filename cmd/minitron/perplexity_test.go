@@ -12,6 +12,7 @@ import (
 
 	"github.com/minitron-go/minitron"
 	"github.com/minitron-go/minitron/internal/near"
+	"github.com/minitron-go/minitron/tensor"
 )
 
 // pplText is a text of about 150 tokens for the golden models' tokenizer: nine chunks of 16.
@@ -227,7 +228,7 @@ func TestCompareRows(t *testing.T) {
 		if err := near.Check([]float64{r.kl, r.nll, r.baseNLL}, []float64{kl, -lq[tok], -lp[tok]}, 1e-12); err != nil {
 			t.Errorf("vocab %d: %v", vocab, err)
 		}
-		if r.same != (argmaxRow(p) == argmaxRow(q)) {
+		if r.same != (tensor.Argmax(p) == tensor.Argmax(q)) {
 			t.Errorf("vocab %d: same %v", vocab, r.same)
 		}
 		if s := scoreRow(q, tok); s.nll != r.nll {
