@@ -29,4 +29,12 @@ func TestDecodeAllocations(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%.0f allocations per decoded token, want 0", allocs)
 	}
+	allocs = testing.AllocsPerRun(20, func() {
+		if _, err := s.ForwardArgmax(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.0f allocations per token decoded greedily (ForwardArgmax), want 0", allocs)
+	}
 }

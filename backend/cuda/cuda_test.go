@@ -307,11 +307,13 @@ func TestGraphReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	var last cuda.GraphStats
 	for i := 8; i <= len(ids); i++ {
 		in := ids[i-1 : i]
 		if i == 8 {
 			in = ids[:8]
 		}
+		last = b.(*cuda.Backend).Graphs()
 		next, err := s.ForwardArgmax(context.Background(), in)
 		if err != nil {
 			t.Fatal(err)
@@ -319,6 +321,11 @@ func TestGraphReplay(t *testing.T) {
 		if w := tensor.Argmax(want[i-1]); int(next) != w {
 			t.Fatalf("after %d tokens: ForwardArgmax %d, the largest logit %d", i, next, w)
 		}
+	}
+	if st := b.(*cuda.Backend).Graphs(); st.Replays-last.Replays != 1 || st.Direct != last.Direct {
+		t.Errorf("the last greedy step: %+v before, %+v after; want one replay and no direct launch", last, st)
+	} else {
+		t.Logf("a decode step of tiny-a by ForwardArgmax: %d kernels in one graph launch", st.Launches-last.Launches)
 	}
 	if off.Replays != 0 || off.Direct != off.Launches {
 		t.Errorf("%s=0: %+v, want every launch direct", cuda.GraphsEnv, off)
