@@ -191,15 +191,15 @@ func Open(name string, opts Options) (Backend, error) {
 }
 
 // Argmaxer is an optional capability of a Backend, found by type assertion: the index of the
-// largest element, computed where the tensor lives, so that greedy decoding on a GPU brings 4
-// bytes back per token instead of the logits. Callers fall back to Read and a host loop
-// when a backend lacks it.
+// largest element of each row, computed where the tensor lives, so that greedy decoding on a
+// GPU brings 4 bytes back per token instead of the logits. Callers fall back to Read and a
+// host loop (tensor.Argmax) when a backend lacks it.
 type Argmaxer interface {
-	// Argmax returns the lowest index of the largest element of the F32 tensor t (all its
-	// elements, row-major; a Rows view for one row of logits), after all queued work, and
-	// reports sticky errors as Read does. NaN is never chosen over a number, and a tensor of
-	// NaNs gives 0; an empty tensor or another dtype is an error.
-	Argmax(t Tensor) (int, error)
+	// Argmax sets dst[i] to the lowest index of the largest element of row i of the F32
+	// tensor t, which has len(dst) rows (a vector is one row), after all queued work, and
+	// reports sticky errors as Read does. NaN is never chosen over a number, and a row of
+	// NaNs gives 0; empty rows, a row count other than len(dst) or another dtype are errors.
+	Argmax(dst []int32, t Tensor) error
 }
 
 // KVCacheTypes is implemented by a backend whose KV caches may be stored in other dtypes

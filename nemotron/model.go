@@ -385,12 +385,11 @@ func (m *Model) logits(sc *scratch, seqs []seqRows) error {
 		b.MatMul(lg, hl, m.w.head)
 		switch {
 		case ids:
-			for r := range size {
-				id, err := am.Argmax(sc.logitRowAt(r))
-				if err != nil {
-					return err
-				}
-				*sc.next[r] = int32(id)
+			if err := am.Argmax(sc.ids[:size], lg); err != nil {
+				return err
+			}
+			for r, id := range sc.ids[:size] {
+				*sc.next[r] = id
 			}
 			continue
 		case one: // straight into the caller's rows

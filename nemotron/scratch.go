@@ -27,9 +27,9 @@ type scratch struct {
 	views   map[[2]int]*views
 	dst     [logitRows][]float32 // where each gathered row's logits go
 	next    [logitRows]*int32    // or its largest logit's id (NextToken)
+	ids     [logitRows]int32     // the ids found
 	hRow    []backend.Tensor
 	hl1, l1 []backend.Tensor
-	lRow    []backend.Tensor // single rows of logits
 
 	hostRows []float32 // for observers
 }
@@ -64,7 +64,6 @@ func (m *Model) newScratch(rows int) (*scratch, error) {
 	}
 	sc.hRow = make([]backend.Tensor, rows)
 	sc.hl1, sc.l1 = make([]backend.Tensor, lr+1), make([]backend.Tensor, lr+1)
-	sc.lRow = make([]backend.Tensor, lr)
 	return sc, nil
 }
 
@@ -108,14 +107,6 @@ func (sc *scratch) headRows(n int) (hl, logits backend.Tensor) {
 		sc.hl1[n], sc.l1[n] = sc.b.Rows(sc.hl, 0, n), sc.b.Rows(sc.logits, 0, n)
 	}
 	return sc.hl1[n], sc.l1[n]
-}
-
-// logitRowAt is row i of logits.
-func (sc *scratch) logitRowAt(i int) backend.Tensor {
-	if sc.lRow[i] == nil {
-		sc.lRow[i] = sc.b.Rows(sc.logits, i, i+1)
-	}
-	return sc.lRow[i]
 }
 
 func (sc *scratch) hostLogits(n int) []float32 {

@@ -609,9 +609,9 @@ func (s *suite) argmax(t *testing.T) {
 	check := func(what string, v []float32, want int) {
 		t.Helper()
 		x, _ := s.activations(t, v, len(v))
-		got, err := am.Argmax(x)
-		if err != nil || got != want {
-			t.Errorf("argmax of %s: %d, %v; want %d", what, got, err, want)
+		var got [1]int32
+		if err := am.Argmax(got[:], x); err != nil || got[0] != int32(want) {
+			t.Errorf("argmax of %s: %d, %v; want %d", what, got[0], err, want)
 		}
 	}
 	for _, n := range []int{1, 2, 31, 32, 33, 255, 256, 257, 1023, 1024, 1025, 4099, 256000} {
@@ -637,23 +637,31 @@ func (s *suite) argmax(t *testing.T) {
 	check("all NaN", []float32{nan, nan, nan}, 0)
 	check("NaN and -inf", []float32{nan, -inf, nan}, 1)
 
-	// One row of a [3, n] tensor, as the last row of a prompt's logits.
+	// The rows of a [3, n] tensor at once, and one row of it, as the last row of a prompt's
+	// logits.
 	const n = 3000
 	v := s.randn(3*n, 1)
 	v[5], v[n+17], v[2*n+2999] = 9, 9, 9
 	x, _ := s.activations(t, v, 3, n)
-	for row, want := range []int{5, 17, 2999} {
-		if got, err := am.Argmax(s.b.Rows(x, row, row+1)); err != nil || got != want {
-			t.Errorf("argmax of row %d: %d, %v; want %d", row, got, err, want)
+	var got [3]int32
+	if err := am.Argmax(got[:], x); err != nil || got != [3]int32{5, 17, 2999} {
+		t.Errorf("argmax of three rows: %v, %v; want [5 17 2999]", got, err)
+	}
+	for row, want := range []int32{5, 17, 2999} {
+		if err := am.Argmax(got[:1], s.b.Rows(x, row, row+1)); err != nil || got[0] != want {
+			t.Errorf("argmax of row %d: %d, %v; want %d", row, got[0], err, want)
 		}
 	}
 
+	if err := am.Argmax(got[:2], x); err == nil {
+		t.Error("argmax of three rows into two: no error")
+	}
 	empty := s.alloc(t, 0, 4)
-	if _, err := am.Argmax(empty); err == nil {
+	if err := am.Argmax(got[:0], empty); err == nil {
 		t.Error("argmax of an empty tensor: no error")
 	}
 	h, _ := host(tensor.BF16, []float32{1, 2, 3, 4}, 2, 2) // a matrix: vectors may be uploaded as F32
-	if _, err := am.Argmax(s.upload(t, h)); err == nil {
+	if err := am.Argmax(got[:2], s.upload(t, h)); err == nil {
 		t.Error("argmax of a BF16 tensor: no error")
 	}
 }

@@ -245,13 +245,21 @@ func (b *Backend) Rows(bt backend.Tensor, lo, hi int) backend.Tensor {
 	return v
 }
 
-// Argmax is tensor.Argmax of t's elements (backend.Argmaxer).
-func (b *Backend) Argmax(bt backend.Tensor) (int, error) {
+// Argmax is tensor.Argmax of each row of t (backend.Argmaxer).
+func (b *Backend) Argmax(dst []int32, bt backend.Tensor) error {
 	t := bt.(*Tensor)
-	if t.f32 == nil || len(t.f32) == 0 {
-		return 0, fmt.Errorf("cpu: argmax of %d %s values", tensor.NumElements(t.shape), t.dt)
+	rows := 1
+	if len(t.shape) > 1 {
+		rows = t.rows()
 	}
-	return tensor.Argmax(t.f32), nil
+	if t.f32 == nil || len(t.f32) == 0 || rows != len(dst) {
+		return fmt.Errorf("cpu: argmax of the %d rows of %s%s into %d", rows, t.dt, tensor.ShapeString(t.shape), len(dst))
+	}
+	c := len(t.f32) / rows
+	for i := range dst {
+		dst[i] = int32(tensor.Argmax(t.f32[i*c : (i+1)*c]))
+	}
+	return nil
 }
 
 func (b *Backend) Read(dst []float32, bt backend.Tensor) error {

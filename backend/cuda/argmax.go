@@ -17,34 +17,42 @@ import (
 
 var _ backend.Argmaxer = (*Backend)(nil)
 
-// Argmax returns the lowest index of the largest element of t, found on the device so that 4
-// bytes come back instead of the tensor (backend.Argmaxer).
-func (b *Backend) Argmax(bt backend.Tensor) (int, error) {
+// Argmax finds the lowest index of the largest element of each row of t on the device, so
+// that 4 bytes a row come back instead of the tensor (backend.Argmaxer).
+func (b *Backend) Argmax(dst []int32, bt backend.Tensor) error {
 	t := b.tensor(bt)
 	if t.dt != tensor.F32 {
-		return 0, fmt.Errorf("cuda: argmax of a %s tensor", t.dt)
+		return fmt.Errorf("cuda: argmax of a %s tensor", t.dt)
+	}
+	rows := 1
+	if len(t.shape) > 1 {
+		rows = t.rows()
 	}
 	n := t.len()
-	if n == 0 || n > math.MaxInt32 {
-		return 0, fmt.Errorf("cuda: argmax of %d values", n)
+	if n == 0 || rows != len(dst) || n/rows > math.MaxInt32 {
+		return fmt.Errorf("cuda: argmax of the %d rows of %s into %d", rows, tensor.ShapeString(t.shape), len(dst))
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return 0, fmt.Errorf("cuda: argmax on a closed backend")
+		return fmt.Errorf("cuda: argmax on a closed backend")
 	}
-	idx := 0
-	if b.err == nil && b.grow(&b.index, 4, "argmax result") {
-		b.args.reset().ptr(b.index.ptr).ptr(t.ptr).i64(n)
-		b.launch(kArgmax, 1, 1, argmaxThreads)
-		// The kernel writes an int32; read copies its 4 bytes as they are.
-		var v [1]float32
-		b.read(v[:], &Tensor{dt: tensor.F32, shape: []int{1}, ptr: b.index.ptr})
+	if b.err == nil && b.grow(&b.index, 4*rows, "argmax results") {
+		b.args.reset().ptr(b.index.ptr).ptr(t.ptr).i64(n / rows)
+		b.launch(kArgmax, rows, 1, argmaxThreads)
+		// The kernel writes int32s; read copies their bytes as they are.
+		if cap(b.indexHost) < rows {
+			b.indexHost = make([]float32, rows)
+		}
+		v := b.indexHost[:rows]
+		b.read(v, &Tensor{dt: tensor.F32, shape: []int{rows}, ptr: b.index.ptr})
 		if b.err == nil {
-			idx = int(int32(math.Float32bits(v[0])))
+			for i, f := range v {
+				dst[i] = int32(math.Float32bits(f))
+			}
 		}
 	}
 	err := b.err
 	b.err = nil
-	return idx, err
+	return err
 }

@@ -59,19 +59,20 @@ type Backend struct {
 	module       unsafe.Pointer
 	fns          [numKernels]unsafe.Pointer
 
-	mu     sync.Mutex
-	err    error // sticky: the first failure since the last Read or Sync
-	closed bool
-	live   map[C.mt_ptr]int // owned allocations and their sizes
-	args   argBuffer
-	xb     scratch // activations rounded to bf16
-	wf     scratch // a block of weights widened to f32
-	part   scratch // attention partial results
-	prod   scratch // a product on its way to dst (MatMulAdd of a GEMM)
-	index  scratch // argmax's result
-	pinned unsafe.Pointer
-	pinLen int
-	rope   map[ropeKey]C.mt_ptr
+	mu        sync.Mutex
+	err       error // sticky: the first failure since the last Read or Sync
+	closed    bool
+	live      map[C.mt_ptr]int // owned allocations and their sizes
+	args      argBuffer
+	xb        scratch   // activations rounded to bf16
+	wf        scratch   // a block of weights widened to f32
+	part      scratch   // attention partial results
+	prod      scratch   // a product on its way to dst (MatMulAdd of a GEMM)
+	index     scratch   // argmax's results
+	indexHost []float32 // and their bits, read back
+	pinned    unsafe.Pointer
+	pinLen    int
+	rope      map[ropeKey]C.mt_ptr
 
 	tape       tape              // launches not yet queued (graph.go)
 	graphs     bool              // tapes that repeat replay as CUDA graphs

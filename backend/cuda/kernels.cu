@@ -784,9 +784,12 @@ extern "C" __global__ void attention_tiled_bf16(float* __restrict__ dst, const f
 // than the copy it saves.
 #define ARGMAX_THREADS 1024
 
-extern "C" __global__ void argmax(int* __restrict__ out, const float* __restrict__ x, i64 n)
+// argmax: one block per row of n values writes the lowest index of the row's largest value
+// (NaN never chosen; a row of NaNs gives 0) to out[row].
+extern "C" __global__ void argmax(int* __restrict__ out, const float* __restrict__ xs, i64 n)
 {
     __shared__ float sv[ARGMAX_THREADS];
+    const float* x = xs + (i64)blockIdx.x * n;
     __shared__ i64 si[ARGMAX_THREADS];
     const int tid = threadIdx.x;
     float best = NEG_INF;
@@ -814,6 +817,6 @@ extern "C" __global__ void argmax(int* __restrict__ out, const float* __restrict
         __syncthreads();
     }
     if (tid == 0) {
-        out[0] = si[0] < 0 ? 0 : (int)si[0];
+        out[blockIdx.x] = si[0] < 0 ? 0 : (int)si[0];
     }
 }
