@@ -346,3 +346,50 @@ func TestGraphReplay(t *testing.T) {
 		t.Errorf("%d decode steps: %d replays, %d graphs built; want a replay a step and few builds", steps, on.Replays, on.Builds)
 	}
 }
+
+// TestGraphFallback: a graph call that fails turns graphs off with a warning, and the launches
+// of the step run one by one, giving the logits of a backend without graphs. Only the emulated
+// driver fails a call on request (MINITRON_EMU_GRAPH_FAIL).
+func TestGraphFallback(t *testing.T) {
+	if os.Getenv("MINITRON_CUDA_EMULATED") == "" {
+		t.Skip("only the emulated driver fails graph calls on request")
+	}
+	decode := func(opts backend.Options) [][]float32 {
+		b, err := cuda.New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		dir := goldentest.Dir(2, "tiny-a")
+		m, g := goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir)
+		ids := slices.Concat(g.Greedy[0].PromptIDs, g.Greedy[0].NewIDs)
+		s, err := m.NewState(len(ids))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		rows := goldentest.PrefillThenDecode(t, s, ids, 8)
+		if st := b.Graphs(); st.Replays != 0 {
+			t.Errorf("%d graph replays", st.Replays)
+		}
+		return rows
+	}
+	t.Setenv(cuda.GraphsEnv, "0")
+	want := decode(backend.Options{})
+	t.Setenv(cuda.GraphsEnv, "1")
+	for _, call := range []string{"instantiate", "launch"} {
+		t.Run(call, func(t *testing.T) {
+			t.Setenv("MINITRON_EMU_GRAPH_FAIL", call)
+			var warned []string
+			got := decode(backend.Options{Warn: func(msg string) { warned = append(warned, msg) }})
+			for i := range want {
+				if !slices.Equal(got[i], want[i]) {
+					t.Fatalf("row %d differs from the run without graphs", i)
+				}
+			}
+			if len(warned) != 1 || !strings.Contains(warned[0], "CUDA graphs off") {
+				t.Errorf("warnings %q, want one that graphs are off", warned)
+			}
+		})
+	}
+}

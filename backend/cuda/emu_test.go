@@ -74,7 +74,7 @@ func TestEmulatedGPU(t *testing.T) {
 		}
 	}
 	for _, run := range []string{
-		"^(TestConformance|TestAttentionSplitsMatchCPU|TestAttentionBF16Cache|TestExactGEMMSplitsX|TestGraphReplay)$",
+		"^(TestConformance|TestAttentionSplitsMatchCPU|TestAttentionBF16Cache|TestExactGEMMSplitsX|TestGraphReplay|TestGraphFallback)$",
 		"^TestGoldenLogits$/^fast$/^tiny-a$", // exact differs only in GEMMs the conformance run covers
 		"^TestGoldenGreedy$/^fast$/^tiny-a$", // greedy ids asserted in fast precision
 		"^TestGoldenKVCacheBF16$/^tiny-a$",   // the kernels' own check is TestAttentionBF16Cache

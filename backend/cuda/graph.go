@@ -189,8 +189,10 @@ func (b *Backend) replay() bool {
 			b.stats.Updated++
 		}
 	}
-	if !b.note("cuGraphLaunch", C.mt_graph_launch(b.dev, g.exec)) {
-		return true // the error is sticky; the work is lost either way
+	if r := C.mt_graph_launch(b.dev, g.exec); r != 0 {
+		// Nothing of the graph was queued: its launches go one by one, and graphs stop.
+		b.disableGraphs(statusError("cuGraphLaunch", r))
+		return false
 	}
 	b.stats.Replays++
 	return true

@@ -225,8 +225,15 @@ int cuGraphAddKernelNode_v2(void** node, void* g, void* const* deps, size_t ndep
   *node = gr->handles.back().get();
   return need();
 }
+// MINITRON_EMU_GRAPH_FAIL=instantiate or =launch makes that call fail, as a driver might,
+// for the tests of the backend's fallback.
+static bool failing(const char* call) {
+  const char* f = getenv("MINITRON_EMU_GRAPH_FAIL");
+  return f && strcmp(f, call) == 0;
+}
 int cuGraphInstantiateWithFlags(void** exec, void* g, unsigned long long flags) {
   if (flags) return 1;
+  if (failing("instantiate")) return 801; // CUDA_ERROR_NOT_SUPPORTED
   *exec = new Exec{((Graph*)g)->nodes};
   return need();
 }
@@ -238,6 +245,7 @@ int cuGraphExecKernelNodeSetParams_v2(void* exec, void* node, const NodeParams* 
 }
 int cuGraphLaunch(void* exec, void*) {
   if (need()) return need();
+  if (failing("launch")) return 999; // CUDA_ERROR_UNKNOWN
   graphLaunches++;
   for (Node& n : ((Exec*)exec)->nodes) {
     std::vector<void*> params;
