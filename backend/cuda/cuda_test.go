@@ -270,6 +270,20 @@ func TestSpeedMinitronShape(t *testing.T) {
 	}
 }
 
+// tinyA loads the golden tiny-a on b and returns a State with room for its first greedy
+// case, prompt and continuation, and those ids.
+func tinyA(t *testing.T, b backend.Backend) (*nemotron.State, []int32) {
+	dir := goldentest.Dir(2, "tiny-a")
+	m, g := goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir)
+	ids := slices.Concat(g.Greedy[0].PromptIDs, g.Greedy[0].NewIDs)
+	s, err := m.NewState(len(ids))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s, ids
+}
+
 // TestGraphReplay decodes a golden model with CUDA graphs and without (GraphsEnv=0): the
 // logits must be bit for bit the same, and with graphs a decode step must be one graph
 // launch, replayed with the nodes whose position or token changed updated, not rebuilt.
@@ -277,17 +291,8 @@ func TestGraphReplay(t *testing.T) {
 	run := func(graphs string) ([][]float32, cuda.GraphStats, cuda.GraphStats) {
 		t.Setenv(cuda.GraphsEnv, graphs)
 		b := open(t, backend.Exact)
-		dir := goldentest.Dir(2, "tiny-a")
-		m, g := goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir)
-		gc := g.Greedy[0]
-		ids := slices.Concat(gc.PromptIDs, gc.NewIDs)
-		s, err := m.NewState(len(ids))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		split := min(8, len(ids)-4)
-		rows := goldentest.PrefillThenDecode(t, s, ids[:len(ids)-1], split)
+		s, ids := tinyA(t, b)
+		rows := goldentest.PrefillThenDecode(t, s, ids[:len(ids)-1], 8)
 		before := b.(*cuda.Backend).Graphs()
 		lg, err := s.Forward(context.Background(), ids[len(ids)-1:], nemotron.LastLogits, nil)
 		if err != nil {
@@ -299,14 +304,7 @@ func TestGraphReplay(t *testing.T) {
 	got, before, on := run("1")
 	// Greedy decoding's path: each step's id found on the device, in the step's graph.
 	b := open(t, backend.Exact)
-	dir := goldentest.Dir(2, "tiny-a")
-	m, g := goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir)
-	ids := slices.Concat(g.Greedy[0].PromptIDs, g.Greedy[0].NewIDs)
-	s, err := m.NewState(len(ids))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, ids := tinyA(t, b)
 	var last cuda.GraphStats
 	for i := 8; i <= len(ids); i++ {
 		in := ids[i-1 : i]
@@ -354,20 +352,13 @@ func TestGraphFallback(t *testing.T) {
 	if os.Getenv("MINITRON_CUDA_EMULATED") == "" {
 		t.Skip("only the emulated driver fails graph calls on request")
 	}
-	decode := func(opts backend.Options) [][]float32 {
+	decode := func(t *testing.T, opts backend.Options) [][]float32 {
 		b, err := cuda.New(opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer b.Close()
-		dir := goldentest.Dir(2, "tiny-a")
-		m, g := goldentest.LoadModel(t, dir, b), goldentest.Load(t, dir)
-		ids := slices.Concat(g.Greedy[0].PromptIDs, g.Greedy[0].NewIDs)
-		s, err := m.NewState(len(ids))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		t.Cleanup(func() { b.Close() }) // after the State's, registered by tinyA
+		s, ids := tinyA(t, b)
 		rows := goldentest.PrefillThenDecode(t, s, ids, 8)
 		if st := b.Graphs(); st.Replays != 0 {
 			t.Errorf("%d graph replays", st.Replays)
@@ -375,13 +366,13 @@ func TestGraphFallback(t *testing.T) {
 		return rows
 	}
 	t.Setenv(cuda.GraphsEnv, "0")
-	want := decode(backend.Options{})
+	want := decode(t, backend.Options{})
 	t.Setenv(cuda.GraphsEnv, "1")
 	for _, call := range []string{"instantiate", "launch"} {
 		t.Run(call, func(t *testing.T) {
 			t.Setenv("MINITRON_EMU_GRAPH_FAIL", call)
 			var warned []string
-			got := decode(backend.Options{Warn: func(msg string) { warned = append(warned, msg) }})
+			got := decode(t, backend.Options{Warn: func(msg string) { warned = append(warned, msg) }})
 			for i := range want {
 				if !slices.Equal(got[i], want[i]) {
 					t.Fatalf("row %d differs from the run without graphs", i)
