@@ -24,7 +24,8 @@
 #   - which libcuda, cuBLAS and NVRTC the backend loaded, and the device (TestLibraries);
 #   - every CUDA test, verbosely, summarised (conformance in exact and fast precision, the golden
 #     models' logits and greedy ids, kernel compilation, split attention);
-#   - `minitron bench -backend cuda -shape minitron-4b` in exact and fast precision, and when
+#   - `minitron bench -backend cuda -shape minitron-4b` in exact and fast precision (fast also
+#     with `-batch 1,8,32`: the total decode rate of 8 and 32 sequences together), and when
 #     time is left exact without CUDA graphs (MINITRON_CUDA_GRAPHS=0) and fast with single bf16
 #     rounding (MINITRON_CUDA_FAST_ROUNDING=single): prefill
 #     of 128 and 512 tokens and decoding at contexts 16 and 512, in tokens/s, each length warmed
@@ -169,21 +170,23 @@ else
 	grep -q 'Emulated GPU' "$out/cuda-test.log" && fail "the CUDA tests ran on the CPU emulation"
 fi
 
-# bench NAME PRECISION [VAR=VALUE]: one `minitron bench`, text output, its progress log
-# streamed to a file so that a timeout still shows what was measured.
+# bench NAME PRECISION [VAR=VALUE|-] [FLAGS...]: one `minitron bench`, text output, its
+# progress log streamed to a file so that a timeout still shows what was measured.
 bench() {
-	local name=$1 t
+	local name=$1 precision=$2 setting=${3:-} t
+	shift $(($# < 3 ? $# : 3))
+	[ "$setting" = - ] && setting=
 	local res="$out/bench-$name.txt" log="$out/bench-$name.log"
 	t=$(budget "$bench_timeout")
 	if ((t < bench_timeout && t < 10)); then
 		echo "bench $name: skipped, $t s left of the deadline"
 		return 2
 	fi
-	env ${3:+"$3"} timeout "$t" bench/minitron bench -backend cuda -shape minitron-4b -precision "$2" >"$res" 2>"$log"
+	env ${setting:+"$setting"} timeout "$t" bench/minitron bench -backend cuda -shape minitron-4b -precision "$precision" "$@" >"$res" 2>"$log"
 	local rc=$?
 	if [ "$rc" -eq 124 ]; then
 		echo "minitron bench ($name) timed out after $t s; what it had measured:"
-		grep -E 'filling|ready in|warmed up|prefill|decode|weights streamed' "$log" || echo "(nothing yet)"
+		grep -E 'filling|ready in|warmed up|prefill|decode|batch|mix|weights streamed' "$log" || echo "(nothing yet)"
 		return 1
 	elif [ "$rc" -ne 0 ]; then
 		echo "minitron bench ($name) exit status $rc:"
@@ -203,7 +206,8 @@ if [ -z "$device" ]; then
 	fail "benches skipped: the CUDA backend opened no device"
 elif [ -x bench/minitron ]; then
 	bench exact exact || fail "bench exact"
-	bench fast fast || fail "bench fast"
+	# Fast precision also decodes batches of 8 and 32 sequences (cuBLAS GEMMs of stacked rows).
+	bench fast fast - -batch 1,8,32 || fail "bench fast"
 	# For comparison, optional when time is short: decoding without CUDA graphs, and the
 	# faster, less exact fast precision.
 	bench exact-no-graphs exact MINITRON_CUDA_GRAPHS=0
