@@ -107,13 +107,14 @@ func (s *Sampler) Distribution(logits []float32, history []int32) ([]int32, []fl
 		}
 	}
 
-	if c.Temperature == 0 {
-		best := 0
+	if c.Temperature == 0 { // tensor.Argmax's choice, which NextToken makes on the backend
+		best := -1
 		for i, v := range sc {
-			if v > sc[best] {
+			if v == v && (best < 0 || v > sc[best]) {
 				best = i
 			}
 		}
+		best = max(best, 0)
 		s.cand.ids, s.cand.p = append(s.cand.ids[:0], int32(best)), append(s.cand.p[:0], 1)
 		return s.cand.ids, s.cand.p
 	}

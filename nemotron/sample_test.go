@@ -167,6 +167,18 @@ func TestSamplingByHand(t *testing.T) {
 	if len(ids) != 2 || near.Diff(probs[0], 0.625) > 1e-7 {
 		t.Errorf("min-p: %v %v", ids, probs)
 	}
+	// Greedy is tensor.Argmax's choice, the one NextToken makes on a backend: the first of
+	// the largest, never a NaN.
+	s, _ = NewSampler(Sampling{})
+	nan := float32(math.NaN())
+	for _, c := range []struct {
+		logits []float32
+		want   int32
+	}{{[]float32{1, 3, 3}, 1}, {[]float32{nan, -5, -3, nan}, 2}, {[]float32{nan, nan}, 0}} {
+		if ids, _ := s.Distribution(c.logits, nil); len(ids) != 1 || ids[0] != c.want {
+			t.Errorf("greedy over %v: %v, want %d", c.logits, ids, c.want)
+		}
+	}
 }
 
 // Drawing many tokens reproduces the distribution, and the same seed the same draws.
