@@ -12,6 +12,17 @@ import (
 	"github.com/minitron-go/minitron/tensor"
 )
 
+// newState is a State of the model's whole context, closed when the test ends.
+func newState(t *testing.T, m *nemotron.Model) *nemotron.State {
+	t.Helper()
+	s, err := m.NewState(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
 // hostOnly hides a backend's Argmaxer: the model then reads the logits and chooses on the host.
 type hostOnly struct{ backend.Backend }
 
@@ -33,16 +44,7 @@ func TestNextToken(t *testing.T) {
 			dir := goldentest.Dir(1, "tiny-b")
 			m, g := goldentest.LoadModel(t, dir, tc.wrap(b)), goldentest.Load(t, dir)
 			gc := g.Greedy[0]
-			ref, err := m.NewState(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ref.Close()
-			s, err := m.NewState(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			ref, s := newState(t, m), newState(t, m)
 			in := gc.PromptIDs
 			for i := range 6 {
 				lg, err := ref.Forward(ctx, in, nemotron.LastLogits, nil)
@@ -65,15 +67,7 @@ func TestNextToken(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer batch.Close()
-			var states []*nemotron.State
-			for range 3 {
-				st, err := m.NewState(0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer st.Close()
-				states = append(states, st)
-			}
+			states := []*nemotron.State{newState(t, m), newState(t, m), newState(t, m)}
 			p := gc.PromptIDs
 			adv := []nemotron.Advance{
 				{State: states[0], IDs: p, Want: nemotron.NextToken},
@@ -84,12 +78,7 @@ func TestNextToken(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, a := range adv {
-				alone, err := m.NewState(0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				lg, err := alone.Forward(ctx, a.IDs, nemotron.LastLogits, nil)
-				alone.Close()
+				lg, err := newState(t, m).Forward(ctx, a.IDs, nemotron.LastLogits, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -292,11 +292,10 @@ func CheckProduct(b backend.Backend, cfg Config, rng *rand.Rand, ep Epilogue, n,
 	xh, x := host(tensor.F32, randn(n*k, 1), n, k)
 	m := 0
 	var hosts []tensor.Host
-	var want, ws []float64 // want: [n, m]; ws: one part's product
 	for _, p := range parts {
 		m += p.Rows
 	}
-	want = make([]float64, n*m)
+	want := make([]float64, n*m)
 	off := 0
 	for _, p := range parts {
 		wh, w := host(p.DType, randn(p.Rows*k, 0.5), p.Rows, k)
@@ -304,7 +303,7 @@ func CheckProduct(b backend.Backend, cfg Config, rng *rand.Rand, ep Epilogue, n,
 		if cfg.weightsBF16(p.DType, n, k) {
 			w = roundActivations(w, BF16, k)
 		}
-		ws = MatMulReference(roundActivations(x, cfg.activations(p.DType, n, k), k), w, n, k, p.Rows)
+		ws := MatMulReference(roundActivations(x, cfg.activations(p.DType, n, k), k), w, n, k, p.Rows)
 		for i := range n {
 			copy(want[i*m+off:], ws[i*p.Rows:(i+1)*p.Rows])
 		}

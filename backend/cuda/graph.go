@@ -42,11 +42,10 @@ const (
 type tape struct {
 	nodes    *C.mt_node
 	nodesCap int
-	n        int
 	arena    unsafe.Pointer
 	arenaCap int
 	used     int
-	ks       []kernel // each node's kernel, for the graph key and messages
+	ks       []kernel // each node's kernel, for the graph key and messages: len(ks) nodes
 	spans    [][2]int // each node's parameter bytes in the arena
 }
 
@@ -54,8 +53,7 @@ type tape struct {
 // the next replay compares against to find the nodes to update.
 type graph struct {
 	g, exec unsafe.Pointer
-	handles unsafe.Pointer // n CUgraphNode
-	n       int
+	handles unsafe.Pointer // a CUgraphNode per node
 	nodes   []C.mt_node
 	args    [][]byte
 }
@@ -81,7 +79,7 @@ func (t *tape) free() {
 
 // record appends a launch of kernel fn with the parameters in a.
 func (t *tape) record(k kernel, fn unsafe.Pointer, gx, gy, threads int, a *argBuffer) {
-	if t.n == t.nodesCap {
+	if t.len() == t.nodesCap {
 		t.nodesCap = max(64, 2*t.nodesCap)
 		t.nodes = (*C.mt_node)(C.realloc(unsafe.Pointer(t.nodes), C.size_t(t.nodesCap)*C.size_t(unsafe.Sizeof(C.mt_node{}))))
 		if t.nodes == nil {
@@ -97,19 +95,20 @@ func (t *tape) record(k kernel, fn unsafe.Pointer, gx, gy, threads int, a *argBu
 		}
 	}
 	copy(unsafe.Slice((*byte)(unsafe.Add(t.arena, base)), a.pos), a.buf[:a.pos])
-	nd := t.node(t.n)
+	nd := t.node(t.len())
 	nd.fn, nd.gx, nd.gy, nd.bx, nd.nargs = fn, C.uint(gx), C.uint(gy), C.uint(threads), C.int(a.n)
 	for i := range a.n {
 		nd.offs[i] = C.int(base) + a.offs[i]
 	}
 	t.ks = append(t.ks, k)
 	t.spans = append(t.spans, [2]int{base, base + a.pos})
-	t.n++
 	t.used = base + a.pos
 }
 
+func (t *tape) len() int { return len(t.ks) }
+
 func (t *tape) reset() {
-	t.n, t.used, t.ks, t.spans = 0, 0, t.ks[:0], t.spans[:0]
+	t.used, t.ks, t.spans = 0, t.ks[:0], t.spans[:0]
 }
 
 func (t *tape) args(i int) []byte {
@@ -123,7 +122,7 @@ func (t *tape) key() uint64 {
 	for _, k := range t.ks {
 		h = (h ^ uint64(k)) * 1099511628211
 	}
-	return (h ^ uint64(t.n)) * 1099511628211
+	return (h ^ uint64(t.len())) * 1099511628211
 }
 
 // graphsWanted reports whether this backend replays tapes as graphs.
@@ -132,19 +131,19 @@ func graphsWanted() bool { return os.Getenv(GraphsEnv) != "0" && C.mt_graph_has(
 // flush queues the tape's launches, as a graph where one replays it. Callers hold b.mu.
 func (b *Backend) flush() {
 	t := &b.tape
-	if t.n == 0 {
+	if t.len() == 0 {
 		return
 	}
 	defer t.reset()
 	if b.err != nil {
 		return
 	}
-	if b.graphs && t.n >= graphMinNodes && b.replay() {
+	if b.graphs && t.len() >= graphMinNodes && b.replay() {
 		return
 	}
-	b.stats.Direct += t.n
+	b.stats.Direct += t.len()
 	var failed C.int
-	if r := C.mt_launch_nodes(b.dev, t.nodes, C.int(t.n), (*C.char)(t.arena), &failed); r != 0 {
+	if r := C.mt_launch_nodes(b.dev, t.nodes, C.int(t.len()), (*C.char)(t.arena), &failed); r != 0 {
 		name := "kernels"
 		if failed >= 0 && int(failed) < len(t.ks) {
 			name = kernelNames[t.ks[failed]]
@@ -175,7 +174,7 @@ func (b *Backend) replay() bool {
 		}
 		b.graphCache[key] = g
 	} else {
-		for i := range t.n {
+		for i := range t.len() {
 			nd := t.node(i)
 			if sameLaunch(&g.nodes[i], nd) && bytes.Equal(g.args[i], t.args(i)) {
 				continue
@@ -218,13 +217,13 @@ func (g *graph) remember(i int, nd *C.mt_node, args []byte) {
 
 func (b *Backend) buildGraph() (*graph, error) {
 	t := &b.tape
-	g := &graph{n: t.n, nodes: make([]C.mt_node, t.n), args: make([][]byte, t.n)}
-	g.handles = C.calloc(C.size_t(t.n), C.size_t(unsafe.Sizeof(unsafe.Pointer(nil))))
-	if r := C.mt_graph_build(b.dev, t.nodes, C.int(t.n), (*C.char)(t.arena), &g.g, &g.exec, (*unsafe.Pointer)(g.handles)); r != 0 {
+	g := &graph{nodes: make([]C.mt_node, t.len()), args: make([][]byte, t.len())}
+	g.handles = C.calloc(C.size_t(t.len()), C.size_t(unsafe.Sizeof(unsafe.Pointer(nil))))
+	if r := C.mt_graph_build(b.dev, t.nodes, C.int(t.len()), (*C.char)(t.arena), &g.g, &g.exec, (*unsafe.Pointer)(g.handles)); r != 0 {
 		C.free(g.handles)
-		return nil, statusError(fmt.Sprintf("building a graph of %d kernels", t.n), r)
+		return nil, statusError(fmt.Sprintf("building a graph of %d kernels", t.len()), r)
 	}
-	for i := range t.n {
+	for i := range t.len() {
 		g.remember(i, t.node(i), t.args(i))
 	}
 	b.stats.Builds++
