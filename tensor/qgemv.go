@@ -14,23 +14,37 @@ import "math"
 //
 // The plain-Go versions below specify both; the assembly ones sum in another order.
 
-// Q8Act is a vector quantized for the fast products: blocks of 32 int8 values, each with a
-// float32 scale, x[i] ≈ D[i/32]·Q[i]. D = max|x|/127 over the block and Q = round(x/D), ties
-// to even (the rounding of VCVTPS2DQ). DS and S16 are sums the weights' offsets need: a K
-// format's minimums (x = d·sc·q − dmin·m) multiply DS, Q6_K's −32 multiplies S16.
+// Q8Act is a vector quantized for the fast products: int8 values in blocks of Block that
+// share a float32 scale, x[i] ≈ D[i/Block]·Q[i], D = max|x|/127 over the block and Q =
+// round(x/D), ties to even (the rounding of VCVTPS2DQ). Sums[j] = Σ Q[16j:16j+16], which
+// the K formats' minimums (x = d·sc·q − dmin·m) and Q6_K's −32 multiply.
+//
+// Q8_0 weights meet blocks of 32, their own blocks. The K formats meet blocks of 256, their
+// super-blocks, as llama.cpp's Q8_K: one activation scale per super-block lets the kernels
+// apply the 6- or 8-bit sub-block scales in integer arithmetic and convert to float once
+// per super-block, where blocks of 32 cost a float multiply-add per sub-block.
 type Q8Act struct {
-	Q   []int8
-	D   []float32 // per block of 32
-	DS  []float32 // per block of 32: D·ΣQ
-	S16 []int32   // per 16 values: ΣQ
+	Block int
+	Q     []int8
+	D     []float32 // per block
+	Sums  []int16   // per 16 values
 }
 
-// NewQ8Act allocates a quantized vector of k values, k a multiple of 32.
-func NewQ8Act(k int) *Q8Act {
-	if k%32 != 0 {
-		panic("tensor: a quantized activation vector needs a multiple of 32 values")
+// ActBlock is the activation block that dt's fast product takes (Q8Act.Block).
+func ActBlock(dt DType) int {
+	if dt == Q8_0 {
+		return 32
 	}
-	return &Q8Act{Q: make([]int8, k), D: make([]float32, k/32), DS: make([]float32, k/32), S16: make([]int32, k/16)}
+	return 256
+}
+
+// NewQ8Act allocates a quantized vector of k values in blocks of block (32 or 256), k a
+// multiple of block.
+func NewQ8Act(k, block int) *Q8Act {
+	if block != 32 && block != 256 || k%block != 0 {
+		panic("tensor: a quantized activation vector needs blocks of 32 or 256 and a whole number of them")
+	}
+	return &Q8Act{Block: block, Q: make([]int8, k), D: make([]float32, k/block), Sums: make([]int16, k/16)}
 }
 
 // Len is the number of values a holds.
@@ -40,8 +54,9 @@ func quantizeQ8ActGeneric(a *Q8Act, x []float32) {
 	if len(x) != len(a.Q) {
 		panic("tensor: quantized activation length differs from the vector's")
 	}
-	for b := range len(x) / 32 {
-		xb, qb := x[32*b:32*b+32], a.Q[32*b:32*b+32]
+	bs := a.Block
+	for b := range len(x) / bs {
+		xb, qb := x[bs*b:bs*b+bs], a.Q[bs*b:bs*b+bs]
 		var amax float32
 		for _, v := range xb {
 			amax = max(amax, abs32(v))
@@ -51,14 +66,17 @@ func quantizeQ8ActGeneric(a *Q8Act, x []float32) {
 		if d != 0 {
 			id = 1 / d
 		}
-		var s [2]int32
 		for j, v := range xb {
-			q := int8(math.RoundToEven(float64(v * id)))
-			qb[j] = q
-			s[j/16] += int32(q)
+			qb[j] = int8(math.RoundToEven(float64(v * id)))
 		}
-		a.D[b], a.DS[b] = d, d*float32(s[0]+s[1])
-		a.S16[2*b], a.S16[2*b+1] = s[0], s[1]
+		a.D[b] = d
+	}
+	for j := range a.Sums {
+		var s int16
+		for _, q := range a.Q[16*j : 16*j+16] {
+			s += int16(q)
+		}
+		a.Sums[j] = s
 	}
 }
 
@@ -119,7 +137,8 @@ func gemvQ5_KQ8Generic(dst []float32, w []byte, a *Q8Act) {
 
 // gemvKQ8Generic is the fast product for Q4_K and Q5_K, whose super-blocks hold 4 groups of
 // 64 weights, sub-blocks 2g (weights l) and 2g+1 (weights l+32) of group g; q returns the
-// two weights' integers. x = d·sc·q − dmin·m per sub-block.
+// two weights' integers. x = d·sc·q − dmin·m per sub-block, and the activations' one scale
+// per super-block leaves two exact integer sums, Σ sc·(q·xq) and Σ m·Σxq, to convert.
 func gemvKQ8Generic(dst []float32, w []byte, a *Q8Act, dt DType, q func(b []byte, g, l int) (lo, hi int32)) {
 	k := a.Len()
 	rowBytes, bb := dt.Bytes(k), dt.BlockBytes()
@@ -128,7 +147,7 @@ func gemvKQ8Generic(dst []float32, w []byte, a *Q8Act, dt DType, q func(b []byte
 		var s float32
 		for sb := range k / 256 {
 			blk := row[sb*bb : (sb+1)*bb]
-			d, dmin := f16At(blk), f16At(blk[2:])
+			var is, ms int32
 			for g := range 4 {
 				var lo, hi int32
 				xq := a.Q[256*sb+64*g:]
@@ -137,13 +156,15 @@ func gemvKQ8Generic(dst []float32, w []byte, a *Q8Act, dt DType, q func(b []byte
 					lo += ql * int32(xq[l])
 					hi += qh * int32(xq[l+32])
 				}
-				for h, is := range [2]int32{lo, hi} {
+				for h, dot := range [2]int32{lo, hi} {
 					j := 2*g + h
 					sc, m := scaleMinK4(j, blk[4:16])
-					ab := 8*sb + j
-					s += d*float32(sc)*a.D[ab]*float32(is) - dmin*float32(m)*a.DS[ab]
+					is += int32(sc) * dot
+					ms += int32(m) * int32(a.Sums[16*sb+2*j]+a.Sums[16*sb+2*j+1])
 				}
 			}
+			xd := a.D[sb]
+			s += f16At(blk)*xd*float32(is) - f16At(blk[2:])*xd*float32(ms)
 		}
 		dst[r] = s
 	}
@@ -157,7 +178,6 @@ func gemvQ6_KQ8Generic(dst []float32, w []byte, a *Q8Act) {
 		var s float32
 		for sb := range k / 256 {
 			blk := row[210*sb : 210*sb+210]
-			d := f16At(blk[208:])
 			var qv [256]int32
 			for h := range 2 {
 				ql, qh := blk[64*h:64*h+64], blk[128+32*h:128+32*h+32]
@@ -169,14 +189,15 @@ func gemvQ6_KQ8Generic(dst []float32, w []byte, a *Q8Act) {
 					y[l+96] = int32(ql[l+32]>>4 | (qh[l]>>6&3)<<4)
 				}
 			}
+			var is int32
 			for g := range 16 { // sub-blocks of 16, each with an int8 scale
-				var is int32
+				var dot int32
 				for l := range 16 {
-					is += qv[16*g+l] * int32(a.Q[256*sb+16*g+l])
+					dot += qv[16*g+l] * int32(a.Q[256*sb+16*g+l])
 				}
-				is -= 32 * a.S16[16*sb+g]
-				s += d * float32(int8(blk[192+g])) * a.D[(256*sb+16*g)/32] * float32(is)
+				is += int32(int8(blk[192+g])) * (dot - 32*int32(a.Sums[16*sb+g]))
 			}
+			s += f16At(blk[208:]) * a.D[sb] * float32(is)
 		}
 		dst[r] = s
 	}

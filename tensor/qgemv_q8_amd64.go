@@ -14,7 +14,8 @@ package tensor
 // with VPDPBUSD where the CPU has AVX512_VNNI and VPMADDUBSW+VPMADDWD otherwise, then adds
 // (d·D)·float32(sum) per block as its twin does; it computes the same float32 operations in
 // the same order as gemvQ8_0Q8Generic (bit-identical where Go does not fuse s += a·b into an
-// FMA). The quantizer is bit-identical to quantizeQ8ActGeneric.
+// FMA). The quantizer (AVX2 at both levels: it runs once per product) is bit-identical to
+// quantizeQ8ActGeneric.
 //
 // The products need k to be a multiple of 32 (a whole number of blocks per row), which
 // the Checked wrappers check, with the lengths the assembly trusts.
@@ -30,7 +31,6 @@ func init() {
 		if hostCPU().Features.AVX512VNNI {
 			k.GemvQ8_0Q8 = gemvQ8_0Q8VNNIChecked
 		}
-		k.QuantizeQ8Act = quantizeQ8ActAVX512Checked
 	})
 }
 
@@ -44,9 +44,10 @@ func checkQ8_0(rows, k, nw int) {
 	}
 }
 
-// checkQ8Act panics unless a holds a whole Q8Act of k values, as NewQ8Act makes it.
-func checkQ8Act(a *Q8Act, k int) {
-	if k%32 != 0 || len(a.D) < k/32 || len(a.DS) < k/32 || len(a.S16) < k/16 {
+// checkQ8Act panics unless a holds a whole Q8Act of k values in blocks of block, as NewQ8Act
+// makes it, so that the assembly can trust the lengths.
+func checkQ8Act(a *Q8Act, k, block int) {
+	if a.Block != block || k%block != 0 || len(a.D) < k/block || len(a.Sums) < k/16 {
 		panic("tensor: malformed quantized activation vector")
 	}
 }
@@ -70,7 +71,7 @@ func gemvQ8_0AVX512Checked(dst []float32, w []byte, x []float32) {
 }
 
 func gemvQ8_0Q8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
-	checkQ8Act(a, a.Len())
+	checkQ8Act(a, a.Len(), 32)
 	checkQ8_0(len(dst), a.Len(), len(w))
 	if GemvPrefetch {
 		gemvQ8_0Q8AVX2(dst, w, a.Q, a.D)
@@ -80,7 +81,7 @@ func gemvQ8_0Q8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
 }
 
 func gemvQ8_0Q8VNNIChecked(dst []float32, w []byte, a *Q8Act) {
-	checkQ8Act(a, a.Len())
+	checkQ8Act(a, a.Len(), 32)
 	checkQ8_0(len(dst), a.Len(), len(w))
 	if GemvPrefetch {
 		gemvQ8_0Q8VNNI(dst, w, a.Q, a.D)
@@ -93,16 +94,8 @@ func quantizeQ8ActAVX2Checked(a *Q8Act, x []float32) {
 	if len(x) != len(a.Q) {
 		panic("tensor: quantized activation length differs from the vector's")
 	}
-	checkQ8Act(a, len(x))
-	quantizeQ8ActAVX2(a.Q, a.D, a.DS, a.S16, x)
-}
-
-func quantizeQ8ActAVX512Checked(a *Q8Act, x []float32) {
-	if len(x) != len(a.Q) {
-		panic("tensor: quantized activation length differs from the vector's")
-	}
-	checkQ8Act(a, len(x))
-	quantizeQ8ActAVX512(a.Q, a.D, a.DS, a.S16, x)
+	checkQ8Act(a, len(x), a.Block)
+	quantizeQ8ActAVX2(a.Q, a.D, a.Sums, x, a.Block/32)
 }
 
 // gemvQ8_0AVX2 computes, with k = len(x) a multiple of 32 and w holding at least len(dst)
@@ -160,16 +153,12 @@ func gemvQ8_0Q8AVX2(dst []float32, w []byte, q []int8, d []float32)
 //go:noescape
 func gemvQ8_0Q8VNNI(dst []float32, w []byte, q []int8, d []float32)
 
-// quantizeQ8ActAVX2 computes quantizeQ8ActGeneric(a, x) with a.Q, a.D, a.DS and a.S16
-// passed as q, d, ds and s16; len(x) is a multiple of 32 that the slices' lengths fit.
+// quantizeQ8ActAVX2 computes quantizeQ8ActGeneric(a, x) with a.Q, a.D and a.Sums passed as
+// q, d and sums and chunks = a.Block/32; len(x) is a multiple of a.Block that the slices'
+// lengths fit.
 //
 //go:noescape
-func quantizeQ8ActAVX2(q []int8, d, ds []float32, s16 []int32, x []float32)
-
-// quantizeQ8ActAVX512 computes what quantizeQ8ActAVX2 does, 16 values per vector.
-//
-//go:noescape
-func quantizeQ8ActAVX512(q []int8, d, ds []float32, s16 []int32, x []float32)
+func quantizeQ8ActAVX2(q []int8, d []float32, sums []int16, x []float32, chunks int)
 
 // The NoPF builds compute what the kernels above compute, without software prefetch.
 

@@ -330,12 +330,14 @@ DATA ones16<>+0(SB)/4, $0x00010001
 GLOBL ones16<>(SB), RODATA|NOPTR, $4
 
 // ---------------------------------------------------------------------------------------
-// The activation quantizer, one block of 32 per iteration: amax = max|x|, d = amax/127 and
-// id = 1/d (0 where d = 0) in float32 scalars as the twin computes them, q = VCVTPS2DQ(x·id)
-// (round to nearest even under Go's MXCSR), packed to bytes with signed saturation (a no-op:
-// |x·id| ≤ 127 up to rounding), the two halves' sums of q and d·float32(their sum).
+// The activation quantizer, one block (chunks of 32 values) per outer iteration: amax =
+// max|x| over the block, d = amax/127 and id = 1/d (0 where d = 0) in float32 scalars as
+// the twin computes them; then per chunk q = VCVTPS2DQ(x·id) (round to nearest even under
+// Go's MXCSR), packed to bytes with signed saturation (a no-op: |x·id| ≤ 127 up to
+// rounding), and the sums of q over each 16 as int16.
 //
-//	SI  x   DI  q   R8  d   R9  ds   R10  s16   CX  blocks left
+//	SI  x (walks)   DI  q   R8  d   R10  sums   R9  x's end   R11  chunks a block
+//	BX, DX  the amax pass's pointer and count
 
 DATA quantConst<>+0(SB)/4, $0x7fffffff // |x| mask
 DATA quantConst<>+4(SB)/4, $127.0
@@ -353,19 +355,6 @@ DATA packOrder<>+24(SB)/4, $3
 DATA packOrder<>+28(SB)/4, $7
 GLOBL packOrder<>(SB), RODATA|NOPTR, $32
 
-#define QSETUP \
-	MOVQ x_base+96(FP), SI;  \
-	MOVQ x_len+104(FP), CX;  \
-	SHRQ $5, CX;             \
-	MOVQ q_base+0(FP), DI;   \
-	MOVQ d_base+24(FP), R8;  \
-	MOVQ ds_base+48(FP), R9; \
-	MOVQ s16_base+72(FP), R10; \
-	VBROADCASTSS quantConst<>+0(SB), Y15; \
-	VMOVSS quantConst<>+4(SB), X14;      \
-	VMOVSS quantConst<>+8(SB), X13;      \
-	VXORPS X12, X12, X12
-
 // QSCALE takes amax in every lane of X4 and leaves d in X4 (lane 0) and id in all of Y5.
 #define QSCALE \
 	VDIVSS       X14, X4, X4;     \
@@ -382,23 +371,6 @@ GLOBL packOrder<>(SB), RODATA|NOPTR, $32
 	VMAXPS       X5, X4, X4;       \
 	VPERMILPS    $0xB1, X4, X5;    \
 	VMAXPS       X5, X4, X4
-
-// QSUMS takes the 8-lane int32 sums of the two halves in Y8 and Y9, and stores S16 (two
-// int32), d and ds, d in X4; then steps the pointers to the next block.
-#define QSUMS \
-	VPHADDD      Y9, Y8, Y8;  \
-	VPHADDD      Y8, Y8, Y8;  \
-	VEXTRACTI128 $1, Y8, X9;  \
-	VPADDD       X9, X8, X8;  \
-	VMOVQ        X8, (R10);   \
-	VPHADDD      X8, X8, X9;  \
-	VCVTDQ2PS    X9, X9;      \
-	VMULSS       X9, X4, X9;  \
-	VMOVSS       X4, (R8);    \
-	VMOVSS       X9, (R9);    \
-	ADDQ         $4, R8;      \
-	ADDQ         $4, R9;      \
-	ADDQ         $8, R10
 
 // ---------------------------------------------------------------------------------------
 // The kernels.
@@ -437,30 +409,48 @@ TEXT ·gemvQ8_0Q8VNNI(SB), NOSPLIT, $0-96
 TEXT ·gemvQ8_0Q8VNNINoPF(SB), NOSPLIT, $0-96
 	GROUPS(FASTBODY(FAST4x2_VNNI, FAST4x1_VNNI, NOPF), q_len+56(FP))
 
-// func quantizeQ8ActAVX2(q []int8, d, ds []float32, s16 []int32, x []float32)
-TEXT ·quantizeQ8ActAVX2(SB), NOSPLIT, $0-120
-	QSETUP
+// func quantizeQ8ActAVX2(q []int8, d []float32, sums []int16, x []float32, chunks int)
+TEXT ·quantizeQ8ActAVX2(SB), NOSPLIT, $0-104
+	MOVQ q_base+0(FP), DI
+	MOVQ d_base+24(FP), R8
+	MOVQ sums_base+48(FP), R10
+	MOVQ x_base+72(FP), SI
+	MOVQ x_len+80(FP), R9
+	LEAQ (SI)(R9*4), R9
+	MOVQ chunks+96(FP), R11
+	VBROADCASTSS quantConst<>+0(SB), Y15
+	VMOVSS quantConst<>+4(SB), X14
+	VMOVSS quantConst<>+8(SB), X13
+	VXORPS X12, X12, X12
 	VMOVDQU packOrder<>(SB), Y11
-	TESTQ   CX, CX
-	JEQ     qdone
-qloop:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 64(SI), Y2
-	VMOVUPS 96(SI), Y3
-	VANDPS  Y15, Y0, Y4
-	VANDPS  Y15, Y1, Y5
-	VANDPS  Y15, Y2, Y6
-	VANDPS  Y15, Y3, Y7
-	VMAXPS  Y5, Y4, Y4
-	VMAXPS  Y7, Y6, Y6
-	VMAXPS  Y6, Y4, Y4
+	CMPQ SI, R9
+	JAE  qdone
+qblock:
+	MOVQ   SI, BX
+	MOVQ   R11, DX
+	VXORPS Y4, Y4, Y4
+qamax:
+	VANDPS (BX), Y15, Y0
+	VANDPS 32(BX), Y15, Y1
+	VANDPS 64(BX), Y15, Y2
+	VANDPS 96(BX), Y15, Y3
+	VMAXPS Y1, Y0, Y0
+	VMAXPS Y3, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VMAXPS Y0, Y4, Y4
+	ADDQ   $128, BX
+	DECQ   DX
+	JNZ    qamax
 	QMAX4
 	QSCALE
-	VMULPS    Y5, Y0, Y0
-	VMULPS    Y5, Y1, Y1
-	VMULPS    Y5, Y2, Y2
-	VMULPS    Y5, Y3, Y3
+	VMOVSS X4, (R8)
+	ADDQ   $4, R8
+	MOVQ   R11, DX
+qchunk:
+	VMULPS    (SI), Y5, Y0
+	VMULPS    32(SI), Y5, Y1
+	VMULPS    64(SI), Y5, Y2
+	VMULPS    96(SI), Y5, Y3
 	VCVTPS2DQ Y0, Y0
 	VCVTPS2DQ Y1, Y1
 	VCVTPS2DQ Y2, Y2
@@ -470,49 +460,23 @@ qloop:
 	VPACKSSWB Y7, Y6, Y6
 	VPERMD    Y6, Y11, Y6
 	VMOVDQU   Y6, (DI)
-	VPADDD    Y1, Y0, Y8
-	VPADDD    Y3, Y2, Y9
-	QSUMS
-	ADDQ $128, SI
-	ADDQ $32, DI
-	DECQ CX
-	JNZ  qloop
+	// Y8 and Y9: each lane the sum of 2 of the first and the second 16 values; then their
+	// two totals as int16.
+	VPADDD       Y1, Y0, Y8
+	VPADDD       Y3, Y2, Y9
+	VPHADDD      Y9, Y8, Y8
+	VPHADDD      Y8, Y8, Y8
+	VEXTRACTI128 $1, Y8, X9
+	VPADDD       X9, X8, X8
+	VPACKSSDW    X8, X8, X8
+	VMOVD        X8, (R10)
+	ADDQ         $4, R10
+	ADDQ         $128, SI
+	ADDQ         $32, DI
+	DECQ         DX
+	JNZ          qchunk
+	CMPQ         SI, R9
+	JB           qblock
 qdone:
-	VZEROUPPER
-	RET
-
-// func quantizeQ8ActAVX512(q []int8, d, ds []float32, s16 []int32, x []float32)
-TEXT ·quantizeQ8ActAVX512(SB), NOSPLIT, $0-120
-	QSETUP
-	VPBROADCASTD quantConst<>+0(SB), Z15
-	TESTQ CX, CX
-	JEQ   q5done
-q5loop:
-	VMOVUPS (SI), Z0
-	VMOVUPS 64(SI), Z1
-	VPANDD  Z15, Z0, Z2
-	VPANDD  Z15, Z1, Z3
-	VMAXPS  Z3, Z2, Z2
-	VEXTRACTF64X4 $1, Z2, Y3
-	VMAXPS  Y3, Y2, Y4
-	QMAX4
-	QSCALE
-	VBROADCASTSS X5, Z5
-	VMULPS    Z5, Z0, Z0
-	VMULPS    Z5, Z1, Z1
-	VCVTPS2DQ Z0, Z0
-	VCVTPS2DQ Z1, Z1
-	VPMOVSDB  Z0, (DI)
-	VPMOVSDB  Z1, 16(DI)
-	VEXTRACTI64X4 $1, Z0, Y2
-	VPADDD    Y2, Y0, Y8
-	VEXTRACTI64X4 $1, Z1, Y3
-	VPADDD    Y3, Y1, Y9
-	QSUMS
-	ADDQ $128, SI
-	ADDQ $32, DI
-	DECQ CX
-	JNZ  q5loop
-q5done:
 	VZEROUPPER
 	RET

@@ -32,7 +32,7 @@ func TestQ8_0Kernels(t *testing.T) {
 	type quant struct {
 		name string
 		ok   bool
-		f    func(q []int8, d, ds []float32, s16 []int32, x []float32)
+		f    func(q []int8, d []float32, sums []int16, x []float32, chunks int)
 	}
 	exacts := []exact{
 		{"gemvQ8_0AVX2", avx2, gemvQ8_0AVX2}, {"gemvQ8_0AVX2NoPF", avx2, gemvQ8_0AVX2NoPF},
@@ -44,7 +44,7 @@ func TestQ8_0Kernels(t *testing.T) {
 		{"gemvQ8_0Q8VNNINoPF", avx512 && f.AVX512VNNI, gemvQ8_0Q8VNNINoPF},
 	}
 	quants := []quant{
-		{"quantizeQ8ActAVX2", avx2, quantizeQ8ActAVX2}, {"quantizeQ8ActAVX512", avx512, quantizeQ8ActAVX512},
+		{"quantizeQ8ActAVX2", avx2, quantizeQ8ActAVX2},
 	}
 	for _, e := range exacts {
 		if !e.ok {
@@ -58,7 +58,7 @@ func TestQ8_0Kernels(t *testing.T) {
 	}
 
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, k := range []int{0, 32, 64, 96, 160, 224, 416, 1056} {
+	for _, k := range []int{0, 32, 64, 96, 160, 224, 416, 512, 1056, 1536} {
 		for _, rows := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 17} {
 			w, deq := quantRows(rng, Q8_0, rows, k)
 			x := randSlice(rng, k, 1)
@@ -79,20 +79,28 @@ func TestQ8_0Kernels(t *testing.T) {
 				checkGemvQuant(t, fmt.Sprintf("%s/k=%d/rows=%d", e.name, k, rows), dst, ref, mag)
 			}
 
-			g := NewQ8Act(k)
-			quantizeQ8ActGeneric(g, x)
-			for _, qk := range quants {
-				if !qk.ok {
+			for _, block := range []int{32, 256} {
+				if k%block != 0 {
 					continue
 				}
-				a := NewQ8Act(k)
-				qk.f(a.Q, a.D, a.DS, a.S16, x)
-				for i := range g.Q {
-					if g.Q[i] != a.Q[i] || !sameF32(g.D[i/32], a.D[i/32]) || !sameF32(g.DS[i/32], a.DS[i/32]) || g.S16[i/16] != a.S16[i/16] {
-						t.Fatalf("%s/k=%d: differs from quantizeQ8ActGeneric at %d", qk.name, k, i)
+				g := NewQ8Act(k, block)
+				quantizeQ8ActGeneric(g, x)
+				for _, qk := range quants {
+					if !qk.ok {
+						continue
+					}
+					a := NewQ8Act(k, block)
+					qk.f(a.Q, a.D, a.Sums, x, block/32)
+					for i := range g.Q {
+						if g.Q[i] != a.Q[i] || !sameF32(g.D[i/block], a.D[i/block]) || g.Sums[i/16] != a.Sums[i/16] {
+							t.Fatalf("%s/k=%d/block=%d: differs from quantizeQ8ActGeneric at %d", qk.name, k, block, i)
+						}
 					}
 				}
 			}
+
+			g := NewQ8Act(k, 32)
+			quantizeQ8ActGeneric(g, x)
 
 			want := make([]float32, rows)
 			gemvQ8_0Q8Generic(want, w, g)

@@ -57,7 +57,7 @@ func benchQ8_0(b *testing.B, pick func(*Kernels) any, run func(kn *Kernels, dst 
 				copies = q8BenchCopies
 			}
 			x := randSlice(rng, s.k, 1)
-			a := NewQ8Act(s.k)
+			a := NewQ8Act(s.k, 32)
 			kn.QuantizeQ8Act(a, x)
 			dst := make([]float32, s.rows)
 			b.Run(fmt.Sprintf("%s/%dx%d%s", kn.Level, s.rows, s.k, s.where), func(b *testing.B) {
@@ -88,14 +88,16 @@ func BenchmarkQuantizeQ8Act(b *testing.B) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	for _, kn := range distinct(func(k *Kernels) any { return k.QuantizeQ8Act }) {
 		for _, k := range []int{3072, 9216} {
-			x := randSlice(rng, k, 1)
-			a := NewQ8Act(k)
-			b.Run(fmt.Sprintf("%s/k=%d", kn.Level, k), func(b *testing.B) {
-				b.SetBytes(int64(4 * k))
-				for b.Loop() {
-					kn.QuantizeQ8Act(a, x)
-				}
-			})
+			for _, bs := range []int{32, 256} {
+				x := randSlice(rng, k, 1)
+				a := NewQ8Act(k, bs)
+				b.Run(fmt.Sprintf("%s/k=%d/block=%d", kn.Level, k, bs), func(b *testing.B) {
+					b.SetBytes(int64(4 * k))
+					for b.Loop() {
+						kn.QuantizeQ8Act(a, x)
+					}
+				})
+			}
 		}
 	}
 }

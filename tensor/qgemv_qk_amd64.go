@@ -10,7 +10,7 @@ package tensor
 // project runs on, a 512-bit operation costs two 256-bit ones, and a super-block's natural
 // pieces (32 bytes of nibbles, 8 sub-blocks) fit a Y register. The exact kernels (float32
 // x) and the AVX2 fast ones need only AVX2 and FMA; the AVX-512 level replaces the fast ones
-// with VPDPBUSD (AVX512_VNNI, EVEX-encoded on Y registers) where the CPU has it.
+// with VPDPWSSD (AVX512_VNNI, EVEX-encoded on Y registers) where the CPU has it.
 //
 // The fast kernels, which run near the memory's rate, walk four rows at a time, one from
 // each quarter of the rows, so that four sequential streams are in flight (on the Zen 4, in
@@ -75,62 +75,62 @@ func gemvQ6_KAVX2Checked(dst []float32, w []byte, x []float32) {
 
 func gemvQ4_KQ8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
 	checkQK(Q4_K, len(dst), a.Len(), len(w))
-	checkQ8Act(a, a.Len())
+	checkQ8Act(a, a.Len(), 256)
 	if a.Len() == 0 {
 		clear(dst)
 		return
 	}
-	gemvQ4_KQ8AVX2(dst, w, a.Q, a.D, a.DS)
+	gemvQ4_KQ8AVX2(dst, w, a.Q, a.D, a.Sums)
 }
 
 func gemvQ4_KQ8VNNIChecked(dst []float32, w []byte, a *Q8Act) {
 	checkQK(Q4_K, len(dst), a.Len(), len(w))
-	checkQ8Act(a, a.Len())
+	checkQ8Act(a, a.Len(), 256)
 	if a.Len() == 0 {
 		clear(dst)
 		return
 	}
-	gemvQ4_KQ8VNNI(dst, w, a.Q, a.D, a.DS)
+	gemvQ4_KQ8VNNI(dst, w, a.Q, a.D, a.Sums)
 }
 
 func gemvQ5_KQ8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
 	checkQK(Q5_K, len(dst), a.Len(), len(w))
-	checkQ8Act(a, a.Len())
+	checkQ8Act(a, a.Len(), 256)
 	if a.Len() == 0 {
 		clear(dst)
 		return
 	}
-	gemvQ5_KQ8AVX2(dst, w, a.Q, a.D, a.DS)
+	gemvQ5_KQ8AVX2(dst, w, a.Q, a.D, a.Sums)
 }
 
 func gemvQ5_KQ8VNNIChecked(dst []float32, w []byte, a *Q8Act) {
 	checkQK(Q5_K, len(dst), a.Len(), len(w))
-	checkQ8Act(a, a.Len())
+	checkQ8Act(a, a.Len(), 256)
 	if a.Len() == 0 {
 		clear(dst)
 		return
 	}
-	gemvQ5_KQ8VNNI(dst, w, a.Q, a.D, a.DS)
+	gemvQ5_KQ8VNNI(dst, w, a.Q, a.D, a.Sums)
 }
 
 func gemvQ6_KQ8AVX2Checked(dst []float32, w []byte, a *Q8Act) {
 	checkQK(Q6_K, len(dst), a.Len(), len(w))
-	checkQ8Act(a, a.Len())
+	checkQ8Act(a, a.Len(), 256)
 	if a.Len() == 0 {
 		clear(dst)
 		return
 	}
-	gemvQ6_KQ8AVX2(dst, w, a.Q, a.D, a.S16)
+	gemvQ6_KQ8AVX2(dst, w, a.Q, a.D, a.Sums)
 }
 
 func gemvQ6_KQ8VNNIChecked(dst []float32, w []byte, a *Q8Act) {
 	checkQK(Q6_K, len(dst), a.Len(), len(w))
-	checkQ8Act(a, a.Len())
+	checkQ8Act(a, a.Len(), 256)
 	if a.Len() == 0 {
 		clear(dst)
 		return
 	}
-	gemvQ6_KQ8VNNI(dst, w, a.Q, a.D, a.S16)
+	gemvQ6_KQ8VNNI(dst, w, a.Q, a.D, a.Sums)
 }
 
 // gemvQ4_KAVX2 computes, with k = len(x) a positive multiple of 256 and w holding len(dst)
@@ -191,47 +191,47 @@ func gemvQ6_KAVX2(dst []float32, w []byte, x []float32)
 // gemvQ4_KQ8AVX2 computes, with k = len(xq) a positive multiple of 256 and w holding
 // len(dst) rows of k/256 Q4_K super-blocks,
 //
-//	gemvQ4_KQ8Generic(dst, w, &Q8Act{Q: xq, D: xd, DS: xds})
+//	gemvQ4_KQ8Generic(dst, w, &Q8Act{Block: 256, Q: xq, D: xd, Sums: sums})
 //
-// each sub-block's integer sum exact (VPMADDUBSW, VPMADDWD), the float32 terms summed in
-// another order.
+// the integer sums exact (VPMADDUBSW, VPMADDWD), each super-block's lanes converted and
+// summed in another order.
 //
 //go:noescape
-func gemvQ4_KQ8AVX2(dst []float32, w []byte, xq []int8, xd, xds []float32)
+func gemvQ4_KQ8AVX2(dst []float32, w []byte, xq []int8, xd []float32, sums []int16)
 
-// gemvQ4_KQ8VNNI computes what gemvQ4_KQ8AVX2 does, the integer sums with VPDPBUSD.
+// gemvQ4_KQ8VNNI computes what gemvQ4_KQ8AVX2 does, the integer sums with VPDPWSSD.
 //
 //go:noescape
-func gemvQ4_KQ8VNNI(dst []float32, w []byte, xq []int8, xd, xds []float32)
+func gemvQ4_KQ8VNNI(dst []float32, w []byte, xq []int8, xd []float32, sums []int16)
 
 // gemvQ5_KQ8AVX2 computes, with k = len(xq) a positive multiple of 256 and w holding
 // len(dst) rows of k/256 Q5_K super-blocks,
 //
-//	gemvQ5_KQ8Generic(dst, w, &Q8Act{Q: xq, D: xd, DS: xds})
+//	gemvQ5_KQ8Generic(dst, w, &Q8Act{Block: 256, Q: xq, D: xd, Sums: sums})
 //
-// each sub-block's integer sum exact (VPMADDUBSW, VPMADDWD), the float32 terms summed in
-// another order.
+// the integer sums exact (VPMADDUBSW, VPMADDWD), each super-block's lanes converted and
+// summed in another order.
 //
 //go:noescape
-func gemvQ5_KQ8AVX2(dst []float32, w []byte, xq []int8, xd, xds []float32)
+func gemvQ5_KQ8AVX2(dst []float32, w []byte, xq []int8, xd []float32, sums []int16)
 
-// gemvQ5_KQ8VNNI computes what gemvQ5_KQ8AVX2 does, the integer sums with VPDPBUSD.
+// gemvQ5_KQ8VNNI computes what gemvQ5_KQ8AVX2 does, the integer sums with VPDPWSSD.
 //
 //go:noescape
-func gemvQ5_KQ8VNNI(dst []float32, w []byte, xq []int8, xd, xds []float32)
+func gemvQ5_KQ8VNNI(dst []float32, w []byte, xq []int8, xd []float32, sums []int16)
 
 // gemvQ6_KQ8AVX2 computes, with k = len(xq) a positive multiple of 256 and w holding
 // len(dst) rows of k/256 Q6_K super-blocks,
 //
-//	gemvQ6_KQ8Generic(dst, w, &Q8Act{Q: xq, D: xd, S16: s16})
+//	gemvQ6_KQ8Generic(dst, w, &Q8Act{Block: 256, Q: xq, D: xd, Sums: sums})
 //
-// each sub-block's integer sum exact (VPMADDUBSW, VPMADDWD), the float32 terms summed in
-// another order.
+// the integer sums exact (VPMADDUBSW, VPMADDWD), each super-block's lanes converted and
+// summed in another order.
 //
 //go:noescape
-func gemvQ6_KQ8AVX2(dst []float32, w []byte, xq []int8, xd []float32, s16 []int32)
+func gemvQ6_KQ8AVX2(dst []float32, w []byte, xq []int8, xd []float32, sums []int16)
 
-// gemvQ6_KQ8VNNI computes what gemvQ6_KQ8AVX2 does, the integer sums with VPDPBUSD.
+// gemvQ6_KQ8VNNI computes what gemvQ6_KQ8AVX2 does, the integer sums with VPDPWSSD.
 //
 //go:noescape
-func gemvQ6_KQ8VNNI(dst []float32, w []byte, xq []int8, xd []float32, s16 []int32)
+func gemvQ6_KQ8VNNI(dst []float32, w []byte, xq []int8, xd []float32, sums []int16)

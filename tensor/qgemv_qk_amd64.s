@@ -10,12 +10,16 @@
 //
 //	DI  dst (walks)   R8  rows or groups left   SI  the super-block (walks)   R13 rows 2-4
 //	DX  x or xq (walks, one super-block per iteration)   R10 x or xq of the row's start
-//	CX  byte offset of the super-block's scales in xd (32 per super-block)   R14 its end
-//	R11 xd   R12 xds or s16   R9 bytes of a quarter of the rows (fast kernels)
+//	CX  byte offset of the super-block's scale in xd (4 per super-block; its 16 sums of
+//	    activations are at 8·CX in sums)   R14 its end
+//	R11 xd   R12 sums   R9 bytes of a quarter of the rows (fast kernels)
 //
-// The fast kernels form each sub-block's integer sum as eight int32 lanes (DOT_VNNI or
-// DOT_AVX2, 4 byte products a lane), then add the lanes of eight sub-blocks into one vector,
-// lane j the sum of sub-block j (REDUCE8), and meet the scales as vectors of eight.
+// The fast kernels meet activations with one scale per super-block (Q8Act.Block = 256), so
+// the sub-block scales multiply in integers: VPMADDUBSW makes int16 sums of two weight-by-
+// activation products, and VPDPWSSD (AVX512_VNNI) or VPMADDWD+VPADDD multiplies them by the
+// sub-block's scale broadcast in int16 lanes and adds them to the super-block's eight int32
+// lanes (Y9), converted to float once per super-block. No pair sum can saturate: the weights
+// are below 64, so |2·63·127| < 2^15.
 
 // Byte masks and other constants.
 DATA c0F<>+0(SB)/8, $0x0F0F0F0F0F0F0F0F
@@ -35,13 +39,6 @@ DATA c10<>+8(SB)/8, $0x1010101010101010
 DATA c10<>+16(SB)/8, $0x1010101010101010
 DATA c10<>+24(SB)/8, $0x1010101010101010
 GLOBL c10<>(SB), RODATA|NOPTR, $32
-
-// ones16 is sixteen int16 ones, for VPMADDWD to add pairs of VPMADDUBSW's sums.
-DATA ones16<>+0(SB)/8, $0x0001000100010001
-DATA ones16<>+8(SB)/8, $0x0001000100010001
-DATA ones16<>+16(SB)/8, $0x0001000100010001
-DATA ones16<>+24(SB)/8, $0x0001000100010001
-GLOBL ones16<>(SB), RODATA|NOPTR, $32
 
 // neg32 is the float32 −32, Q6_K's offset.
 DATA neg32<>+0(SB)/4, $0xC2000000
@@ -68,51 +65,90 @@ DATA q4kShufB<>+0(SB)/8, $0x0302010080808080
 DATA q4kShufB<>+8(SB)/8, $0x0706050480808080
 GLOBL q4kShufB<>(SB), RODATA|NOPTR, $16
 
-// q6kPerm is the order in which REDUCE4 leaves the sums of a Q6_K half's eight sub-blocks:
-// lane i holds sub-block q6kPerm[i].
-DATA q6kPerm<>+0(SB)/8, $0x0000000200000000
-DATA q6kPerm<>+8(SB)/8, $0x0000000600000004
-DATA q6kPerm<>+16(SB)/8, $0x0000000300000001
-DATA q6kPerm<>+24(SB)/8, $0x0000000700000005
-GLOBL q6kPerm<>(SB), RODATA|NOPTR, $32
+// q4kSc, eight masks of 32 bytes: VPSHUFB by mask j of the 16 unpacked scale bytes (in both
+// halves of a Y register) broadcasts sub-block j's scale to sixteen int16 lanes. q4kMins
+// spreads the minima as int16 lanes m0,m0,m1,m1,…,m7,m7, for VPMADDWD with the sums per 16.
+DATA q4kSc<>+0(SB)/8, $0x8000800080008000
+DATA q4kSc<>+8(SB)/8, $0x8000800080008000
+DATA q4kSc<>+16(SB)/8, $0x8000800080008000
+DATA q4kSc<>+24(SB)/8, $0x8000800080008000
+DATA q4kSc<>+32(SB)/8, $0x8001800180018001
+DATA q4kSc<>+40(SB)/8, $0x8001800180018001
+DATA q4kSc<>+48(SB)/8, $0x8001800180018001
+DATA q4kSc<>+56(SB)/8, $0x8001800180018001
+DATA q4kSc<>+64(SB)/8, $0x8002800280028002
+DATA q4kSc<>+72(SB)/8, $0x8002800280028002
+DATA q4kSc<>+80(SB)/8, $0x8002800280028002
+DATA q4kSc<>+88(SB)/8, $0x8002800280028002
+DATA q4kSc<>+96(SB)/8, $0x8003800380038003
+DATA q4kSc<>+104(SB)/8, $0x8003800380038003
+DATA q4kSc<>+112(SB)/8, $0x8003800380038003
+DATA q4kSc<>+120(SB)/8, $0x8003800380038003
+DATA q4kSc<>+128(SB)/8, $0x8004800480048004
+DATA q4kSc<>+136(SB)/8, $0x8004800480048004
+DATA q4kSc<>+144(SB)/8, $0x8004800480048004
+DATA q4kSc<>+152(SB)/8, $0x8004800480048004
+DATA q4kSc<>+160(SB)/8, $0x8005800580058005
+DATA q4kSc<>+168(SB)/8, $0x8005800580058005
+DATA q4kSc<>+176(SB)/8, $0x8005800580058005
+DATA q4kSc<>+184(SB)/8, $0x8005800580058005
+DATA q4kSc<>+192(SB)/8, $0x8006800680068006
+DATA q4kSc<>+200(SB)/8, $0x8006800680068006
+DATA q4kSc<>+208(SB)/8, $0x8006800680068006
+DATA q4kSc<>+216(SB)/8, $0x8006800680068006
+DATA q4kSc<>+224(SB)/8, $0x8007800780078007
+DATA q4kSc<>+232(SB)/8, $0x8007800780078007
+DATA q4kSc<>+240(SB)/8, $0x8007800780078007
+DATA q4kSc<>+248(SB)/8, $0x8007800780078007
+GLOBL q4kSc<>(SB), RODATA|NOPTR, $256
 
-// DOT_VNNI and DOT_AVX2 set acc's eight int32 lanes to sums of 4 products of unsigned bytes
-// (register u) and signed bytes (at m). VPMADDUBSW's int16 pair sums cannot saturate here:
-// the weights are below 64, so |2·63·128| < 2^15.
-#define DOT_VNNI(m, u, acc) \
-	VPXOR    acc, acc, acc; \
-	VPDPBUSD m, u, acc
+DATA q4kMins<>+0(SB)/8, $0x8009800980088008
+DATA q4kMins<>+8(SB)/8, $0x800B800B800A800A
+DATA q4kMins<>+16(SB)/8, $0x800D800D800C800C
+DATA q4kMins<>+24(SB)/8, $0x800F800F800E800E
+GLOBL q4kMins<>(SB), RODATA|NOPTR, $32
 
-#define DOT_AVX2(m, u, acc) \
-	VPMADDUBSW m, u, acc; \
-	VPMADDWD   ones16<>(SB), acc, acc
+// q6kEvenOdd orders a Q6_K super-block's 16 scales evens first (sc0, sc2, …, sc14, sc1, …),
+// so that, widened to int16, the low half holds the first sub-block of each pair of 16
+// weights and the high half the second. q6kSc, eight masks of 32 bytes: VPSHUFB by mask i
+// broadcasts int16 lane i of each half, pair i's two scales.
+DATA q6kEvenOdd<>+0(SB)/8, $0x0E0C0A0806040200
+DATA q6kEvenOdd<>+8(SB)/8, $0x0F0D0B0907050301
+GLOBL q6kEvenOdd<>(SB), RODATA|NOPTR, $16
 
-// PAIRSUM adds lanes of a and b: per 128-bit half a becomes [a0+a2, b0+b2, a1+a3, b1+b3].
-// Clobbers Y0, Y1.
-#define PAIRSUM(a, b) \
-	VPUNPCKLDQ b, a, Y0; \
-	VPUNPCKHDQ b, a, Y1; \
-	VPADDD     Y1, Y0, a
-
-// QUADSUM finishes what PAIRSUM started on (a, b) and (c, d): per 128-bit half a becomes the
-// sums of the four lanes of the original a, b, c and d. Clobbers Y0, Y1.
-#define QUADSUM(a, c) \
-	VPUNPCKLQDQ c, a, Y0; \
-	VPUNPCKHQDQ c, a, Y1; \
-	VPADDD      Y1, Y0, a
-
-// REDUCE8 sums the eight lanes of each of Y2..Y9 into lane j of Y0 (Y2 → lane 0, …, Y9 →
-// lane 7). Clobbers Y1-Y9.
-#define REDUCE8 \
-	PAIRSUM(Y2, Y3); \
-	PAIRSUM(Y4, Y5); \
-	PAIRSUM(Y6, Y7); \
-	PAIRSUM(Y8, Y9); \
-	QUADSUM(Y2, Y4); \
-	QUADSUM(Y6, Y8); \
-	VPERM2I128 $0x20, Y6, Y2, Y0; \
-	VPERM2I128 $0x31, Y6, Y2, Y1; \
-	VPADDD     Y1, Y0, Y0
+DATA q6kSc<>+0(SB)/8, $0x0100010001000100
+DATA q6kSc<>+8(SB)/8, $0x0100010001000100
+DATA q6kSc<>+16(SB)/8, $0x0100010001000100
+DATA q6kSc<>+24(SB)/8, $0x0100010001000100
+DATA q6kSc<>+32(SB)/8, $0x0302030203020302
+DATA q6kSc<>+40(SB)/8, $0x0302030203020302
+DATA q6kSc<>+48(SB)/8, $0x0302030203020302
+DATA q6kSc<>+56(SB)/8, $0x0302030203020302
+DATA q6kSc<>+64(SB)/8, $0x0504050405040504
+DATA q6kSc<>+72(SB)/8, $0x0504050405040504
+DATA q6kSc<>+80(SB)/8, $0x0504050405040504
+DATA q6kSc<>+88(SB)/8, $0x0504050405040504
+DATA q6kSc<>+96(SB)/8, $0x0706070607060706
+DATA q6kSc<>+104(SB)/8, $0x0706070607060706
+DATA q6kSc<>+112(SB)/8, $0x0706070607060706
+DATA q6kSc<>+120(SB)/8, $0x0706070607060706
+DATA q6kSc<>+128(SB)/8, $0x0908090809080908
+DATA q6kSc<>+136(SB)/8, $0x0908090809080908
+DATA q6kSc<>+144(SB)/8, $0x0908090809080908
+DATA q6kSc<>+152(SB)/8, $0x0908090809080908
+DATA q6kSc<>+160(SB)/8, $0x0B0A0B0A0B0A0B0A
+DATA q6kSc<>+168(SB)/8, $0x0B0A0B0A0B0A0B0A
+DATA q6kSc<>+176(SB)/8, $0x0B0A0B0A0B0A0B0A
+DATA q6kSc<>+184(SB)/8, $0x0B0A0B0A0B0A0B0A
+DATA q6kSc<>+192(SB)/8, $0x0D0C0D0C0D0C0D0C
+DATA q6kSc<>+200(SB)/8, $0x0D0C0D0C0D0C0D0C
+DATA q6kSc<>+208(SB)/8, $0x0D0C0D0C0D0C0D0C
+DATA q6kSc<>+216(SB)/8, $0x0D0C0D0C0D0C0D0C
+DATA q6kSc<>+224(SB)/8, $0x0F0E0F0E0F0E0F0E
+DATA q6kSc<>+232(SB)/8, $0x0F0E0F0E0F0E0F0E
+DATA q6kSc<>+240(SB)/8, $0x0F0E0F0E0F0E0F0E
+DATA q6kSc<>+248(SB)/8, $0x0F0E0F0E0F0E0F0E
+GLOBL q6kSc<>(SB), RODATA|NOPTR, $256
 
 // HSUM1 sums the lanes of Y register y (X register x the same) and stores the float at (DI).
 #define HSUM1(y, x) \
@@ -146,131 +182,191 @@ GLOBL q6kPerm<>(SB), RODATA|NOPTR, $32
 	VMULPS       Y5, Y3, Y3;                \
 	VMULPS       Y6, Y4, Y4
 
+// SCALED_VNNI and SCALED_AVX2 add the int16 pairs of p times the int16 lanes of s to the
+// int32 lanes of acc; p is clobbered. A super-block's products go to several accumulators,
+// summed at its end: on the Zen 4 one chain of VPDPWSSD, 4 cycles each, held the Q6_K
+// kernel to 24 GB/s from L2 where VPMADDWD+VPADDD reached 29.
+#define SCALED_VNNI(s, p, acc) \
+	VPDPWSSD s, p, acc
+
+#define SCALED_AVX2(s, p, acc) \
+	VPMADDWD s, p, p; \
+	VPADDD   p, acc, acc
+
 // ---------------------------------------------------------------------------------------
 // Q4_K × Q8Act. Per super-block: the 32 bytes of each group of 64 weights give the nibbles
-// of sub-blocks 2g (low) and 2g+1 (high), each dotted with its 32 activations; REDUCE8
-// makes the eight integer sums; then
+// of sub-blocks 2g (low) and 2g+1 (high); each meets its 32 activations (VPMADDUBSW) and its
+// scale (SCALED); then the minima meet the sums of activations (VPMADDWD), and
 //
-//	acc += ((d·sc)·xd)·float32(is) − (dmin·m)·xds
+//	acc += (d·xd)·float32(Σ sc·q·xq) − (dmin·xd)·float32(Σ m·Σxq)
 //
-// eight sub-blocks per vector operation. Y11 holds the nibble mask.
+// Y11 holds the nibble mask, Y10 the scales and minima.
 
-// Q4K_GROUP dots group g's nibbles (32 bytes at qo(P)) with the activations at ao(DX) and
-// ao+32(DX) into lo and hi.
-#define Q4K_GROUP(DOT, P, qo, ao, lo, hi) \
-	VMOVDQU qo(P), Y0;      \
-	VPSRLW  $4, Y0, Y1;     \
-	VPAND   Y11, Y0, Y0;    \
-	VPAND   Y11, Y1, Y1;    \
-	DOT(ao(DX), Y0, lo);    \
-	DOT(ao+32(DX), Y1, hi)
+// Q4K_SCALES8 unpacks the super-block at P's eight 6-bit scales (bytes 0-7) and minima (8-15)
+// into both halves of Y10. Clobbers Y1-Y3.
+#define Q4K_SCALES8(P) \
+	VMOVDQU     4(P), X1;                \
+	VPSHUFB     q4kShufA<>(SB), X1, X2;  \
+	VPSRLVD     q4kShiftA<>(SB), X2, X2; \
+	VPAND       q4kMaskA<>(SB), X2, X2;  \
+	VPSHUFB     q4kShufB<>(SB), X1, X3;  \
+	VPSRLD      $2, X3, X3;              \
+	VPAND       c30<>(SB), X3, X3;       \
+	VPOR        X3, X2, X2;              \
+	VINSERTI128 $1, X2, Y2, Y10
+
+// Q4K_SUB adds sub-block j's weights (unsigned bytes in u) times the activations at ao(DX)
+// times its scale to acc. Clobbers u and Y2.
+#define Q4K_SUB(SCALED, u, ao, j, acc) \
+	VPMADDUBSW ao(DX), u, u;                  \
+	VPSHUFB    q4kSc<>+(32*(j))(SB), Y10, Y2; \
+	SCALED(Y2, u, acc)
+
+// Q4K_GROUP does group g, its nibbles at qo(P), into accumulators a (low) and b (high).
+#define Q4K_GROUP(SCALED, P, g, qo, a, b) \
+	VMOVDQU qo(P), Y0;                     \
+	VPSRLW  $4, Y0, Y1;                    \
+	VPAND   Y11, Y0, Y0;                   \
+	VPAND   Y11, Y1, Y1;                   \
+	Q4K_SUB(SCALED, Y0, 64*g, 2*g, a);     \
+	Q4K_SUB(SCALED, Y1, 64*g+32, 2*g+1, b)
+
+// QK_ZERO clears the accumulators Y6-Y9 of a Q4_K or Q5_K super-block.
+#define QK_ZERO \
+	VPXOR Y6, Y6, Y6; \
+	VPXOR Y7, Y7, Y7; \
+	VPXOR Y8, Y8, Y8; \
+	VPXOR Y9, Y9, Y9
+
+// QK_MINS_FLOAT finishes a Q4_K or Q5_K super-block at P: the accumulators summed, the minima
+// times the sums of activations, then both integer sums to float into ACC. Clobbers Y2-Y9.
+#define QK_MINS_FLOAT(P, ACC) \
+	VPADDD       Y6, Y9, Y9;             \
+	VPADDD       Y7, Y8, Y8;             \
+	VPADDD       Y8, Y9, Y9;             \
+	VPSHUFB      q4kMins<>(SB), Y10, Y2; \
+	VPMADDWD     (R12)(CX*8), Y2, Y2;    \
+	VCVTDQ2PS    Y9, Y9;                 \
+	VCVTDQ2PS    Y2, Y2;                 \
+	VBROADCASTSS (R11)(CX*1), Y5;        \
+	VPBROADCASTW 0(P), X3;               \
+	VCVTPH2PS    X3, Y3;                 \
+	VPBROADCASTW 2(P), X4;               \
+	VCVTPH2PS    X4, Y4;                 \
+	VMULPS       Y5, Y3, Y3;             \
+	VMULPS       Y5, Y4, Y4;             \
+	VFMADD231PS  Y9, Y3, ACC;            \
+	VFNMADD231PS Y2, Y4, ACC
 
 // Q4K_Q8_SB adds the super-block at P times the activations at DX into ACC.
-#define Q4K_Q8_SB(DOT, P, ACC) \
-	Q4K_GROUP(DOT, P, 16, 0, Y2, Y3);    \
-	Q4K_GROUP(DOT, P, 48, 64, Y4, Y5);   \
-	Q4K_GROUP(DOT, P, 80, 128, Y6, Y7);  \
-	Q4K_GROUP(DOT, P, 112, 192, Y8, Y9); \
-	REDUCE8;                             \
-	VCVTDQ2PS    Y0, Y0;                 \
-	Q4K_SCALES(P);                       \
-	VMULPS       (R11)(CX*1), Y3, Y3;    \
-	VFMADD231PS  Y0, Y3, ACC;            \
-	VFNMADD231PS (R12)(CX*1), Y4, ACC
+#define Q4K_Q8_SB(SCALED, P, ACC) \
+	Q4K_SCALES8(P);                          \
+	QK_ZERO;                                 \
+	Q4K_GROUP(SCALED, P, 0, 16, Y9, Y6);     \
+	Q4K_GROUP(SCALED, P, 1, 48, Y7, Y8);     \
+	Q4K_GROUP(SCALED, P, 2, 80, Y9, Y6);     \
+	Q4K_GROUP(SCALED, P, 3, 112, Y7, Y8);    \
+	QK_MINS_FLOAT(P, ACC)
 
 // ---------------------------------------------------------------------------------------
 // Q5_K × Q8Act: Q4_K's with the fifth bits. Bits 2g and 2g+1 of qh[l] are those of group
-// g's weights l and l+32; Y10 holds qh shifted right by 2g (in 16-bit lanes, whose spill
+// g's weights l and l+32; Y5 holds qh shifted right by 2g (in 16-bit lanes, whose spill
 // from the byte above never reaches bits 0-1), and each group moves its two bits to bit 4.
 
-// Q5K_GROUP dots group g's 5-bit weights (nibbles at qo(P), fifth bits in Y10) with the
-// activations at ao(DX) and ao+32(DX) into lo and hi, which serve as temporaries first.
-#define Q5K_GROUP(DOT, P, qo, ao, lo, hi) \
-	VMOVDQU qo(P), Y0;            \
-	VPSRLW  $4, Y0, Y1;           \
-	VPAND   Y11, Y0, Y0;          \
-	VPAND   Y11, Y1, Y1;          \
-	VPSLLW  $4, Y10, lo;          \
-	VPAND   c10<>(SB), lo, lo;    \
-	VPOR    lo, Y0, Y0;           \
-	VPSLLW  $3, Y10, hi;          \
-	VPAND   c10<>(SB), hi, hi;    \
-	VPOR    hi, Y1, Y1;           \
-	VPSRLW  $2, Y10, Y10;         \
-	DOT(ao(DX), Y0, lo);          \
-	DOT(ao+32(DX), Y1, hi)
+// Q5K_GROUP does group g: nibbles at qo(P), fifth bits in Y5, into accumulators a and b.
+#define Q5K_GROUP(SCALED, P, g, qo, a, b) \
+	VMOVDQU qo(P), Y0;                     \
+	VPSRLW  $4, Y0, Y1;                    \
+	VPAND   Y11, Y0, Y0;                   \
+	VPAND   Y11, Y1, Y1;                   \
+	VPSLLW  $4, Y5, Y3;                    \
+	VPAND   c10<>(SB), Y3, Y3;             \
+	VPOR    Y3, Y0, Y0;                    \
+	VPSLLW  $3, Y5, Y4;                    \
+	VPAND   c10<>(SB), Y4, Y4;             \
+	VPOR    Y4, Y1, Y1;                    \
+	VPSRLW  $2, Y5, Y5;                    \
+	Q4K_SUB(SCALED, Y0, 64*g, 2*g, a);     \
+	Q4K_SUB(SCALED, Y1, 64*g+32, 2*g+1, b)
 
 // Q5K_Q8_SB adds the super-block at P times the activations at DX into ACC.
-#define Q5K_Q8_SB(DOT, P, ACC) \
-	VMOVDQU      16(P), Y10;             \
-	Q5K_GROUP(DOT, P, 48, 0, Y2, Y3);    \
-	Q5K_GROUP(DOT, P, 80, 64, Y4, Y5);   \
-	Q5K_GROUP(DOT, P, 112, 128, Y6, Y7); \
-	Q5K_GROUP(DOT, P, 144, 192, Y8, Y9); \
-	REDUCE8;                             \
-	VCVTDQ2PS    Y0, Y0;                 \
-	Q4K_SCALES(P);                       \
-	VMULPS       (R11)(CX*1), Y3, Y3;    \
-	VFMADD231PS  Y0, Y3, ACC;            \
-	VFNMADD231PS (R12)(CX*1), Y4, ACC
+#define Q5K_Q8_SB(SCALED, P, ACC) \
+	Q4K_SCALES8(P);                          \
+	QK_ZERO;                                 \
+	VMOVDQU 16(P), Y5;                       \
+	Q5K_GROUP(SCALED, P, 0, 48, Y9, Y6);     \
+	Q5K_GROUP(SCALED, P, 1, 80, Y7, Y8);     \
+	Q5K_GROUP(SCALED, P, 2, 112, Y9, Y6);    \
+	Q5K_GROUP(SCALED, P, 3, 144, Y7, Y8);    \
+	QK_MINS_FLOAT(P, ACC)
 
 // ---------------------------------------------------------------------------------------
 // Q6_K × Q8Act. Per half of 128 weights: the 6-bit q of weights l, l+32, l+64, l+96 (l <
-// 32) as four vectors of 32 bytes, each two sub-blocks of 16 (lanes 0-3 and 4-7 of its
-// dot), then per sub-block (lane order q6kPerm, which the scales are permuted to match)
+// 32) as four vectors of 32 bytes, each two sub-blocks of 16 (its 128-bit halves), each
+// meeting its activations and its pair's scales (q6kSc); then, with the scales widened in
+// order, the −32 offset as 32·Σ sc·Σxq, and
 //
-//	acc += ((d·sc)·xd)·float32(is − 32·s16)
+//	acc += (d·xd)·float32(Σ sc·q·xq − 32·Σ sc·Σxq)
 //
-// Y9 holds q6kPerm, Y10 and Y11 the masks 0x30 and 0x0F.
+// Y8 and Y11 hold the masks 0x30 and 0x0F, Y10 the scales in q6kEvenOdd order.
 
-// Q6K_HALF does half h, its ql at qo(P), qh at ho(P), scales at so(P), activations at
-// ao(DX), s16 at so16(R12)(CX*2) and xd at do(R11)(CX*1).
-#define Q6K_HALF(DOT, P, ACC, qo, ho, so, ao, so16, do) \
-	VMOVDQU    qo(P), Y0;                 \
-	VMOVDQU    qo+32(P), Y1;              \
-	VMOVDQU    ho(P), Y2;                 \
-	VPAND      Y11, Y0, Y3;                \
-	VPSLLW     $4, Y2, Y4;                 \
-	VPAND      Y10, Y4, Y4;                \
-	VPOR       Y4, Y3, Y3;                 \
-	VPAND      Y11, Y1, Y4;                \
-	VPSLLW     $2, Y2, Y5;                 \
-	VPAND      Y10, Y5, Y5;                \
-	VPOR       Y5, Y4, Y4;                 \
-	VPSRLW     $4, Y0, Y0;                 \
-	VPAND      Y11, Y0, Y0;                \
-	VPAND      Y10, Y2, Y5;                \
-	VPOR       Y5, Y0, Y0;                 \
-	VPSRLW     $4, Y1, Y1;                 \
-	VPAND      Y11, Y1, Y1;                \
-	VPSRLW     $2, Y2, Y2;                 \
-	VPAND      Y10, Y2, Y2;                \
-	VPOR       Y2, Y1, Y1;                 \
-	DOT(ao(DX), Y3, Y5);                   \
-	DOT(ao+32(DX), Y4, Y6);                \
-	DOT(ao+64(DX), Y0, Y7);                \
-	DOT(ao+96(DX), Y1, Y8);                \
-	PAIRSUM(Y5, Y6);                       \
-	PAIRSUM(Y7, Y8);                       \
-	QUADSUM(Y5, Y7);                       \
-	VPERMD     so16(R12)(CX*2), Y9, Y6;    \
-	VPSLLD     $5, Y6, Y6;                 \
-	VPSUBD     Y6, Y5, Y5;                 \
-	VCVTDQ2PS  Y5, Y5;                     \
-	VPMOVSXBD  so(P), Y6;                 \
-	VPERMD     Y6, Y9, Y6;                 \
-	VCVTDQ2PS  Y6, Y6;                     \
-	VPBROADCASTW 208(P), X7;              \
-	VCVTPH2PS  X7, Y7;                     \
-	VMULPS     Y7, Y6, Y6;                 \
-	VBROADCASTF128 do(R11)(CX*1), Y7;      \
-	VMULPS     Y7, Y6, Y6;                 \
-	VFMADD231PS Y5, Y6, ACC
+// Q6K_PAIR adds pair i's weights (unsigned bytes in u) times the activations at ao(DX) times
+// their scales to acc. Clobbers u and Y2.
+#define Q6K_PAIR(SCALED, u, ao, i, acc) \
+	VPMADDUBSW ao(DX), u, u;                  \
+	VPSHUFB    q6kSc<>+(32*(i))(SB), Y10, Y2; \
+	SCALED(Y2, u, acc)
+
+// Q6K_HALF does half h, its ql at qo(P), qh at ho(P), activations at ao(DX), its pairs into
+// accumulators a, b, c and d.
+#define Q6K_HALF(SCALED, P, h, qo, ho, ao, a, b, c, d) \
+	VMOVDQU qo(P), Y0;                    \
+	VMOVDQU qo+32(P), Y1;                 \
+	VMOVDQU ho(P), Y2;                    \
+	VPAND   Y11, Y0, Y3;                  \
+	VPSLLW  $4, Y2, Y4;                   \
+	VPAND   Y8, Y4, Y4;                   \
+	VPOR    Y4, Y3, Y3;                   \
+	VPAND   Y11, Y1, Y4;                  \
+	VPSLLW  $2, Y2, Y5;                   \
+	VPAND   Y8, Y5, Y5;                   \
+	VPOR    Y5, Y4, Y4;                   \
+	VPSRLW  $4, Y0, Y0;                   \
+	VPAND   Y11, Y0, Y0;                  \
+	VPAND   Y8, Y2, Y5;                   \
+	VPOR    Y5, Y0, Y0;                   \
+	VPSRLW  $4, Y1, Y1;                   \
+	VPAND   Y11, Y1, Y1;                  \
+	VPSRLW  $2, Y2, Y2;                   \
+	VPAND   Y8, Y2, Y2;                   \
+	VPOR    Y2, Y1, Y1;                   \
+	Q6K_PAIR(SCALED, Y3, ao, 4*h, a);        \
+	Q6K_PAIR(SCALED, Y4, ao+32, 4*h+1, b);   \
+	Q6K_PAIR(SCALED, Y0, ao+64, 4*h+2, c);   \
+	Q6K_PAIR(SCALED, Y1, ao+96, 4*h+3, d)
 
 // Q6K_Q8_SB adds the super-block at P times the activations at DX into ACC.
-#define Q6K_Q8_SB(DOT, P, ACC) \
-	Q6K_HALF(DOT, P, ACC, 0, 128, 192, 0, 0, 0); \
-	Q6K_HALF(DOT, P, ACC, 64, 160, 200, 128, 32, 16)
+#define Q6K_Q8_SB(SCALED, P, ACC) \
+	VMOVDQU      192(P), X3;                  \
+	VPSHUFB      q6kEvenOdd<>(SB), X3, X3;    \
+	VPMOVSXBW    X3, Y10;                     \
+	VPXOR        Y6, Y6, Y6;                  \
+	VPXOR        Y7, Y7, Y7;                  \
+	VPXOR        Y9, Y9, Y9;                  \
+	Q6K_HALF(SCALED, P, 0, 0, 128, 0, Y9, Y6, Y7, Y9);     \
+	Q6K_HALF(SCALED, P, 1, 64, 160, 128, Y6, Y7, Y9, Y6);  \
+	VPADDD       Y6, Y9, Y9;                  \
+	VPADDD       Y7, Y9, Y9;                  \
+	VPMOVSXBW    192(P), Y3;                  \
+	VPMADDWD     (R12)(CX*8), Y3, Y3;         \
+	VPSLLD       $5, Y3, Y3;                  \
+	VPSUBD       Y3, Y9, Y9;                  \
+	VCVTDQ2PS    Y9, Y9;                      \
+	VBROADCASTSS (R11)(CX*1), Y5;             \
+	VPBROADCASTW 208(P), X4;                  \
+	VCVTPH2PS    X4, Y4;                      \
+	VMULPS       Y5, Y4, Y4;                  \
+	VFMADD231PS  Y9, Y4, ACC
 
 // HSUM4 sums the lanes of each of Y12..Y15 and stores the four floats at (DI), (DI)+4q,
 // (DI)+8q and (DI)+12q, q = len(dst)/4: the dst of a group's four rows. Clobbers AX, BX.
@@ -288,12 +384,11 @@ GLOBL q6kPerm<>(SB), RODATA|NOPTR, $32
 	VEXTRACTPS   $2, X0, (BX);       \
 	VEXTRACTPS   $3, X0, (BX)(AX*4)
 
-// GEMV_Q8 is the body of a fast kernel: SB(DOT, P, ACC) the super-block, bb its bytes, s
-// the name of the argument after xd (xds or s16), setup the constant registers. The rows
-// go four at a time, one from each quarter of the rows, so that four sequential streams are
-// in flight (R9 the bytes of a quarter, R13 the second to fourth rows); the last len(dst)%4
-// one at a time.
-#define GEMV_Q8(SB, DOT, bb, s, setup) \
+// GEMV_Q8 is the body of a fast kernel: SB(SCALED, P, ACC) the super-block, bb its bytes,
+// setup the constant registers. The rows go four at a time, one from each quarter of the
+// rows, so that four sequential streams are in flight (R9 the bytes of a quarter, R13 the
+// second to fourth rows); the last len(dst)%4 one at a time.
+#define GEMV_Q8(SB, SCALED, bb, setup) \
 	MOVQ    dst_base+0(FP), DI      \
 	MOVQ    dst_len+8(FP), R8       \
 	MOVQ    w_base+24(FP), SI       \
@@ -302,9 +397,9 @@ GLOBL q6kPerm<>(SB), RODATA|NOPTR, $32
 	MOVQ    R14, R9                 \
 	SHRQ    $8, R9                  \
 	IMULQ   $(bb), R9               \
-	SHRQ    $3, R14                 \
+	SHRQ    $6, R14                 \
 	MOVQ    xd_base+72(FP), R11     \
-	MOVQ    s+96(FP), R12           \
+	MOVQ    sums_base+96(FP), R12   \
 	setup                           \
 	SHRQ    $2, R8                  \
 	IMULQ   R8, R9                  \
@@ -318,16 +413,16 @@ group:                              \
 	VXORPS  Y14, Y14, Y14           \
 	VXORPS  Y15, Y15, Y15           \
 sb4:                                \
-	SB(DOT, SI, Y12)                \
+	SB(SCALED, SI, Y12)             \
 	LEAQ    (SI)(R9*1), R13         \
-	SB(DOT, R13, Y13)               \
+	SB(SCALED, R13, Y13)            \
 	ADDQ    R9, R13                 \
-	SB(DOT, R13, Y14)               \
+	SB(SCALED, R13, Y14)            \
 	ADDQ    R9, R13                 \
-	SB(DOT, R13, Y15)               \
+	SB(SCALED, R13, Y15)            \
 	ADDQ    $(bb), SI               \
 	ADDQ    $256, DX                \
-	ADDQ    $32, CX                 \
+	ADDQ    $4, CX                  \
 	CMPQ    CX, R14                 \
 	JB      sb4                     \
 	HSUM4                           \
@@ -349,10 +444,10 @@ row:                                \
 	XORQ    CX, CX                  \
 	VXORPS  Y12, Y12, Y12           \
 sb1:                                \
-	SB(DOT, SI, Y12)                \
+	SB(SCALED, SI, Y12)             \
 	ADDQ    $(bb), SI               \
 	ADDQ    $256, DX                \
-	ADDQ    $32, CX                 \
+	ADDQ    $4, CX                  \
 	CMPQ    CX, R14                 \
 	JB      sb1                     \
 	HSUM1(Y12, X12)                 \
@@ -367,36 +462,35 @@ done:                               \
 	VMOVDQU c0F<>(SB), Y11
 
 #define Q6K_SETUP \
-	VMOVDQU q6kPerm<>(SB), Y9; \
-	VMOVDQU c30<>(SB), Y10;    \
+	VMOVDQU c30<>(SB), Y8;     \
 	VMOVDQU c0F<>(SB), Y11
 
 // The macros above name the arguments of the kernels below, so these come after them all
 // (go vet attributes a macro's lines to the TEXT before it).
 
-// func gemvQ4_KQ8AVX2(dst []float32, w []byte, xq []int8, xd, xds []float32)
+// func gemvQ4_KQ8AVX2(dst []float32, w []byte, xq []int8, xd []float32, sums []int16)
 TEXT ·gemvQ4_KQ8AVX2(SB), NOSPLIT, $0-120
-	GEMV_Q8(Q4K_Q8_SB, DOT_AVX2, 144, xds_base, Q4K_SETUP)
+	GEMV_Q8(Q4K_Q8_SB, SCALED_AVX2, 144, Q4K_SETUP)
 
-// func gemvQ4_KQ8VNNI(dst []float32, w []byte, xq []int8, xd, xds []float32)
+// func gemvQ4_KQ8VNNI(dst []float32, w []byte, xq []int8, xd []float32, sums []int16)
 TEXT ·gemvQ4_KQ8VNNI(SB), NOSPLIT, $0-120
-	GEMV_Q8(Q4K_Q8_SB, DOT_VNNI, 144, xds_base, Q4K_SETUP)
+	GEMV_Q8(Q4K_Q8_SB, SCALED_VNNI, 144, Q4K_SETUP)
 
-// func gemvQ5_KQ8AVX2(dst []float32, w []byte, xq []int8, xd, xds []float32)
+// func gemvQ5_KQ8AVX2(dst []float32, w []byte, xq []int8, xd []float32, sums []int16)
 TEXT ·gemvQ5_KQ8AVX2(SB), NOSPLIT, $0-120
-	GEMV_Q8(Q5K_Q8_SB, DOT_AVX2, 176, xds_base, Q4K_SETUP)
+	GEMV_Q8(Q5K_Q8_SB, SCALED_AVX2, 176, Q4K_SETUP)
 
-// func gemvQ5_KQ8VNNI(dst []float32, w []byte, xq []int8, xd, xds []float32)
+// func gemvQ5_KQ8VNNI(dst []float32, w []byte, xq []int8, xd []float32, sums []int16)
 TEXT ·gemvQ5_KQ8VNNI(SB), NOSPLIT, $0-120
-	GEMV_Q8(Q5K_Q8_SB, DOT_VNNI, 176, xds_base, Q4K_SETUP)
+	GEMV_Q8(Q5K_Q8_SB, SCALED_VNNI, 176, Q4K_SETUP)
 
-// func gemvQ6_KQ8AVX2(dst []float32, w []byte, xq []int8, xd []float32, s16 []int32)
+// func gemvQ6_KQ8AVX2(dst []float32, w []byte, xq []int8, xd []float32, sums []int16)
 TEXT ·gemvQ6_KQ8AVX2(SB), NOSPLIT, $0-120
-	GEMV_Q8(Q6K_Q8_SB, DOT_AVX2, 210, s16_base, Q6K_SETUP)
+	GEMV_Q8(Q6K_Q8_SB, SCALED_AVX2, 210, Q6K_SETUP)
 
-// func gemvQ6_KQ8VNNI(dst []float32, w []byte, xq []int8, xd []float32, s16 []int32)
+// func gemvQ6_KQ8VNNI(dst []float32, w []byte, xq []int8, xd []float32, sums []int16)
 TEXT ·gemvQ6_KQ8VNNI(SB), NOSPLIT, $0-120
-	GEMV_Q8(Q6K_Q8_SB, DOT_VNNI, 210, s16_base, Q6K_SETUP)
+	GEMV_Q8(Q6K_Q8_SB, SCALED_VNNI, 210, Q6K_SETUP)
 
 // ---------------------------------------------------------------------------------------
 // Q4_K × float32. Per super-block Q4K_SCALES's d·sc and dmin·m go to the stack (0(SP) and

@@ -48,7 +48,7 @@ func BenchmarkGemvQK(b *testing.B) {
 			}
 			for _, kn := range distinct(fastOf) {
 				_, fast := kn.GemvQuant(dt)
-				a := NewQ8Act(k)
+				a := NewQ8Act(k, ActBlock(dt))
 				kn.QuantizeQ8Act(a, x)
 				b.Run(fmt.Sprintf("%s/fast/%s/%s", dt, kn.Level, size.name), func(b *testing.B) {
 					b.SetBytes(int64(len(w)))
@@ -80,7 +80,7 @@ func BenchmarkGemvQKThreads(b *testing.B) {
 		}
 		dst := make([]float32, rows)
 		_, fast := kn.GemvQuant(dt)
-		a := NewQ8Act(k)
+		a := NewQ8Act(k, ActBlock(dt))
 		kn.QuantizeQ8Act(a, x)
 		half := rows / 2
 		b.Run(fmt.Sprintf("%s/%s/threads=2", dt, kn.Level), func(b *testing.B) {

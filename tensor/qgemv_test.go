@@ -55,17 +55,18 @@ func TestGemvQuant(t *testing.T) {
 					ref, mag := refGemv(deq, x, rows)
 					checkGemvQuant(t, name+"/exact", dst, ref, mag)
 
-					a := NewQ8Act(k)
+					bs := ActBlock(dt)
+					a := NewQ8Act(k, bs)
 					impl.QuantizeQ8Act(a, x)
 					xa := make([]float32, k)
 					for i, q := range a.Q {
-						xa[i] = a.D[i/32] * float32(q)
+						xa[i] = a.D[i/bs] * float32(q)
 					}
 					if impl.Level != Generic {
-						g := NewQ8Act(k)
+						g := NewQ8Act(k, bs)
 						quantizeQ8ActGeneric(g, x)
 						for i := range g.Q {
-							if g.Q[i] != a.Q[i] || g.D[i/32] != a.D[i/32] || g.DS[i/32] != a.DS[i/32] || g.S16[i/16] != a.S16[i/16] {
+							if g.Q[i] != a.Q[i] || g.D[i/bs] != a.D[i/bs] || g.Sums[i/16] != a.Sums[i/16] {
 								t.Fatalf("%s: QuantizeQ8Act differs from the plain-Go one at %d", name, i)
 							}
 						}
@@ -95,29 +96,34 @@ func checkGemvQuant(t *testing.T, name string, dst []float32, ref, mag []float64
 	}
 }
 
-// TestQ8ActQuantization checks the activation quantizer's definition on edge values: zeros,
-// a block whose maximum is negative, and the ±127 range.
+// TestQ8ActQuantization checks the activation quantizer's definition on edge values, in
+// both block sizes: zeros, a block whose maximum is negative, the ±127 range and the sums.
 func TestQ8ActQuantization(t *testing.T) {
-	x := make([]float32, 64)
-	for i := range 32 {
-		x[32+i] = float32(i-16) / 4
-	}
-	x[32+5] = -8 // max |x| is negative
-	for _, impl := range Implementations() {
-		a := NewQ8Act(64)
-		impl.QuantizeQ8Act(a, x)
-		if a.D[0] != 0 || a.DS[0] != 0 || a.S16[0] != 0 {
-			t.Errorf("%s: an all-zero block quantized to D=%g DS=%g", impl.Level, a.D[0], a.DS[0])
+	for _, bs := range []int{32, 256} {
+		x := make([]float32, 2*bs)
+		for i := range bs {
+			x[bs+i] = float32(i%32-16) / 4
 		}
-		if a.Q[32+5] != -127 || a.D[1] != 8.0/127 {
-			t.Errorf("%s: block max -8 gave q=%d d=%g, want -127 and 8/127", impl.Level, a.Q[32+5], a.D[1])
-		}
-		var s int32
-		for _, q := range a.Q[48:] {
-			s += int32(q)
-		}
-		if a.S16[3] != s {
-			t.Errorf("%s: S16[3] = %d, want %d", impl.Level, a.S16[3], s)
+		x[bs+5] = -8 // max |x| is negative
+		for _, impl := range Implementations() {
+			a := NewQ8Act(2*bs, bs)
+			impl.QuantizeQ8Act(a, x)
+			name := fmt.Sprintf("%s/block=%d", impl.Level, bs)
+			if a.D[0] != 0 || a.Sums[0] != 0 {
+				t.Errorf("%s: an all-zero block quantized to D=%g, sum %d", name, a.D[0], a.Sums[0])
+			}
+			if a.Q[bs+5] != -127 || a.D[1] != 8.0/127 {
+				t.Errorf("%s: block max -8 gave q=%d d=%g, want -127 and 8/127", name, a.Q[bs+5], a.D[1])
+			}
+			for j := range 2 * bs / 16 {
+				var s int16
+				for _, q := range a.Q[16*j : 16*j+16] {
+					s += int16(q)
+				}
+				if a.Sums[j] != s {
+					t.Fatalf("%s: Sums[%d] = %d, want %d", name, j, a.Sums[j], s)
+				}
+			}
 		}
 	}
 }

@@ -47,9 +47,10 @@ const (
 	Float32 Activations = iota // x as it is (exact precision; weights the fast path lacks)
 	BF16                       // each element rounded to bfloat16, to nearest even
 	BF16x2                     // hi + lo with hi = bf16(x), lo = bf16(x − hi) (two bf16 GEMMs)
-	// Q8 is x quantized in blocks of 32 as tensor.Q8Act (D·Q, D = max|x|/127, Q rounded to
-	// nearest even), what the integer kernels of block-dtype weights multiply: the reference
-	// quantizes with the plain-Go quantizer, which every implementation matches bit for bit.
+	// Q8 is x quantized as tensor.Q8Act in the weights' activation block (tensor.ActBlock: D·Q,
+	// D = max|x|/127, Q rounded to nearest even), what the integer kernels of block-dtype
+	// weights multiply: the reference quantizes with the plain-Go quantizer, which every
+	// implementation matches bit for bit.
 	Q8
 )
 
@@ -301,9 +302,9 @@ func CheckProduct(b backend.Backend, cfg Config, rng *rand.Rand, ep Epilogue, n,
 		wh, w := host(p.DType, randn(p.Rows*k, 0.5), p.Rows, k)
 		hosts = append(hosts, wh)
 		if cfg.weightsBF16(p.DType, n, k) {
-			w = roundActivations(w, BF16, k)
+			w = roundActivations(w, BF16, k, p.DType)
 		}
-		ws := MatMulReference(roundActivations(x, cfg.activations(p.DType, n, k), k), w, n, k, p.Rows)
+		ws := MatMulReference(roundActivations(x, cfg.activations(p.DType, n, k), k, p.DType), w, n, k, p.Rows)
 		for i := range n {
 			copy(want[i*m+off:], ws[i*p.Rows:(i+1)*p.Rows])
 		}
@@ -367,20 +368,22 @@ func MatMulReference(x, w []float64, n, k, m int) []float64 {
 	return dst
 }
 
-// roundActivations returns the values a backend treating x (rows of k) as a multiplies.
-func roundActivations(x []float64, a Activations, k int) []float64 {
+// roundActivations returns the values a backend treating x (rows of k) as a multiplies by
+// weights of dtype dt.
+func roundActivations(x []float64, a Activations, k int, dt tensor.DType) []float64 {
 	bf16 := func(v float64) float64 { return float64(tensor.BF16ToFloat32(tensor.Float32ToBF16(float32(v)))) }
 	out := make([]float64, len(x))
 	if a == Q8 {
 		quantize := tensor.Implementations()[0].QuantizeQ8Act // the plain-Go specification
-		act, row := tensor.NewQ8Act(k), make([]float32, k)
+		bs := tensor.ActBlock(dt)
+		act, row := tensor.NewQ8Act(k, bs), make([]float32, k)
 		for r := range len(x) / k {
 			for i := range row {
 				row[i] = float32(x[r*k+i])
 			}
 			quantize(act, row)
 			for i, q := range act.Q {
-				out[r*k+i] = float64(act.D[i/32]) * float64(q)
+				out[r*k+i] = float64(act.D[i/bs]) * float64(q)
 			}
 		}
 		return out

@@ -116,7 +116,7 @@ func (b *Backend) gemv(ds, xs []float32, wt *Tensor, n, k, m int) {
 	case wt.dt.Quantized():
 		t.exactQ, t.fastQ = kn.GemvQuant(wt.dt)
 		if b.opts.Precision == backend.Fast {
-			t.acts = b.q8Acts(n, k)
+			t.acts = b.q8Acts(n, k, tensor.ActBlock(wt.dt))
 			for i := range t.acts {
 				kn.QuantizeQ8Act(&t.acts[i], xs[i*k:(i+1)*k])
 			}
@@ -403,29 +403,29 @@ func growU16(buf *[]uint16, n int) []uint16 {
 // rowBytes is the bytes of one row of a weight matrix.
 func (t *Tensor) rowBytes() int { return t.dt.Bytes(t.cols()) }
 
-// q8Acts returns n quantized activation vectors of k values (k a multiple of 32), views of
+// q8Acts returns n quantized activation vectors of k values in blocks of block, views of
 // one scratch buffer kept between calls.
-func (b *Backend) q8Acts(n, k int) []tensor.Q8Act {
+func (b *Backend) q8Acts(n, k, block int) []tensor.Q8Act {
 	s := &b.q8
 	if cap(s.q) < n*k {
-		s.q, s.d, s.ds, s.s16 = make([]int8, n*k), make([]float32, n*k/32), make([]float32, n*k/32), make([]int32, n*k/16)
+		s.q, s.d, s.sums = make([]int8, n*k), make([]float32, n*k/32), make([]int16, n*k/16)
 	}
 	if cap(s.acts) < n {
 		s.acts = make([]tensor.Q8Act, n)
 	}
 	acts := s.acts[:n]
 	for i := range acts {
-		acts[i] = tensor.Q8Act{Q: s.q[i*k : (i+1)*k], D: s.d[i*k/32 : (i+1)*k/32], DS: s.ds[i*k/32 : (i+1)*k/32], S16: s.s16[i*k/16 : (i+1)*k/16]}
+		acts[i] = tensor.Q8Act{Block: block, Q: s.q[i*k : (i+1)*k], D: s.d[i*k/block : (i+1)*k/block], Sums: s.sums[i*k/16 : (i+1)*k/16]}
 	}
 	return acts
 }
 
 // q8Scratch backs the activations of q8Acts.
 type q8Scratch struct {
-	q     []int8
-	d, ds []float32
-	s16   []int32
-	acts  []tensor.Q8Act
+	q    []int8
+	d    []float32
+	sums []int16
+	acts []tensor.Q8Act
 }
 
 func (b *Backend) f32Scratch(buf *[]float32, n int) []float32 { return growF32(buf, n) }
