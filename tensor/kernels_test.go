@@ -319,7 +319,7 @@ func TestSoftmaxExtremes(t *testing.T) {
 func TestDots(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 5))
 	forEachImpl(t, func(t *testing.T, kn *Kernels) {
-		for _, n := range []int{1, 31, 32, 100, 128, 256} {
+		for _, n := range []int{1, 31, 32, 64, 100, 128, 192, 256} {
 			for _, rows := range []int{0, 1, 7} {
 				ldy := n + 3
 				x, ys := randSlice(rng, n, 1), randSlice(rng, rows*ldy, 1)

@@ -20,7 +20,7 @@ func init() {
 	})
 	override(AVX512, func(k *Kernels) {
 		k.Dot = dotAVX512Checked
-		k.Dots = dotsAVX512
+		k.Dots = dotsAVX512Checked
 		k.Axpy = axpyAVX512Checked
 		k.Add = addAVX512Checked
 		k.ReLU2 = relu2AVX512
@@ -50,14 +50,29 @@ func dotsAVX2Checked(dst, x, ys []float32, ldy int, scale float32) {
 	dotsAVX2(dst, x, &ys[0], ldy, scale)
 }
 
-func dotsAVX512(dst, x, ys []float32, ldy int, scale float32) {
-	dotsBy(dotAVX512Checked, dst, x, ys, ldy, scale)
+// dotsAVX512Checked is Dots in one call for rows of a multiple of 64 elements (attention's
+// heads of 64 or 128), else a call of dotAVX512 a row.
+func dotsAVX512Checked(dst, x, ys []float32, ldy int, scale float32) {
+	if len(dst) == 0 {
+		return
+	}
+	_ = ys[(len(dst)-1)*ldy+len(x)-1]
+	if len(x)%64 != 0 {
+		dotsBy(dotAVX512Checked, dst, x, ys, ldy, scale)
+		return
+	}
+	dotsAVX512(dst, x, &ys[0], ldy, scale)
 }
 
 // dotsAVX2 is dotsAVX2Checked for len(x) a multiple of 32 (vec_amd64.s).
 //
 //go:noescape
 func dotsAVX2(dst, x []float32, ys *float32, ldy int, scale float32)
+
+// dotsAVX512 is dotsAVX512Checked for len(x) a multiple of 64 (vec_amd64.s).
+//
+//go:noescape
+func dotsAVX512(dst, x []float32, ys *float32, ldy int, scale float32)
 
 func axpyAVX512Checked(a float32, x, y []float32) { axpyAVX512(a, x, y[:len(x)]) }
 func axpyAVX2Checked(a float32, x, y []float32)   { axpyAVX2(a, x, y[:len(x)]) }

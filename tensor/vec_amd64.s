@@ -1455,3 +1455,54 @@ adots32:
 adotsdone:
 	VZEROUPPER
 	RET
+
+// func dotsAVX512(dst, x []float32, ys *float32, ldy int, scale float32)
+//
+// dst[j] = dotAVX512(x, ys[j·ldy:])·scale for len(x) a multiple of 64: the same four chains
+// and the same sum of them, one row of ys after another, without a call for each.
+TEXT ·dotsAVX512(SB), NOSPLIT, $0-68
+	MOVQ   dst_base+0(FP), R8
+	MOVQ   dst_len+8(FP), R9
+	MOVQ   x_base+24(FP), SI
+	MOVQ   x_len+32(FP), BX
+	MOVQ   ys+48(FP), DI
+	MOVQ   ldy+56(FP), R10
+	SHLQ   $2, R10
+	VMOVSS scale+64(FP), X14
+	TESTQ  R9, R9
+	JZ     zdotsdone
+
+zdotskey:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   AX, AX
+
+zdots64:
+	VMOVUPS     (SI)(AX*4), Z4
+	VMOVUPS     64(SI)(AX*4), Z5
+	VMOVUPS     128(SI)(AX*4), Z6
+	VMOVUPS     192(SI)(AX*4), Z7
+	VFMADD231PS (DI)(AX*4), Z4, Z0
+	VFMADD231PS 64(DI)(AX*4), Z5, Z1
+	VFMADD231PS 128(DI)(AX*4), Z6, Z2
+	VFMADD231PS 192(DI)(AX*4), Z7, Z3
+	ADDQ        $64, AX
+	CMPQ        AX, BX
+	JLT         zdots64
+
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	HSUM512(Z0, Y0, X0)
+	VMULSS X14, X0, X0
+	VMOVSS X0, (R8)
+	ADDQ   $4, R8
+	ADDQ   R10, DI
+	DECQ   R9
+	JNZ    zdotskey
+
+zdotsdone:
+	VZEROUPPER
+	RET
