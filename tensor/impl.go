@@ -117,7 +117,11 @@ type Kernels struct {
 	Dot func(x, y []float32) float32 // Σ x[i]·y[i], len(y) ≥ len(x)
 	// Dots is Dot of x with rows of ys at a stride of ldy, times scale: dst[j] =
 	// Dot(x, ys[j·ldy:])·scale, the same bits, for attention's scores.
-	Dots        func(dst, x, ys []float32, ldy int, scale float32)
+	Dots func(dst, x, ys []float32, ldy int, scale float32)
+	// Dots4 is Dots for four queries x[q] of one length against the same rows, dst[q] of one
+	// length: the same bits as four calls of Dots, each row read once for the four. Nil where
+	// a level has none (callers then call Dots).
+	Dots4       func(dst, x [4][]float32, ys []float32, ldy int, scale float32)
 	Axpy        func(a float32, x, y []float32)           // y[i] += a·x[i]
 	Add         func(dst, x []float32)                    // dst[i] += x[i]
 	ReLU2       func(x []float32)                         // x[i] = max(x[i], 0)²

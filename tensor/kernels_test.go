@@ -336,6 +336,41 @@ func TestDots(t *testing.T) {
 	})
 }
 
+// TestDots4 requires Dots4, where a level has it, to give Dots's bits for each of its four
+// queries.
+func TestDots4(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 6))
+	forEachImpl(t, func(t *testing.T, kn *Kernels) {
+		if kn.Dots4 == nil {
+			t.Skipf("%s has no Dots4: callers call Dots", kn.Level)
+		}
+		for _, n := range []int{1, 31, 64, 128, 192} {
+			for _, rows := range []int{0, 1, 9} {
+				ldy := n + 5
+				ys := randSlice(rng, rows*ldy, 1)
+				var x, got [4][]float32
+				var checks [4]func(*testing.T, string)
+				for q := range 4 {
+					x[q] = randSlice(rng, n, 1)
+					got[q], checks[q] = guarded(rows)
+				}
+				kn.Dots4(got, x, ys, ldy, 0.125)
+				for q := range 4 {
+					name := fmt.Sprintf("Dots4 of %d rows of %d, query %d", rows, n, q)
+					checks[q](t, name)
+					want := make([]float32, rows)
+					kn.Dots(want, x[q], ys, ldy, 0.125)
+					for j := range rows {
+						if math.Float32bits(got[q][j]) != math.Float32bits(want[j]) {
+							t.Fatalf("%s: [%d] = %v, Dots gives %v", name, j, got[q][j], want[j])
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
 func TestTranspose(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	forEachImpl(t, func(t *testing.T, kn *Kernels) {

@@ -21,6 +21,7 @@ func init() {
 	override(AVX512, func(k *Kernels) {
 		k.Dot = dotAVX512Checked
 		k.Dots = dotsAVX512Checked
+		k.Dots4 = dots4AVX512Checked
 		k.Axpy = axpyAVX512Checked
 		k.Add = addAVX512Checked
 		k.ReLU2 = relu2AVX512
@@ -63,6 +64,33 @@ func dotsAVX512Checked(dst, x, ys []float32, ldy int, scale float32) {
 	}
 	dotsAVX512(dst, x, &ys[0], ldy, scale)
 }
+
+// dots4AVX512Checked is Dots4: in one call for rows of a multiple of 64 elements, else
+// dotsAVX512Checked for each query.
+func dots4AVX512Checked(dst, x [4][]float32, ys []float32, ldy int, scale float32) {
+	n, hd := len(dst[0]), len(x[0])
+	for q := range 4 {
+		if len(dst[q]) != n || len(x[q]) != hd {
+			panic("tensor: Dots4 of queries or outputs of different lengths")
+		}
+	}
+	if n == 0 {
+		return
+	}
+	_ = ys[(n-1)*ldy+hd-1]
+	if hd%64 != 0 {
+		for q := range 4 {
+			dotsAVX512Checked(dst[q], x[q], ys, ldy, scale)
+		}
+		return
+	}
+	dots4AVX512(&dst[0][0], &dst[1][0], &dst[2][0], &dst[3][0], n, &x[0][0], &x[1][0], &x[2][0], &x[3][0], hd, &ys[0], ldy, scale)
+}
+
+// dots4AVX512 is dots4AVX512Checked for hd a multiple of 64 (vec_amd64.s).
+//
+//go:noescape
+func dots4AVX512(d0, d1, d2, d3 *float32, n int, x0, x1, x2, x3 *float32, hd int, ys *float32, ldy int, scale float32)
 
 // dotsAVX2 is dotsAVX2Checked for len(x) a multiple of 32 (vec_amd64.s).
 //

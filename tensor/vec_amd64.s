@@ -1506,3 +1506,101 @@ zdots64:
 zdotsdone:
 	VZEROUPPER
 	RET
+
+// DOTS4_CHUNK multiplies the 64 elements at AX of the key row (DI) into the four queries'
+// chains: query q's four accumulators are Z4q..Z4q+3, as dotAVX512's Z0..Z3.
+#define DOTS4_CHUNK \
+	VMOVUPS     (DI)(AX*4), Z16;     \
+	VMOVUPS     64(DI)(AX*4), Z17;   \
+	VMOVUPS     128(DI)(AX*4), Z18;  \
+	VMOVUPS     192(DI)(AX*4), Z19;  \
+	VFMADD231PS (SI)(AX*4), Z16, Z0;     \
+	VFMADD231PS 64(SI)(AX*4), Z17, Z1;   \
+	VFMADD231PS 128(SI)(AX*4), Z18, Z2;  \
+	VFMADD231PS 192(SI)(AX*4), Z19, Z3;  \
+	VFMADD231PS (R11)(AX*4), Z16, Z4;    \
+	VFMADD231PS 64(R11)(AX*4), Z17, Z5;  \
+	VFMADD231PS 128(R11)(AX*4), Z18, Z6; \
+	VFMADD231PS 192(R11)(AX*4), Z19, Z7; \
+	VFMADD231PS (R12)(AX*4), Z16, Z8;    \
+	VFMADD231PS 64(R12)(AX*4), Z17, Z9;  \
+	VFMADD231PS 128(R12)(AX*4), Z18, Z10; \
+	VFMADD231PS 192(R12)(AX*4), Z19, Z11; \
+	VFMADD231PS (R13)(AX*4), Z16, Z12;    \
+	VFMADD231PS 64(R13)(AX*4), Z17, Z13;  \
+	VFMADD231PS 128(R13)(AX*4), Z18, Z14; \
+	VFMADD231PS 192(R13)(AX*4), Z19, Z15
+
+// DOTS4_SUM sums the chains a..d as dotAVX512 does, scales the sum and stores it at (p).
+// HSUM512 clobbers Y15, so the fourth query (Z12..Z15) is summed first.
+#define DOTS4_SUM(a, b, c, d, y, x, p) \
+	VADDPS b, a, a;        \
+	VADDPS d, c, c;        \
+	VADDPS c, a, a;        \
+	HSUM512(a, y, x);      \
+	VMULSS X25, x, x;      \
+	VMOVSS x, (p)
+
+// func dots4AVX512(d0, d1, d2, d3 *float32, n int, x0, x1, x2, x3 *float32, hd int, ys *float32, ldy int, scale float32)
+//
+// dst_q[j] = dotAVX512(x_q, ys[j·ldy:])·scale for four queries q at once and hd a multiple of
+// 64: each key row is loaded once for the four, and each dot is dotAVX512's four chains and
+// sum, the same bits as four calls of dotsAVX512.
+TEXT ·dots4AVX512(SB), NOSPLIT, $0-100
+	MOVQ   d0+0(FP), R8
+	MOVQ   d1+8(FP), R9
+	MOVQ   d2+16(FP), DX
+	MOVQ   d3+24(FP), CX
+	MOVQ   n+32(FP), R14
+	MOVQ   x0+40(FP), SI
+	MOVQ   x1+48(FP), R11
+	MOVQ   x2+56(FP), R12
+	MOVQ   x3+64(FP), R13
+	MOVQ   hd+72(FP), BX
+	MOVQ   ys+80(FP), DI
+	MOVQ   ldy+88(FP), R10
+	SHLQ   $2, R10
+	VMOVSS scale+96(FP), X25
+	TESTQ  R14, R14
+	JZ     d4done
+
+d4key:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	XORQ   AX, AX
+
+d4chunk:
+	DOTS4_CHUNK
+	ADDQ $64, AX
+	CMPQ AX, BX
+	JLT  d4chunk
+
+	DOTS4_SUM(Z12, Z13, Z14, Z15, Y12, X12, CX)
+	DOTS4_SUM(Z0, Z1, Z2, Z3, Y0, X0, R8)
+	DOTS4_SUM(Z4, Z5, Z6, Z7, Y4, X4, R9)
+	DOTS4_SUM(Z8, Z9, Z10, Z11, Y8, X8, DX)
+	ADDQ $4, R8
+	ADDQ $4, R9
+	ADDQ $4, DX
+	ADDQ $4, CX
+	ADDQ R10, DI
+	DECQ R14
+	JNZ  d4key
+
+d4done:
+	VZEROUPPER
+	RET

@@ -170,20 +170,32 @@ func (t *attnPanelTask) run(worker, lo, hi int) {
 		g := h / a.group
 
 		// Scores by the dot products decoding takes (attendRows), so that a query's
-		// probabilities do not depend on how many rows share its pass; then the softmax of
-		// each query's scores over the keys it may see, the rest zero.
+		// probabilities do not depend on how many rows share its pass: four queries at a time
+		// where the kernels can (each key read once for the four), over the keys the last of
+		// them sees. Then the softmax of each query's scores over the keys it may see, the
+		// rest zero (a score past them is dropped).
 		rowsT := growF32(&ws.attn, R*seen)
+		query := func(i int) []float32 { return a.q[(i0+i)*a.qc+h*hd:][:hd] }
+		visible := func(i int) int { return a.pos0 + i0 + i + 1 }
+		keys := a.k[g*hd:]
+		i := 0
+		if kn.Dots4 != nil {
+			for ; i+4 <= rows; i += 4 {
+				v := visible(i + 3)
+				kn.Dots4([4][]float32{rowsT[i*seen:][:v], rowsT[(i+1)*seen:][:v], rowsT[(i+2)*seen:][:v], rowsT[(i+3)*seen:][:v]},
+					[4][]float32{query(i), query(i + 1), query(i + 2), query(i + 3)}, keys, a.kvc, a.scale)
+			}
+		}
+		for ; i < rows; i++ {
+			kn.Dots(rowsT[i*seen:][:visible(i)], query(i), keys, a.kvc, a.scale)
+		}
 		for i := range R {
-			row := rowsT[i*seen : (i+1)*seen]
-			visible := a.pos0 + i0 + i + 1
-			if i >= rows {
-				visible = 0
+			row, v := rowsT[i*seen:(i+1)*seen], 0
+			if i < rows {
+				v = visible(i)
 			}
-			if visible > 0 {
-				kn.Dots(row[:visible], a.q[(i0+i)*a.qc+h*hd:][:hd], a.k[g*hd:], a.kvc, a.scale)
-			}
-			kn.Softmax(row[:visible])
-			clear(row[visible:])
+			kn.Softmax(row[:v])
+			clear(row[v:])
 		}
 		st := growF32(&ws.scores, seen*R)
 		kn.Transpose(st, R, rowsT, seen, seen, R)
