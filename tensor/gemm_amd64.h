@@ -242,6 +242,160 @@ storeDone: \
 	VDPBF16PS(28, 25, 22); \
 	VDPBF16PS(28, 26, 23)
 
+// The 32-row variants run a prompt's last panel when it has at most 32 rows: two thirds
+// of the arithmetic, and the same bits in rows 0…31 as the 48-row kernels.
+
+// gemm512Acc32 is gemm512Acc for the first 32 rows of the tile: accumulators Z0…Z15,
+// column j in Z(2j), Z(2j+1). It clobbers R12.
+#define gemm512Acc32 \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z8, Z8, Z8; \
+	VPXORD Z9, Z9, Z9; \
+	VPXORD Z10, Z10, Z10; \
+	VPXORD Z11, Z11, Z11; \
+	VPXORD Z12, Z12, Z12; \
+	VPXORD Z13, Z13, Z13; \
+	VPXORD Z14, Z14, Z14; \
+	VPXORD Z15, Z15, Z15; \
+	CMPB acc+48(FP), $0; \
+	JEQ  accDone; \
+	MOVQ tile+0(FP), R12; \
+	VMOVUPS 0(R12), Z0; \
+	VMOVUPS 64(R12), Z1; \
+	CMPQ SI, $2; \
+	JLT  accDone; \
+	VMOVUPS 192(R12), Z2; \
+	VMOVUPS 256(R12), Z3; \
+	CMPQ SI, $3; \
+	JLT  accDone; \
+	VMOVUPS 384(R12), Z4; \
+	VMOVUPS 448(R12), Z5; \
+	CMPQ SI, $4; \
+	JLT  accDone; \
+	VMOVUPS 576(R12), Z6; \
+	VMOVUPS 640(R12), Z7; \
+	CMPQ SI, $5; \
+	JLT  accDone; \
+	VMOVUPS 768(R12), Z8; \
+	VMOVUPS 832(R12), Z9; \
+	CMPQ SI, $6; \
+	JLT  accDone; \
+	VMOVUPS 960(R12), Z10; \
+	VMOVUPS 1024(R12), Z11; \
+	CMPQ SI, $7; \
+	JLT  accDone; \
+	VMOVUPS 1152(R12), Z12; \
+	VMOVUPS 1216(R12), Z13; \
+	CMPQ SI, $8; \
+	JLT  accDone; \
+	VMOVUPS 1344(R12), Z14; \
+	VMOVUPS 1408(R12), Z15; \
+accDone:
+
+// gemm512Store32 writes the first 32 rows of columns j < nw of the tile and returns.
+#define gemm512Store32 \
+	MOVQ tile+0(FP), DI; \
+	MOVQ nw+40(FP), SI; \
+	VMOVUPS Z0, 0(DI); \
+	VMOVUPS Z1, 64(DI); \
+	CMPQ SI, $2; \
+	JLT  storeDone; \
+	VMOVUPS Z2, 192(DI); \
+	VMOVUPS Z3, 256(DI); \
+	CMPQ SI, $3; \
+	JLT  storeDone; \
+	VMOVUPS Z4, 384(DI); \
+	VMOVUPS Z5, 448(DI); \
+	CMPQ SI, $4; \
+	JLT  storeDone; \
+	VMOVUPS Z6, 576(DI); \
+	VMOVUPS Z7, 640(DI); \
+	CMPQ SI, $5; \
+	JLT  storeDone; \
+	VMOVUPS Z8, 768(DI); \
+	VMOVUPS Z9, 832(DI); \
+	CMPQ SI, $6; \
+	JLT  storeDone; \
+	VMOVUPS Z10, 960(DI); \
+	VMOVUPS Z11, 1024(DI); \
+	CMPQ SI, $7; \
+	JLT  storeDone; \
+	VMOVUPS Z12, 1152(DI); \
+	VMOVUPS Z13, 1216(DI); \
+	CMPQ SI, $8; \
+	JLT  storeDone; \
+	VMOVUPS Z14, 1344(DI); \
+	VMOVUPS Z15, 1408(DI); \
+storeDone: \
+	VZEROUPPER; \
+	RET
+
+// f32Step512x32 is f32Step512 for the first 32 rows of the panel (its step still 48 wide).
+#define f32Step512x32(xoff, woff) \
+	VMOVUPS xoff(DI), Z24; \
+	VMOVUPS xoff+64(DI), Z25; \
+	VBROADCASTSS woff(AX)(SI*1), Z27; \
+	VFMADD231PS Z24, Z27, Z0; \
+	VFMADD231PS Z25, Z27, Z1; \
+	VBROADCASTSS woff(BX)(SI*1), Z28; \
+	VFMADD231PS Z24, Z28, Z2; \
+	VFMADD231PS Z25, Z28, Z3; \
+	VBROADCASTSS woff(CX)(SI*1), Z27; \
+	VFMADD231PS Z24, Z27, Z4; \
+	VFMADD231PS Z25, Z27, Z5; \
+	VBROADCASTSS woff(DX)(SI*1), Z28; \
+	VFMADD231PS Z24, Z28, Z6; \
+	VFMADD231PS Z25, Z28, Z7; \
+	VBROADCASTSS woff(R8)(SI*1), Z27; \
+	VFMADD231PS Z24, Z27, Z8; \
+	VFMADD231PS Z25, Z27, Z9; \
+	VBROADCASTSS woff(R9)(SI*1), Z28; \
+	VFMADD231PS Z24, Z28, Z10; \
+	VFMADD231PS Z25, Z28, Z11; \
+	VBROADCASTSS woff(R10)(SI*1), Z27; \
+	VFMADD231PS Z24, Z27, Z12; \
+	VFMADD231PS Z25, Z27, Z13; \
+	VBROADCASTSS woff(R11)(SI*1), Z28; \
+	VFMADD231PS Z24, Z28, Z14; \
+	VFMADD231PS Z25, Z28, Z15
+
+// bf16Step512x32 is bf16Step512 for the first 32 rows of the panel (its step still 48
+// pairs wide).
+#define bf16Step512x32(xoff, woff) \
+	VMOVUPS xoff(DI), Z24; \
+	VMOVUPS xoff+64(DI), Z25; \
+	VPBROADCASTD woff(AX)(SI*1), Z27; \
+	VDPBF16PS(27, 24, 0); \
+	VDPBF16PS(27, 25, 1); \
+	VPBROADCASTD woff(BX)(SI*1), Z28; \
+	VDPBF16PS(28, 24, 2); \
+	VDPBF16PS(28, 25, 3); \
+	VPBROADCASTD woff(CX)(SI*1), Z27; \
+	VDPBF16PS(27, 24, 4); \
+	VDPBF16PS(27, 25, 5); \
+	VPBROADCASTD woff(DX)(SI*1), Z28; \
+	VDPBF16PS(28, 24, 6); \
+	VDPBF16PS(28, 25, 7); \
+	VPBROADCASTD woff(R8)(SI*1), Z27; \
+	VDPBF16PS(27, 24, 8); \
+	VDPBF16PS(27, 25, 9); \
+	VPBROADCASTD woff(R9)(SI*1), Z28; \
+	VDPBF16PS(28, 24, 10); \
+	VDPBF16PS(28, 25, 11); \
+	VPBROADCASTD woff(R10)(SI*1), Z27; \
+	VDPBF16PS(27, 24, 12); \
+	VDPBF16PS(27, 25, 13); \
+	VPBROADCASTD woff(R11)(SI*1), Z28; \
+	VDPBF16PS(28, 24, 14); \
+	VDPBF16PS(28, 25, 15)
+
 // ---------------------------------------------------------------------------------------
 // AVX2: R = 24 rows (3 ymm) × C = 4 rows of W; accumulators Y0…Y11, column j in
 // Y(3j), Y(3j+1), Y(3j+2); X in Y12…Y14; broadcast in Y15. W rows in AX, BX, CX, DX; SI the

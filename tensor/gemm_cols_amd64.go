@@ -23,14 +23,18 @@ func init() {
 	override(AVX512, func(k *Kernels) {
 		k.UnpackF32 = unpackF32AVX512
 		k.UnpackWidth = PackedRows
-		k.GemmF32Cols = gemmF32ColsAVX512(gemmCols512)
+		k.GemmF32Cols = gemmF32ColsAVX512(gemmCols512, gemmF32Cols48x8)
+		k.GemmF32Cols32 = gemmF32ColsAVX512(gemmCols512, gemmF32Cols32x8)
 	})
 	override(AVX512BF16, func(k *Kernels) {
-		k.GemmBF16Cols = gemmBF16ColsAVX512BF16(gemmCols512)
+		k.GemmBF16Cols = gemmBF16ColsAVX512BF16(gemmCols512, gemmBF16Cols48x8)
+		k.GemmBF16Cols32 = gemmBF16ColsAVX512BF16(gemmCols512, gemmBF16Cols32x8)
 	})
 	override(AMX, func(k *Kernels) {
-		k.GemmF32Cols = gemmF32ColsAVX512(gemmColsAMX)
-		k.GemmBF16Cols = gemmBF16ColsAVX512BF16(gemmColsAMX)
+		k.GemmF32Cols = gemmF32ColsAVX512(gemmColsAMX, gemmF32Cols48x8)
+		k.GemmF32Cols32 = gemmF32ColsAVX512(gemmColsAMX, gemmF32Cols32x8)
+		k.GemmBF16Cols = gemmBF16ColsAVX512BF16(gemmColsAMX, gemmBF16Cols48x8)
+		k.GemmBF16Cols32 = gemmBF16ColsAVX512BF16(gemmColsAMX, gemmBF16Cols32x8)
 	})
 }
 
@@ -64,8 +68,9 @@ func gemmF32ColsAVX2(tile, xp, w []float32, ldp, k, nw int, acc bool) {
 	gemmF32Cols24x4(&tile[0], &xp[0], &w[0], ldp, k, nw, acc)
 }
 
-// gemmF32ColsAVX512 returns GemmF32Cols for nw ≤ C rows of W, in blocks of 8.
-func gemmF32ColsAVX512(C int) func(tile, xp, w []float32, ldp, k, nw int, acc bool) {
+// gemmF32ColsAVX512 returns GemmF32Cols (kern gemmF32Cols48x8) or GemmF32Cols32 (kern
+// gemmF32Cols32x8) for nw ≤ C rows of W, in blocks of 8.
+func gemmF32ColsAVX512(C int, kern func(tile, xp, w *float32, ldp, k, nw int, acc bool)) func(tile, xp, w []float32, ldp, k, nw int, acc bool) {
 	const R, B = gemmRows512, gemmCols512
 	return func(tile, xp, w []float32, ldp, k, nw int, acc bool) {
 		if !gemmColsCheck(R, C, 1, len(tile), len(xp), len(w), ldp, k, nw) {
@@ -75,13 +80,14 @@ func gemmF32ColsAVX512(C int) func(tile, xp, w []float32, ldp, k, nw int, acc bo
 			return
 		}
 		for j := 0; j < nw; j += B {
-			gemmF32Cols48x8(&tile[j*R], &xp[0], &w[j], ldp, k, min(B, nw-j), acc)
+			kern(&tile[j*R], &xp[0], &w[j], ldp, k, min(B, nw-j), acc)
 		}
 	}
 }
 
-// gemmBF16ColsAVX512BF16 returns GemmBF16Cols for nw ≤ C rows of W, in blocks of 8.
-func gemmBF16ColsAVX512BF16(C int) func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool) {
+// gemmBF16ColsAVX512BF16 returns GemmBF16Cols (kern gemmBF16Cols48x8) or GemmBF16Cols32
+// (kern gemmBF16Cols32x8) for nw ≤ C rows of W, in blocks of 8.
+func gemmBF16ColsAVX512BF16(C int, kern func(tile *float32, xp, w *uint16, ldp, k, nw int, acc bool)) func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool) {
 	const R, B = gemmRows512, gemmCols512
 	return func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool) {
 		if k%2 != 0 {
@@ -94,7 +100,7 @@ func gemmBF16ColsAVX512BF16(C int) func(tile []float32, xp []uint16, w []uint16,
 			return
 		}
 		for j := 0; j < nw; j += B {
-			gemmBF16Cols48x8(&tile[j*R], &xp[0], &w[2*j], ldp, k, min(B, nw-j), acc)
+			kern(&tile[j*R], &xp[0], &w[2*j], ldp, k, min(B, nw-j), acc)
 		}
 	}
 }
@@ -159,6 +165,15 @@ func gemmF32Cols48x8(tile, xp, w *float32, ldp, k, nw int, acc bool)
 //
 //go:noescape
 func gemmBF16Cols48x8(tile *float32, xp, w *uint16, ldp, k, nw int, acc bool)
+
+// gemmF32Cols32x8 and gemmBF16Cols32x8 are gemmF32Cols48x8 and gemmBF16Cols48x8 over the
+// panel's rows i < 32 only: the same loops and bits there, rows 32…47 of the tile untouched.
+//
+//go:noescape
+func gemmF32Cols32x8(tile, xp, w *float32, ldp, k, nw int, acc bool)
+
+//go:noescape
+func gemmBF16Cols32x8(tile *float32, xp, w *uint16, ldp, k, nw int, acc bool)
 
 // gemmF32Cols24x4 is gemmF32ColsGeneric(24) on the first elements of its slices, for k ≥ 1
 // and 1 ≤ nw ≤ 4: gemmF32Cols48x8's loop with 24 for 48.

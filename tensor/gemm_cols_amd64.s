@@ -73,6 +73,32 @@ TEXT ·gemmBF16Cols48x8(SB), NOSPLIT, $0-49
 	gemmColsLoop(bf16Step512, 192, R12, R13)
 	gemm512Store
 
+// gemm512ColsSetup32 is gemm512ColsSetup with the first 32 rows' accumulators.
+#define gemm512ColsSetup32 \
+	MOVQ xp+8(FP), DI; \
+	MOVQ w+16(FP), AX; \
+	MOVQ $4, R12; \
+	MOVQ nw+40(FP), SI; \
+	gemm512Rows; \
+	gemm512Acc32; \
+	MOVQ ldp+24(FP), R12; \
+	SHLQ $2, R12
+
+// func gemmF32Cols32x8(tile, xp, w *float32, ldp, k, nw int, acc bool)
+TEXT ·gemmF32Cols32x8(SB), NOSPLIT, $0-49
+	gemm512ColsSetup32
+	MOVQ k+32(FP), R13
+	gemmColsLoop(f32Step512x32, 192, R12, R13)
+	gemm512Store32
+
+// func gemmBF16Cols32x8(tile *float32, xp, w *uint16, ldp, k, nw int, acc bool)
+TEXT ·gemmBF16Cols32x8(SB), NOSPLIT, $0-49
+	gemm512ColsSetup32
+	MOVQ k+32(FP), R13
+	SHRQ $1, R13
+	gemmColsLoop(bf16Step512x32, 192, R12, R13)
+	gemm512Store32
+
 // unpack512(o) widens the 16 pairs at o(SI) of a step: the low halves (column 2s) shifted
 // into floats at o(DI), the high halves (column 2s+1) masked by Z31 at 512+o(DI).
 #define unpack512(o) \

@@ -4,6 +4,7 @@ package tensor
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -82,10 +83,10 @@ func TestGemmColsWide(t *testing.T) {
 	kn := Implementations()[AVX512]
 	rng := rand.New(rand.NewPCG(12, 12))
 	R, C, B := gemmRows512, gemmColsAMX, gemmCols512
-	wideF32 := gemmF32ColsAVX512(C)
+	wideF32 := gemmF32ColsAVX512(C, gemmF32Cols48x8)
 	var wideBF16 func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool)
 	if hasLevel(AVX512BF16) {
-		wideBF16 = gemmBF16ColsAVX512BF16(C)
+		wideBF16 = gemmBF16ColsAVX512BF16(C, gemmBF16Cols48x8)
 	}
 	for _, k := range []int{2, 34} {
 		xp, xb := randSlice(rng, k*R, 1), bf16Slice(rng, k*R)
@@ -113,6 +114,54 @@ func TestGemmColsWide(t *testing.T) {
 			sameBits(t, "wide GemmBF16Cols "+name, tile, want)
 		}
 	}
+}
+
+// GemmF32Cols32 and GemmBF16Cols32 give rows 0…31 of the tile the bits of GemmF32Cols and
+// GemmBF16Cols, with and without acc, and leave rows 32…47 as they were.
+func TestGemmCols32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 13))
+	forEachImpl(t, func(t *testing.T, kn *Kernels) {
+		if kn.GemmF32Cols32 == nil {
+			t.Skipf("%s has no 32-row column kernels", kn.Level)
+		}
+		R, C := kn.GemmRows, kn.GemmCols
+		for _, k := range []int{2, 6, 34} {
+			xp, xb := randSlice(rng, k*R, 1), bf16Slice(rng, k*R)
+			for _, nw := range []int{1, 5, C} {
+				ldp := PackedRows
+				w, wb := randSlice(rng, (k-1)*ldp+nw, 1), bf16Slice(rng, 2*((k/2-1)*ldp+nw))
+				for _, acc := range []bool{false, true} {
+					name := fmt.Sprintf("k=%d nw=%d acc=%v", k, nw, acc)
+					start := randSlice(rng, nw*R, 1)
+					check32 := func(what string, got, want []float32) {
+						t.Helper()
+						for j := range nw {
+							for i := range R {
+								g, w := got[j*R+i], want[j*R+i]
+								if i >= 32 {
+									w = start[j*R+i]
+								}
+								if math.Float32bits(g) != math.Float32bits(w) {
+									t.Fatalf("%s %s: tile[%d][%d] = %v, want %v", what, name, j, i, g, w)
+								}
+							}
+						}
+					}
+					got, want := append([]float32(nil), start...), append([]float32(nil), start...)
+					kn.GemmF32Cols32(got, xp, w, ldp, k, nw, acc)
+					kn.GemmF32Cols(want, xp, w, ldp, k, nw, acc)
+					check32("GemmF32Cols32", got, want)
+					if kn.GemmBF16Cols32 == nil {
+						continue
+					}
+					got, want = append(got[:0], start...), append(want[:0], start...)
+					kn.GemmBF16Cols32(got, xb, wb, ldp, k, nw, acc)
+					kn.GemmBF16Cols(want, xb, wb, ldp, k, nw, acc)
+					check32("GemmBF16Cols32", got, want)
+				}
+			}
+		}
+	})
 }
 
 // Calls outside the contract panic instead of reading or writing past the slices.

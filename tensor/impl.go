@@ -79,6 +79,12 @@ type Kernels struct {
 	UnpackWidth  int // a multiple of GemmCols that divides PackedRows
 	GemmF32Cols  func(tile, xp, w []float32, ldp, k, nw int, acc bool)
 	GemmBF16Cols func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool)
+	// GemmF32Cols32 and GemmBF16Cols32 are GemmF32Cols and GemmBF16Cols for a panel whose
+	// rows from the 32nd on are padding (a prompt's last panel): rows i < 32 of the tile the
+	// same bits, the rest left as they are, for two thirds of the arithmetic where GemmRows
+	// is 48. Nil where a level has none.
+	GemmF32Cols32  func(tile, xp, w []float32, ldp, k, nw int, acc bool)
+	GemmBF16Cols32 func(tile []float32, xp []uint16, w []uint16, ldp, k, nw int, acc bool)
 
 	// Dequantize is the package's Dequantize (dst the values of src's blocks of dtype dt),
 	// the same bits, in assembly for the formats a level has a kernel for.

@@ -237,11 +237,18 @@ func (t *packedGemmTask) run(worker, lo, hi int) {
 			}
 			for p := range t.panels {
 				tile := tiles[p*G*R:]
+				gemmF32, gemmBF16 := kn.GemmF32Cols, kn.GemmBF16Cols
+				if t.n-p*R <= 32 && kn.GemmF32Cols32 != nil { // padding past row 32: a third less work
+					gemmF32 = kn.GemmF32Cols32
+					if kn.GemmBF16Cols32 != nil {
+						gemmBF16 = kn.GemmBF16Cols32
+					}
+				}
 				for j0 := 0; j0 < G; j0 += C {
 					if cols != nil {
-						kn.GemmF32Cols(tile[j0*R:], t.xp[p*size+k0*R:], cols[kn.UnpackedIndex(j0, 0, kcur):], kn.UnpackWidth, kcur, C, k0 > 0)
+						gemmF32(tile[j0*R:], t.xp[p*size+k0*R:], cols[kn.UnpackedIndex(j0, 0, kcur):], kn.UnpackWidth, kcur, C, k0 > 0)
 					} else {
-						kn.GemmBF16Cols(tile[j0*R:], t.xpb[p*size+k0*R:], w[2*j0:], G, kcur, C, k0 > 0)
+						gemmBF16(tile[j0*R:], t.xpb[p*size+k0*R:], w[2*j0:], G, kcur, C, k0 > 0)
 					}
 				}
 			}
