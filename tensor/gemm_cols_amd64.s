@@ -45,20 +45,21 @@ done:
 // AVX-512 (R = 48, C = 8).
 
 // gemm512ColsSetup loads the panel, the row bases w + 4j (rows ≥ nw aliasing row 0), the
-// accumulators (zero or the tile's columns j < nw), and in R12 the bytes of a step of W.
-#define gemm512ColsSetup \
+// accumulators (acc: gemm512Acc, or gemm512Acc32 for the first 32 rows: zero or the tile's
+// columns j < nw), and in R12 the bytes of a step of W.
+#define gemm512ColsSetup(acc) \
 	MOVQ xp+8(FP), DI; \
 	MOVQ w+16(FP), AX; \
 	MOVQ $4, R12; \
 	MOVQ nw+40(FP), SI; \
 	gemm512Rows; \
-	gemm512Acc; \
+	acc; \
 	MOVQ ldp+24(FP), R12; \
 	SHLQ $2, R12
 
 // func gemmF32Cols48x8(tile, xp, w *float32, ldp, k, nw int, acc bool)
 TEXT ·gemmF32Cols48x8(SB), NOSPLIT, $0-49
-	gemm512ColsSetup
+	gemm512ColsSetup(gemm512Acc)
 	MOVQ k+32(FP), R13
 	gemmColsLoop(f32Step512, 192, R12, R13)
 	gemm512Store
@@ -67,33 +68,22 @@ TEXT ·gemmF32Cols48x8(SB), NOSPLIT, $0-49
 //
 // A step covers two columns of k: k/2 steps.
 TEXT ·gemmBF16Cols48x8(SB), NOSPLIT, $0-49
-	gemm512ColsSetup
+	gemm512ColsSetup(gemm512Acc)
 	MOVQ k+32(FP), R13
 	SHRQ $1, R13
 	gemmColsLoop(bf16Step512, 192, R12, R13)
 	gemm512Store
 
-// gemm512ColsSetup32 is gemm512ColsSetup with the first 32 rows' accumulators.
-#define gemm512ColsSetup32 \
-	MOVQ xp+8(FP), DI; \
-	MOVQ w+16(FP), AX; \
-	MOVQ $4, R12; \
-	MOVQ nw+40(FP), SI; \
-	gemm512Rows; \
-	gemm512Acc32; \
-	MOVQ ldp+24(FP), R12; \
-	SHLQ $2, R12
-
 // func gemmF32Cols32x8(tile, xp, w *float32, ldp, k, nw int, acc bool)
 TEXT ·gemmF32Cols32x8(SB), NOSPLIT, $0-49
-	gemm512ColsSetup32
+	gemm512ColsSetup(gemm512Acc32)
 	MOVQ k+32(FP), R13
 	gemmColsLoop(f32Step512x32, 192, R12, R13)
 	gemm512Store32
 
 // func gemmBF16Cols32x8(tile *float32, xp, w *uint16, ldp, k, nw int, acc bool)
 TEXT ·gemmBF16Cols32x8(SB), NOSPLIT, $0-49
-	gemm512ColsSetup32
+	gemm512ColsSetup(gemm512Acc32)
 	MOVQ k+32(FP), R13
 	SHRQ $1, R13
 	gemmColsLoop(bf16Step512x32, 192, R12, R13)

@@ -40,29 +40,27 @@ func dotAVX2Checked(x, y []float32) float32   { return dotAVX2(x, y[:len(x)]) }
 // dotsAVX2Checked is Dots in one call for rows of a multiple of 32 elements (attention's
 // heads), else a call of dotAVX2 a row.
 func dotsAVX2Checked(dst, x, ys []float32, ldy int, scale float32) {
-	if len(dst) == 0 {
-		return
-	}
-	_ = ys[(len(dst)-1)*ldy+len(x)-1]
-	if len(x)%32 != 0 {
-		dotsBy(dotAVX2Checked, dst, x, ys, ldy, scale)
-		return
-	}
-	dotsAVX2(dst, x, &ys[0], ldy, scale)
+	dotsChecked(dst, x, ys, ldy, scale, 32, dotAVX2Checked, dotsAVX2)
 }
 
 // dotsAVX512Checked is Dots in one call for rows of a multiple of 64 elements (attention's
 // heads of 64 or 128), else a call of dotAVX512 a row.
 func dotsAVX512Checked(dst, x, ys []float32, ldy int, scale float32) {
+	dotsChecked(dst, x, ys, ldy, scale, 64, dotAVX512Checked, dotsAVX512)
+}
+
+// dotsChecked checks the rows Dots reads, then runs all (one call) for rows of a multiple of
+// width elements, else one (a call a row).
+func dotsChecked(dst, x, ys []float32, ldy int, scale float32, width int, one func(x, y []float32) float32, all func(dst, x []float32, ys *float32, ldy int, scale float32)) {
 	if len(dst) == 0 {
 		return
 	}
 	_ = ys[(len(dst)-1)*ldy+len(x)-1]
-	if len(x)%64 != 0 {
-		dotsBy(dotAVX512Checked, dst, x, ys, ldy, scale)
+	if len(x)%width != 0 {
+		dotsBy(one, dst, x, ys, ldy, scale)
 		return
 	}
-	dotsAVX512(dst, x, &ys[0], ldy, scale)
+	all(dst, x, &ys[0], ldy, scale)
 }
 
 // dots4AVX512Checked is Dots4: in one call for rows of a multiple of 64 elements, else
