@@ -158,10 +158,9 @@ GLOBL q6kSc<>(SB), RODATA|NOPTR, $256
 	VHADDPS      X0, X0, X0; \
 	VMOVSS       X0, (DI)
 
-// Q4K_SCALES unpacks the super-block at P's eight scales and minima and multiplies them by d
-// and dmin: Y3 = d·sc[j], Y4 = dmin·m[j], in ggml's order of rounding (d·float32(sc)).
-// Clobbers Y1-Y6.
-#define Q4K_SCALES(P) \
+// Q4K_UNPACK unpacks the super-block at P's eight 6-bit scales into bytes 0-7 of X2 and its
+// minima into bytes 8-15. Clobbers X1, X3.
+#define Q4K_UNPACK(P) \
 	VMOVDQU      4(P), X1;                  \
 	VPSHUFB      q4kShufA<>(SB), X1, X2;    \
 	VPSRLVD      q4kShiftA<>(SB), X2, X2;   \
@@ -169,7 +168,13 @@ GLOBL q6kSc<>(SB), RODATA|NOPTR, $256
 	VPSHUFB      q4kShufB<>(SB), X1, X3;    \
 	VPSRLD       $2, X3, X3;                \
 	VPAND        c30<>(SB), X3, X3;         \
-	VPOR         X3, X2, X2;                \
+	VPOR         X3, X2, X2
+
+// Q4K_SCALES unpacks the super-block at P's eight scales and minima and multiplies them by d
+// and dmin: Y3 = d·sc[j], Y4 = dmin·m[j], in ggml's order of rounding (d·float32(sc)).
+// Clobbers Y1-Y6.
+#define Q4K_SCALES(P) \
+	Q4K_UNPACK(P);                          \
 	VPMOVZXBD    X2, Y3;                    \
 	VPSHUFD      $0xEE, X2, X2;             \
 	VPMOVZXBD    X2, Y4;                    \
@@ -205,14 +210,7 @@ GLOBL q6kSc<>(SB), RODATA|NOPTR, $256
 // Q4K_SCALES8 unpacks the super-block at P's eight 6-bit scales (bytes 0-7) and minima (8-15)
 // into both halves of Y10. Clobbers Y1-Y3.
 #define Q4K_SCALES8(P) \
-	VMOVDQU     4(P), X1;                \
-	VPSHUFB     q4kShufA<>(SB), X1, X2;  \
-	VPSRLVD     q4kShiftA<>(SB), X2, X2; \
-	VPAND       q4kMaskA<>(SB), X2, X2;  \
-	VPSHUFB     q4kShufB<>(SB), X1, X3;  \
-	VPSRLD      $2, X3, X3;              \
-	VPAND       c30<>(SB), X3, X3;       \
-	VPOR        X3, X2, X2;              \
+	Q4K_UNPACK(P);                 \
 	VINSERTI128 $1, X2, Y2, Y10
 
 // Q4K_SUB adds sub-block j's weights (unsigned bytes in u) times the activations at ao(DX)

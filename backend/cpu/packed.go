@@ -239,10 +239,8 @@ func (t *packedGemmTask) run(worker, lo, hi int) {
 				tile := tiles[p*G*R:]
 				gemmF32, gemmBF16 := kn.GemmF32Cols, kn.GemmBF16Cols
 				if t.n-p*R <= 32 && kn.GemmF32Cols32 != nil { // padding past row 32: a third less work
-					gemmF32 = kn.GemmF32Cols32
-					if kn.GemmBF16Cols32 != nil {
-						gemmBF16 = kn.GemmBF16Cols32
-					}
+					// A level with the 32-row kernels has them for each product it has.
+					gemmF32, gemmBF16 = kn.GemmF32Cols32, kn.GemmBF16Cols32
 				}
 				for j0 := 0; j0 < G; j0 += C {
 					if cols != nil {
